@@ -1,0 +1,34 @@
+# One-command set-up: every target creates the virtual environment if it is missing.
+#   make test    run the test suite (what CI runs)
+#   make train   train SAC+MUSIC on FetchPickAndPlace with the original's defaults
+#   make lint    ruff
+# Cluster users with their own MPI: `make venv MPI=system` skips the mpich wheel.
+PYTHON ?= python3
+VENV ?= .venv
+MPI ?= mpich
+EXTRAS := dev$(if $(filter mpich,$(MPI)),$(comma)mpich,)
+comma := ,
+BIN := $(VENV)/bin
+
+.PHONY: venv test test-fast lint train
+
+$(BIN)/.installed: requirements.txt requirements-mpich.txt requirements-dev.txt setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+venv: $(BIN)/.installed
+
+test: venv
+	$(BIN)/python -m ruff check music tests
+	$(BIN)/python -m pytest -q tests
+
+test-fast: venv
+	$(BIN)/python -m pytest -q -m "not slow" tests
+
+lint: venv
+	$(BIN)/python -m ruff check music tests
+
+train: venv
+	$(BIN)/python -m music.train

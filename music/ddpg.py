@@ -1,0 +1,549 @@
+"""The MUSIC agent: DDPG or SAC with HER, plus MINE and skill-discriminator intrinsic rewards.
+
+This is the original's ``baselines/her/ddpg.py`` in TensorFlow 2. Each computation
+that the original ran as a session call is one ``tf.function`` with a fixed input
+signature (traced once): acting, the critic+actor losses and gradients, the MINE
+estimate and its gradient, the skill reward and its gradient, and the target update.
+Optimizers are ``MpiAdam`` (numpy Adam on rank-summed gradients).
+
+Shapes: B is a batch, T the episode length, tau a sequence length. dimo, dimz, dimg,
+dimu are the sizes of the observation, one-hot skill, goal and action.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import deque
+
+import numpy as np
+import tensorflow as tf
+from mpi4py import MPI
+
+from music.actor_critic import ActorCritic
+from music.discriminator import Discriminator
+from music.envs import SUPPORTED_ENVS, canonical_env_name, observation_split
+from music.mpi_adam import MpiAdam
+from music.normalizer import Normalizer
+from music.replay_buffer import ReplayBuffer
+from music.tf_util import flatten, graph
+
+ENTROPY_REWARD_MODES = ("original", "per_transition")
+
+# Scopes whose variables ``load_weight`` understands, as in the original.
+WEIGHT_SCOPES = ("o_stats", "g_stats", "main", "target", "state_mi", "skill_ds")
+
+
+class MineNaNError(FloatingPointError):
+    """The MINE estimate (or its input) is NaN or infinite."""
+
+
+def _spec(*shape) -> tf.TensorSpec:
+    return tf.TensorSpec(shape, tf.float32)
+
+
+class DDPG:
+    """The agent (the original's ``DDPG`` class; with ``sac=True`` it is SAC).
+
+    Args:
+        input_dims: sizes {'o', 'z', 'g', 'u', 'info_*'} of one step's arrays.
+        buffer_size: replay capacity in transitions.
+        hidden, layers: MLP width and depth.
+        polyak: target <- polyak * target + (1 - polyak) * main.
+        batch_size: transitions per gradient step (and episodes per MINE step).
+        Q_lr, pi_lr, mi_lr, sk_lr: learning rates of critic, actor, MINE, skill discriminator.
+        r_scale, mi_r_scale, sk_r_scale, et_r_scale: scales of the task, MI, skill and
+            entropy rewards (SPEC §4).
+        norm_eps, norm_clip: normalizer std floor and clip range.
+        max_u: largest action magnitude.
+        action_l2: weight of the actor's (pi / max_u)^2 penalty.
+        clip_obs: observations and goals are clipped to [-clip_obs, clip_obs].
+        T: episode length.
+        rollout_batch_size: episodes per rollout (buffer size is rounded to a multiple).
+        relative_goals: feed g - ag instead of g.
+        clip_pos_returns: clip targets above at +clip_return too (else only below).
+        clip_return: targets are clipped to [-clip_return, clip_return]; inf for none.
+        sample_transitions: the HER sampler (``music.her``); None for a play-only policy.
+        gamma: discount.
+        env_name: the task (decides the agent/surrounding split of observations).
+        sac: SAC actor (squashed Gaussian) instead of DDPG's.
+        finetune_pi: with ``pretrain_weights``, also load actor, critic and targets.
+        mi_prioritization: prioritize replay of episodes by their MI.
+        pretrain_weights: a name -> array dict (``save_weight``) whose MINE is loaded.
+        entropy_reward_mode: ``original`` reproduces the original SAC critic target,
+            where the (B,) entropy reward broadcasts against the (B, 1) target into a
+            (B, B) matrix: the critic loss averages over all pairs, so its gradient is
+            that of a target with the batch-mean entropy reward. ``per_transition``
+            gives each transition its own entropy reward. See docs/deviations.md.
+        seed: seeds the initial weights and this agent's numpy and TF random streams.
+        history_len: how many recent rewards the logs average over.
+        buffer_dtype: replay storage dtype (the original: float64).
+        comm: MPI communicator.
+    """
+
+    def __init__(
+        self,
+        *,
+        input_dims: dict[str, int],
+        buffer_size: int,
+        hidden: int,
+        layers: int,
+        polyak: float,
+        batch_size: int,
+        Q_lr: float,
+        pi_lr: float,
+        mi_lr: float,
+        sk_lr: float,
+        r_scale: float,
+        mi_r_scale: float,
+        sk_r_scale: float,
+        et_r_scale: float,
+        norm_eps: float,
+        norm_clip: float,
+        max_u: float,
+        action_l2: float,
+        clip_obs: float,
+        T: int,
+        rollout_batch_size: int,
+        relative_goals: bool,
+        clip_pos_returns: bool,
+        clip_return: float | None,
+        sample_transitions,
+        gamma: float,
+        env_name: str,
+        sac: bool,
+        finetune_pi: bool = False,
+        mi_prioritization: bool = False,
+        pretrain_weights: dict[str, np.ndarray] | None = None,
+        entropy_reward_mode: str = "original",
+        seed: int = 0,
+        history_len: int = 10000,
+        buffer_dtype=np.float64,
+        comm: MPI.Comm | None = None,
+    ):
+        # Everything needed to rebuild this agent when unpickling (see __getstate__).
+        args = dict(locals())
+        self._init_kwargs = {k: v for k, v in args.items() if k not in ("self", "sample_transitions", "pretrain_weights", "comm")}
+        if entropy_reward_mode not in ENTROPY_REWARD_MODES:
+            raise ValueError(f"entropy_reward_mode must be one of {ENTROPY_REWARD_MODES}, got {entropy_reward_mode!r}")
+        for key in ("o", "z", "g", "u"):
+            if key not in input_dims:
+                raise ValueError(f"input_dims lacks {key!r}: {input_dims}")
+        self.input_dims = dict(input_dims)
+        self.dimo, self.dimz, self.dimg, self.dimu = (int(input_dims[k]) for k in ("o", "z", "g", "u"))
+        self.buffer_size = buffer_size
+        self.hidden, self.layers = hidden, layers
+        self.polyak = polyak
+        self.batch_size = batch_size
+        self.Q_lr, self.pi_lr, self.mi_lr, self.sk_lr = Q_lr, pi_lr, mi_lr, sk_lr
+        self.r_scale, self.mi_r_scale, self.sk_r_scale, self.et_r_scale = r_scale, mi_r_scale, sk_r_scale, et_r_scale
+        self.max_u = float(max_u)
+        self.action_l2 = action_l2
+        self.clip_obs = clip_obs
+        self.T = T
+        self.rollout_batch_size = rollout_batch_size
+        self.relative_goals = relative_goals
+        self.clip_return = np.inf if clip_return is None else float(clip_return)
+        self.clip_pos_returns = clip_pos_returns
+        self.sample_transitions = sample_transitions
+        self.gamma = gamma
+        self.env_name = env_name
+        self.sac = sac
+        self.finetune_pi = finetune_pi
+        self.mi_prioritization = mi_prioritization
+        self.entropy_reward_mode = entropy_reward_mode
+        self.comm = comm or MPI.COMM_WORLD
+
+        needs_split = mi_r_scale > 0 or sk_r_scale > 0 or mi_prioritization
+        if SUPPORTED_ENVS[canonical_env_name(env_name)] is None and not needs_split:
+            self.split = None  # e.g. FetchReach: plain DDPG/SAC + HER, no intrinsic reward
+        else:
+            self.split = observation_split(env_name, self.dimo)
+
+        self.rng = np.random.default_rng(seed)
+        self.tf_rng = tf.random.Generator.from_seed(seed)
+        init_rng = np.random.default_rng(seed)
+
+        self.o_stats = Normalizer(self.dimo, norm_eps, norm_clip, name="o_stats", comm=self.comm)
+        self.g_stats = Normalizer(self.dimg, norm_eps, norm_clip, name="g_stats", comm=self.comm)
+        nets = dict(dimo=self.dimo, dimz=self.dimz, dimg=self.dimg, dimu=self.dimu, max_u=self.max_u,
+                    o_stats=self.o_stats, g_stats=self.g_stats, hidden=hidden, layers=layers, sac=sac, rng=init_rng)
+        self.main = ActorCritic("main", **nets)
+        self.target = ActorCritic("target", **nets)
+        self.ir = Discriminator(self.split, self.dimz, hidden, layers, init_rng) if self.split else None
+
+        self.variables: dict[str, tf.Variable] = {
+            **self.o_stats.named_variables, **self.g_stats.named_variables,
+            **self.main.pi_variables, **self.main.q_variables,
+            **self.target.pi_variables, **self.target.q_variables,
+        }
+        if self.ir is not None:
+            self.variables.update(self.ir.mi_variables)
+            self.variables.update(self.ir.sk_variables)
+
+        self._q_vars = list(self.main.q_variables.values())
+        self._pi_vars = list(self.main.pi_variables.values())
+        self._main_vars = self._q_vars + self._pi_vars
+        self._target_vars = list(self.target.q_variables.values()) + list(self.target.pi_variables.values())
+        self.Q_adam = MpiAdam(self._q_vars, scale_grad_by_procs=False, comm=self.comm)
+        self.pi_adam = MpiAdam(self._pi_vars, scale_grad_by_procs=False, comm=self.comm)
+        if self.ir is not None:
+            self._mi_vars = list(self.ir.mi_variables.values())
+            self._sk_vars = list(self.ir.sk_variables.values())
+            self.mi_adam = MpiAdam(self._mi_vars, scale_grad_by_procs=False, comm=self.comm)
+            self.sk_adam = MpiAdam(self._sk_vars, scale_grad_by_procs=False, comm=self.comm)
+        else:
+            self.mi_adam = self.sk_adam = None
+
+        self._build_graphs()
+
+        buffer_shapes = {
+            "o": (T + 1, self.dimo), "ag": (T + 1, self.dimg), "g": (T, self.dimg),
+            "u": (T, self.dimu), "z": (T, self.dimz),
+        }
+        for key, dim in self.input_dims.items():
+            if key.startswith("info_"):
+                buffer_shapes[key] = (T, dim)
+        episodes = (buffer_size // rollout_batch_size) * rollout_batch_size
+        self.buffer = ReplayBuffer(buffer_shapes, episodes, T, sample_transitions, mi_prioritization,
+                                   dtype=buffer_dtype, rng=self.rng)
+
+        self.mi_r_history: deque = deque(maxlen=history_len)
+        self.gl_r_history: deque = deque(maxlen=history_len)
+        self.sk_r_history: deque = deque(maxlen=history_len)
+        self.et_r_history: deque = deque(maxlen=history_len)
+        self.mi_current = 0.0
+
+        # Same order as the original: pretrained MINE (and networks) first, then rank 0's
+        # weights everywhere, then targets (copied from main unless fine-tuning).
+        if pretrain_weights:
+            self.load_weight(pretrain_weights, ["state_mi"])
+            if finetune_pi:
+                self.load_weight(pretrain_weights, ["main"])
+        self._sync_optimizers()
+        if pretrain_weights and finetune_pi:
+            self.load_weight(pretrain_weights, ["target"])
+        else:
+            self._init_target_net()
+
+    # ------------------------------------------------------------------ graphs
+    def _build_graphs(self) -> None:
+        o, z, g, u = _spec(None, self.dimo), _spec(None, self.dimz), _spec(None, self.dimg), _spec(None, self.dimu)
+        act_sig = [o, z, g]
+        self._act_main = graph(functools.partial(self._act_graph, self.main), act_sig)
+        self._act_target = graph(functools.partial(self._act_graph, self.target), act_sig)
+
+        batch_sig = {"o": o, "z": z, "g": g, "u": u, "o_2": o, "g_2": g, "r": _spec(None), "m": _spec(None),
+                     "s": _spec(None)}
+        weights_sig = {k: _spec() for k in ("m_w", "s_w", "r_w", "e_w", "mi_r_scale")}
+        self._train_graph = graph(self._train_step_graph, [batch_sig, weights_sig])
+        noise_sig = _spec(None, self.dimu)
+        self._loss_terms = graph(self._losses, [batch_sig, weights_sig, noise_sig, noise_sig])
+        self._polyak_graph = graph(self._polyak_update, [])
+        self._copy_target_graph = graph(self._copy_main_to_target, [])
+        if self.ir is not None:
+            o_tau, perm = _spec(None, None, self.dimo), tf.TensorSpec([None], tf.int32)
+            self._neg_mi = graph(self.ir.neg_mi, [o_tau, perm])
+            self._mi_grad = graph(self._mi_grad_graph, [o_tau, perm])
+            self._sk_reward = graph(self._sk_reward_graph, [o, z])
+            self._sk_grad = graph(self._sk_grad_graph, [o, z])
+
+    def _act_graph(self, net: ActorCritic, o, z, g):
+        noise = self.tf_rng.normal(tf.stack([tf.shape(o)[0], self.dimu])) if self.sac else None
+        out = net.actor(o, z, g, noise)
+        # SAC acts with its mean (exploration noise is added outside); Q_pi uses the sample.
+        return out.mu, net.critic(o, z, g, out.pi)
+
+    def _critic_target(self, batch, weights, neg_logp_pi, target_q_pi):
+        """SPEC §4 target. (B, 1), or (B, B) for SAC in the original entropy mode."""
+        r, m, s = batch["r"][:, None], batch["m"][:, None], batch["s"][:, None]
+        mi_r_scale = weights["mi_r_scale"]
+        mi_offset = tf.cast(tf.not_equal(mi_r_scale, 0.0), tf.float32)
+        entropy = tf.clip_by_value(self.et_r_scale * neg_logp_pi, -1.0, 0.0) * weights["e_w"]  # (B,)
+        if self.sac and self.entropy_reward_mode == "per_transition":
+            entropy = entropy[:, None]
+        elif not self.sac:
+            entropy = tf.zeros([1])
+        target = (
+            self.r_scale * r * weights["r_w"]
+            + (tf.clip_by_value(mi_r_scale * m, 0.0, 1.0) - mi_offset) * weights["m_w"]
+            + tf.clip_by_value(self.sk_r_scale * s, -1.0, 0.0) * weights["s_w"]
+            + entropy
+            + self.gamma * target_q_pi
+        )
+        upper = self.clip_return if self.clip_pos_returns else np.inf
+        return tf.clip_by_value(target, -self.clip_return, upper)
+
+    def _losses(self, batch, weights, noise, noise_2):
+        main_out = self.main.actor(batch["o"], batch["z"], batch["g"], noise)
+        target_out = self.target.actor(batch["o_2"], batch["z"], batch["g_2"], noise_2)
+        target_q_pi = self.target.critic(batch["o_2"], batch["z"], batch["g_2"], target_out.pi)
+        target = self._critic_target(batch, weights, main_out.neg_logp_pi, target_q_pi)
+        q = self.main.critic(batch["o"], batch["z"], batch["g"], batch["u"])
+        q_loss = tf.reduce_mean(tf.square(tf.stop_gradient(target) - q))
+        q_pi = self.main.critic(batch["o"], batch["z"], batch["g"], main_out.pi)
+        pi_loss = -tf.reduce_mean(q_pi) + self.action_l2 * tf.reduce_mean(tf.square(main_out.pi / self.max_u))
+        return {"target": target, "Q": q, "Q_pi": q_pi, "pi": main_out.pi, "neg_logp_pi": main_out.neg_logp_pi,
+                "Q_loss": q_loss, "pi_loss": pi_loss}
+
+    def _sk_reward_graph(self, o, z):
+        return -self.ir.skill_loss(o, z)
+
+    def _train_step_graph(self, batch, weights):
+        shape = tf.stack([tf.shape(batch["o"])[0], self.dimu])
+        noise = self.tf_rng.normal(shape) if self.sac else tf.zeros(shape)
+        noise_2 = self.tf_rng.normal(shape) if self.sac else tf.zeros(shape)
+        with tf.GradientTape(persistent=True) as tape:
+            terms = self._losses(batch, weights, noise, noise_2)
+        q_grad = flatten(tape.gradient(terms["Q_loss"], self._q_vars))
+        pi_grad = flatten(tape.gradient(terms["pi_loss"], self._pi_vars))
+        del tape
+        return terms["Q_loss"], terms["pi_loss"], q_grad, pi_grad, terms["neg_logp_pi"]
+
+    def _mi_grad_graph(self, o_tau, perm):
+        with tf.GradientTape() as tape:
+            neg_mi = self.ir.neg_mi(o_tau, perm)
+            loss = tf.reduce_mean(neg_mi)
+        return neg_mi, flatten(tape.gradient(loss, self._mi_vars))
+
+    def _sk_grad_graph(self, o, z):
+        with tf.GradientTape() as tape:
+            sk_loss = self.ir.skill_loss(o, z)
+            loss = tf.reduce_mean(sk_loss)
+        return sk_loss, flatten(tape.gradient(loss, self._sk_vars))
+
+    def _polyak_update(self):
+        for target, main in zip(self._target_vars, self._main_vars):
+            target.assign(self.polyak * target + (1.0 - self.polyak) * main)
+
+    def _copy_main_to_target(self):
+        for target, main in zip(self._target_vars, self._main_vars):
+            target.assign(main)
+
+    # ------------------------------------------------------------------ acting
+    def _preprocess_og(self, o: np.ndarray, ag: np.ndarray, g: np.ndarray):
+        if self.relative_goals:
+            g = (g.reshape(-1, self.dimg) - ag.reshape(-1, self.dimg)).reshape(g.shape)
+        return np.clip(o, -self.clip_obs, self.clip_obs), np.clip(g, -self.clip_obs, self.clip_obs)
+
+    def _check_width(self, name: str, array: np.ndarray, dim: int) -> None:
+        if array.shape[-1] != dim:
+            raise ValueError(f"{self.env_name}: {name} has shape {array.shape}, expected (..., {dim})")
+
+    def _random_action(self, n: int) -> np.ndarray:
+        return self.rng.uniform(-self.max_u, self.max_u, size=(n, self.dimu))
+
+    def get_actions(self, o, z, ag, g, noise_eps: float = 0.0, random_eps: float = 0.0,
+                    use_target_net: bool = False, compute_Q: bool = False):
+        """Actions for observations o (B, dimo) or (dimo,), skills z, achieved and desired goals.
+
+        Exploration as the original: Gaussian noise of std noise_eps * max_u, clipped,
+        then with probability random_eps a uniform random action. Returns u (B, dimu),
+        or (dimu,) for a single observation; with compute_Q also Q_pi (B, 1).
+        """
+        o, z, ag, g = (np.asarray(x, dtype=np.float32) for x in (o, z, ag, g))
+        for name, array, dim in (("o", o, self.dimo), ("z", z, self.dimz), ("g", g, self.dimg), ("ag", ag, self.dimg)):
+            self._check_width(name, array, dim)
+        o, g = self._preprocess_og(o, ag, g)
+        act = self._act_target if use_target_net else self._act_main
+        u, q = act(o.reshape(-1, self.dimo), z.reshape(-1, self.dimz), g.reshape(-1, self.dimg))
+        u = u.numpy().astype(np.float64)
+        u = u + noise_eps * self.max_u * self.rng.standard_normal(u.shape)
+        u = np.clip(u, -self.max_u, self.max_u)
+        explore = self.rng.binomial(1, random_eps, u.shape[0]).reshape(-1, 1)
+        u = u + explore * (self._random_action(u.shape[0]) - u)
+        if u.shape[0] == 1:
+            u = u[0]
+        return (u.copy(), q.numpy()) if compute_Q else u.copy()
+
+    # ------------------------------------------------------------------ storing
+    def store_episode(self, episode_batch: dict[str, np.ndarray], update_stats: bool = True) -> None:
+        """Store episodes {o: (B, T+1, dimo), ag: (B, T+1, dimg), g, u, z, info_*: (B, T, .)}.
+
+        With ``update_stats`` the o and g normalizers are updated (over all ranks) from
+        a HER-relabelled sample of all the new transitions.
+        """
+        self.buffer.store_episode(episode_batch, self)
+        if update_stats:
+            batch = {**episode_batch, "o_2": episode_batch["o"][:, 1:, :], "ag_2": episode_batch["ag"][:, 1:, :]}
+            n_transitions = batch["u"].shape[0] * batch["u"].shape[1]
+            transitions = self.sample_transitions(self, False, batch, n_transitions, 0, 0, 0, self.rng)
+            o, g = self._preprocess_og(transitions["o"], transitions["ag"], transitions["g"])
+            self.o_stats.update(o)
+            self.g_stats.update(g)
+            self.o_stats.recompute_stats()
+            self.g_stats.recompute_stats()
+
+    def get_current_buffer_size(self) -> int:
+        return self.buffer.get_current_size()
+
+    def clear_buffer(self) -> None:
+        self.buffer.clear_buffer()
+
+    # ------------------------------------------------------------------ training
+    def sample_batch(self, epoch: int) -> tuple[dict[str, np.ndarray], dict[str, np.float32]]:
+        """A training batch with intrinsic rewards: (batch arrays, scalar weights)."""
+        tr = self.buffer.sample(self, True, self.batch_size, self.mi_r_scale, self.sk_r_scale, epoch)
+        mi_offset = 1.0 if self.mi_r_scale != 0 else 0.0
+        self.mi_r_history.extend(((np.clip(self.mi_r_scale * tr["m"], 0, 1) - mi_offset) * tr["m_w"]).tolist())
+        self.sk_r_history.extend(np.clip(self.sk_r_scale * tr["s"], -1, 0).tolist())
+        self.gl_r_history.extend((self.r_scale * tr["r"]).tolist())
+        o, g = self._preprocess_og(tr["o"], tr["ag"], tr["g"])
+        o_2, g_2 = self._preprocess_og(tr["o_2"], tr["ag_2"], tr["g"])
+        batch = {"o": o, "z": tr["z"], "g": g, "u": tr["u"], "o_2": o_2, "g_2": g_2,
+                 "r": tr["r"], "m": tr["m"], "s": tr["s"]}
+        batch = {k: np.asarray(v, dtype=np.float32) for k, v in batch.items()}
+        weights = {k: np.float32(tr[k]) for k in ("m_w", "s_w", "r_w", "e_w")}
+        weights["mi_r_scale"] = np.float32(self.mi_r_scale)
+        return batch, weights
+
+    def train(self, epoch: int, batch=None):
+        """One critic + actor step on a sampled batch; returns (critic loss, actor loss)."""
+        if self.buffer.current_size == 0:
+            return None
+        batch, weights = batch if batch is not None else self.sample_batch(epoch)
+        q_loss, pi_loss, q_grad, pi_grad, neg_logp_pi = self._train_graph(batch, weights)
+        self.Q_adam.update(q_grad.numpy(), self.Q_lr)
+        self.pi_adam.update(pi_grad.numpy(), self.pi_lr)
+        et_reward = np.clip(self.et_r_scale * neg_logp_pi.numpy(), -1, 0) * weights["e_w"]
+        self.et_r_history.extend(et_reward.tolist() if self.sac else [0.0])
+        return float(q_loss), float(pi_loss)
+
+    def _require_ir(self, what: str) -> None:
+        if self.ir is None:
+            raise ValueError(
+                f"{what} needs an agent/surrounding split of observations, which {self.env_name} does not have; "
+                "use an env with an object (FetchPush, FetchPickAndPlace, FetchSlide)"
+            )
+
+    def _mi_inputs(self, o_s: np.ndarray, perm) -> tuple[np.ndarray, np.ndarray]:
+        self._require_ir("the MI estimate")
+        o_s = np.asarray(o_s, dtype=np.float32)
+        if o_s.ndim != 3 or o_s.shape[-1] != self.dimo:
+            raise ValueError(f"{self.env_name}: MINE input has shape {o_s.shape}, expected (B, tau, {self.dimo})")
+        if not np.all(np.isfinite(o_s)):
+            bad = int(np.sum(~np.isfinite(o_s)))
+            raise MineNaNError(f"MINE input contains {bad} NaN or Inf values (observations of shape {o_s.shape})")
+        tau = o_s.shape[1]
+        perm = self.rng.permutation(tau) if perm is None else np.asarray(perm)
+        if sorted(perm.tolist()) != list(range(tau)):
+            raise ValueError(f"perm must be a permutation of range({tau}), got {perm.tolist()}")
+        return o_s, perm.astype(np.int32)
+
+    def run_mi(self, o_s: np.ndarray, perm=None) -> np.ndarray:
+        """Negative MINE estimate per sequence of o_s (B, tau, dimo); shape (B, 1).
+
+        ``perm`` permutes the time axis of the surrounding state for the marginal
+        samples, shared by the batch; by default a random one is drawn per call.
+        """
+        o_s, perm = self._mi_inputs(o_s, perm)
+        try:
+            return self._neg_mi(o_s, perm).numpy()
+        except tf.errors.InvalidArgumentError as err:
+            raise MineNaNError(f"MINE estimate is NaN or Inf (weights diverged?): {err.message.splitlines()[0]}") from None
+
+    def train_mi(self, o_s_batch: np.ndarray, perm=None) -> float:
+        """One MINE step on whole episodes (B, tau, dimo); returns the MI estimate (mean over B)."""
+        o_s, perm = self._mi_inputs(o_s_batch, perm)
+        try:
+            neg_mi, grad = self._mi_grad(o_s, perm)
+        except tf.errors.InvalidArgumentError as err:
+            raise MineNaNError(f"MINE estimate is NaN or Inf (weights diverged?): {err.message.splitlines()[0]}") from None
+        self.mi_adam.update(grad.numpy(), self.mi_lr)
+        self.mi_current = -float(np.mean(neg_mi.numpy()))
+        return self.mi_current
+
+    def run_sk(self, o: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Skill reward -cross_entropy(discriminator(object_pos), z) for o (B, dimo), z (B, dimz); shape (B,)."""
+        self._require_ir("the skill reward")
+        return self._sk_reward(np.asarray(o, np.float32), np.asarray(z, np.float32)).numpy()
+
+    def train_sk(self, o_s_batch: np.ndarray, z_s_batch: np.ndarray) -> float:
+        """One skill-discriminator step; returns -mean cross-entropy."""
+        self._require_ir("the skill discriminator")
+        sk_loss, grad = self._sk_grad(np.asarray(o_s_batch, np.float32), np.asarray(z_s_batch, np.float32))
+        self.sk_adam.update(grad.numpy(), self.sk_lr)
+        return -float(np.mean(sk_loss.numpy()))
+
+    def _sync_optimizers(self) -> None:
+        for adam in (self.Q_adam, self.pi_adam, self.mi_adam, self.sk_adam):
+            if adam is not None:
+                adam.sync()
+
+    def _init_target_net(self) -> None:
+        self._copy_target_graph()
+
+    def update_target_net(self) -> None:
+        """Polyak-average the main networks into the targets."""
+        self._polyak_graph()
+
+    # ------------------------------------------------------------------ weights
+    def save_weight(self) -> dict[str, np.ndarray]:
+        """All variables as {name: array}, names like ``main/pi/_0/kernel``."""
+        return {name: var.numpy() for name, var in self.variables.items()}
+
+    def load_weight(self, data: dict[str, np.ndarray], include=WEIGHT_SCOPES, verbose: bool = True) -> dict[str, list]:
+        """Load the variables whose name contains one of ``include`` and is in ``data``.
+
+        Only names present in both with equal shapes are loaded. Returns
+        {'loaded': [names], 'shape_mismatch': [(name, ours, theirs)], 'missing': [names]}
+        and, with ``verbose``, prints what was loaded and warns about mismatches.
+        """
+        if isinstance(include, str):
+            include = [include]
+        report: dict[str, list] = {"loaded": [], "shape_mismatch": [], "missing": []}
+        for name, var in self.variables.items():
+            if not any(scope in name for scope in include):
+                continue
+            if name not in data:
+                report["missing"].append(name)
+                continue
+            value = np.asarray(data[name])
+            if tuple(value.shape) != tuple(var.shape):
+                report["shape_mismatch"].append((name, tuple(var.shape), tuple(value.shape)))
+                continue
+            var.assign(value.astype(np.float32))
+            report["loaded"].append(name)
+        if verbose:
+            print(f"load_weight {list(include)}: loaded {len(report['loaded'])} variables")
+            for name, ours, theirs in report["shape_mismatch"]:
+                print(f"load_weight: NOT loaded {name}: shape {theirs} in the weights, {ours} in this policy")
+        return report
+
+    # ------------------------------------------------------------------ logs
+    def logs(self, prefix: str = "") -> list[tuple[str, float]]:
+        def stats(name, values):
+            values = np.asarray(values if len(values) else [np.nan], dtype=np.float64)
+            return [(f"{name}/mean", np.mean(values)), (f"{name}/std", np.std(values)),
+                    (f"{name}/max", np.max(values)), (f"{name}/min", np.min(values))]
+
+        logs = [("stats_o/mean", float(np.mean(self.o_stats.mean.numpy()))),
+                ("stats_o/std", float(np.mean(self.o_stats.std.numpy()))),
+                ("stats_g/mean", float(np.mean(self.g_stats.mean.numpy()))),
+                ("stats_g/std", float(np.mean(self.g_stats.std.numpy())))]
+        logs += stats("mi_reward", self.mi_r_history)
+        logs += [("mi_train/-neg_l", self.mi_current)]
+        logs += stats("sk_reward", self.sk_r_history)
+        logs += stats("et_reward", self.et_r_history)
+        logs += stats("gl_reward", self.gl_r_history)
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        return [(prefix + key, float(val)) for key, val in logs]
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict:
+        """Constructor arguments and weights; no replay buffer (as the original).
+
+        The unpickled policy acts like this one; it has no HER sampler, so it plays
+        but does not train (resuming training is a separate checkpoint format).
+        """
+        return {"init_kwargs": dict(self._init_kwargs), "weights": self.save_weight()}
+
+    def __setstate__(self, state: dict) -> None:
+        kwargs = dict(state["init_kwargs"])
+        # A play-only copy does not need a million-transition buffer.
+        kwargs["buffer_size"] = kwargs["T"] * kwargs["rollout_batch_size"]
+        self.__init__(sample_transitions=None, **kwargs)
+        self._init_kwargs["buffer_size"] = state["init_kwargs"]["buffer_size"]
+        report = self.load_weight(state["weights"], include=[""], verbose=False)
+        if report["shape_mismatch"] or report["missing"]:
+            raise ValueError(f"pickled policy does not match its own architecture: {report}")

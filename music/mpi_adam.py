@@ -1,0 +1,97 @@
+"""Adam on gradients summed over MPI ranks, as baselines' ``MpiAdam``.
+
+Gradients arrive flat (one float32 vector per network), are Allreduce-summed over
+ranks, optionally divided by the number of ranks, and the Adam step is taken in
+numpy; the result is written back into the TF variables. Every rank applies the
+same step, so parameters stay identical if they started identical (``sync``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+from mpi4py import MPI
+
+from music.tf_util import FlatParams
+
+
+class ParametersDivergedError(RuntimeError):
+    """Raised when ranks no longer hold identical parameters."""
+
+
+class MpiAdam:
+    """Adam optimizer over ``variables`` with MPI gradient reduction.
+
+    Args:
+        variables: the variables this optimizer updates, in a fixed order.
+        beta1, beta2, epsilon: Adam constants.
+        scale_grad_by_procs: divide the summed gradient by the number of ranks. The
+            original's default is True; MUSIC's DDPG passes False (gradients are summed).
+        comm: MPI communicator (default ``COMM_WORLD``).
+        check_every: compare parameters across ranks every this many updates (0: never).
+    """
+
+    def __init__(
+        self,
+        variables: list[tf.Variable],
+        *,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        scale_grad_by_procs: bool = True,
+        comm: MPI.Comm | None = None,
+        check_every: int = 100,
+    ):
+        self.params = FlatParams(variables)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.scale_grad_by_procs = scale_grad_by_procs
+        self.comm = comm or MPI.COMM_WORLD
+        self.check_every = check_every
+        self.m = np.zeros(self.params.size, np.float32)
+        self.v = np.zeros(self.params.size, np.float32)
+        self.t = 0
+
+    @property
+    def size(self) -> int:
+        return self.params.size
+
+    def update(self, local_grad: np.ndarray, stepsize: float) -> None:
+        """One Adam step with the rank-summed ``local_grad`` (shape (size,))."""
+        local_grad = np.asarray(local_grad, dtype=np.float32)
+        if local_grad.shape != (self.size,):
+            raise ValueError(f"gradient has shape {local_grad.shape}, expected ({self.size},)")
+        if self.check_every and self.t % self.check_every == 0:
+            self.check_synced()
+        global_grad = np.zeros_like(local_grad)
+        self.comm.Allreduce(local_grad, global_grad, op=MPI.SUM)
+        if self.scale_grad_by_procs:
+            global_grad /= self.comm.Get_size()
+
+        self.t += 1
+        step_size = stepsize * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
+        self.m = self.beta1 * self.m + (1 - self.beta1) * global_grad
+        self.v = self.beta2 * self.v + (1 - self.beta2) * (global_grad * global_grad)
+        step = (-step_size) * self.m / (np.sqrt(self.v) + self.epsilon)
+        self.params.set(self.params.get() + step)
+
+    def sync(self) -> None:
+        """Overwrite every rank's parameters with rank 0's."""
+        theta = self.params.get()
+        self.comm.Bcast(theta, root=0)
+        self.params.set(theta)
+
+    def check_synced(self) -> None:
+        """Raise ``ParametersDivergedError`` if this rank's parameters differ from rank 0's."""
+        if self.comm.Get_size() == 1:
+            return
+        local = self.params.get()
+        root = local.copy()
+        self.comm.Bcast(root, root=0)
+        if not np.array_equal(root, local):
+            diff = np.max(np.abs(root - local))
+            raise ParametersDivergedError(
+                f"rank {self.comm.Get_rank()}: parameters differ from rank 0 by up to {diff:g} "
+                f"after update {self.t}; all ranks must start from sync() and apply the same steps"
+            )

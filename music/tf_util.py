@@ -1,0 +1,93 @@
+"""Small TensorFlow helpers shared by the library: thread set-up and flat parameter vectors."""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+
+import numpy as np
+import tensorflow as tf
+
+_THREADS_CONFIGURED = False
+
+
+def configure_threads(n_threads: int | None = None) -> None:
+    """Use ``n_threads`` intra-op and inter-op threads (default 1, or ``$MUSIC_TF_THREADS``).
+
+    Under MPI we run one process per core, so TF's own thread pools would only
+    oversubscribe the cores. Must run before TensorFlow executes its first op; later
+    calls are ignored with a warning.
+    """
+    global _THREADS_CONFIGURED
+    if _THREADS_CONFIGURED:
+        return
+    if n_threads is None:
+        n_threads = int(os.environ.get("MUSIC_TF_THREADS", "1"))
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n_threads)
+        tf.config.threading.set_inter_op_parallelism_threads(n_threads)
+    except RuntimeError:
+        warnings.warn(
+            "TensorFlow was already initialized before music set its thread count; "
+            "it keeps its own. Import music before running any TF op.",
+            stacklevel=2,
+        )
+    _THREADS_CONFIGURED = True
+
+
+configure_threads()
+
+
+def graph(fn, input_signature):
+    """``tf.function(fn)`` with a fixed ``input_signature``.
+
+    TF keys its "frequent retracing" warning on the function's code object, so many
+    agents in one process (tests) would each trace once and still trigger it; a
+    ``functools.partial`` gives every wrapped object its own key.
+    """
+    return tf.function(functools.partial(fn), input_signature=input_signature)
+
+
+def num_elements(variables: list[tf.Variable]) -> int:
+    """Total number of scalars in ``variables``."""
+    return int(sum(int(np.prod(v.shape)) for v in variables))
+
+
+def flatten(tensors: list[tf.Tensor]) -> tf.Tensor:
+    """Concatenate tensors into one 1-D float32 vector (same order as given)."""
+    return tf.concat([tf.reshape(t, [-1]) for t in tensors], axis=0)
+
+
+class FlatParams:
+    """Read and write a list of variables as one flat float32 vector.
+
+    Both directions are single ``tf.function`` graphs with a fixed signature, so the
+    numpy optimizer (``MpiAdam``) pays one call per read or write.
+    """
+
+    def __init__(self, variables: list[tf.Variable]):
+        self.variables = list(variables)
+        self.size = num_elements(self.variables)
+        self._shapes = [v.shape for v in self.variables]
+        self._sizes = [int(np.prod(s)) for s in self._shapes]
+        self._get = graph(self._get_graph, [])
+        self._set = graph(self._set_graph, [tf.TensorSpec([self.size], tf.float32)])
+
+    def _get_graph(self) -> tf.Tensor:
+        return flatten([v.read_value() for v in self.variables])
+
+    def _set_graph(self, flat: tf.Tensor) -> None:
+        for var, part, shape in zip(self.variables, tf.split(flat, self._sizes), self._shapes):
+            var.assign(tf.reshape(part, shape))
+
+    def get(self) -> np.ndarray:
+        """Current values, shape (size,), float32."""
+        return self._get().numpy()
+
+    def set(self, flat: np.ndarray) -> None:
+        """Write ``flat`` (shape (size,)) into the variables."""
+        flat = np.asarray(flat, dtype=np.float32)
+        if flat.shape != (self.size,):
+            raise ValueError(f"flat parameter vector has shape {flat.shape}, expected ({self.size},)")
+        self._set(flat)
