@@ -6,8 +6,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 MPI ?= mpich
-EXTRAS := dev$(if $(filter mpich,$(MPI)),$(comma)mpich,)
 comma := ,
+EXTRAS := dev$(if $(filter mpich,$(MPI)),$(comma)mpich,)
 BIN := $(VENV)/bin
 
 .PHONY: venv test test-fast lint train

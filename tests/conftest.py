@@ -1,0 +1,73 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+TESTS = Path(__file__).parent
+REPO = TESTS.parent
+
+MI_SCHEDULE = [(0, 1), (50, 1), (200, 1)]
+ET_SCHEDULE = [(0, 0.2), (24, 0.2), (200, 0.2)]
+
+
+def sparse_reward(ag_2, g, info=None):
+    """Fetch's sparse reward: 0 within 0.05 of the goal, else -1 (batched)."""
+    return -(np.linalg.norm(ag_2 - g, axis=-1) > 0.05).astype(np.float32)
+
+
+def agent_kwargs(**overrides):
+    """DDPG constructor arguments with the original's defaults on a Fetch object task."""
+    from music.her import make_sample_her_transitions
+
+    T = overrides.pop("T", 50)
+    sampler_args = dict(replay_strategy="future", replay_k=4, reward_fun=sparse_reward,
+                        mi_w_schedule=MI_SCHEDULE, et_w_schedule=ET_SCHEDULE,
+                        mi_prioritization=overrides.get("mi_prioritization", False))
+    kwargs = dict(
+        input_dims=dict(o=25, z=1, g=3, u=4, info_is_success=1), buffer_size=10_000, hidden=32, layers=3,
+        polyak=0.95, batch_size=64, Q_lr=1e-3, pi_lr=1e-3, mi_lr=1e-3, sk_lr=1e-3, r_scale=0.0,
+        mi_r_scale=5000.0, sk_r_scale=0.0, et_r_scale=0.02, norm_eps=0.01, norm_clip=5.0, max_u=1.0,
+        action_l2=1.0, clip_obs=200.0, T=T, rollout_batch_size=2, relative_goals=False, clip_pos_returns=True,
+        clip_return=None, sample_transitions=make_sample_her_transitions(**sampler_args), gamma=1 - 1 / T,
+        env_name="FetchPush-v1", sac=True, seed=0,
+    )
+    kwargs.update(overrides)
+    return kwargs
+
+
+def make_agent(**overrides):
+    from music.ddpg import DDPG
+
+    return DDPG(**agent_kwargs(**overrides))
+
+
+def random_episodes(rng, n=2, T=50, dimo=25, dimz=1, dimg=3, dimu=4):
+    return dict(
+        o=rng.normal(size=(n, T + 1, dimo)), ag=rng.normal(size=(n, T + 1, dimg)),
+        g=rng.normal(size=(n, T, dimg)), u=rng.uniform(-1, 1, (n, T, dimu)),
+        z=np.eye(dimz)[rng.integers(0, dimz, n)][:, None, :].repeat(T, axis=1),
+        info_is_success=np.zeros((n, T, 1)),
+    )
+
+
+def mpiexec() -> str:
+    candidate = Path(sys.executable).parent / "mpiexec"
+    found = str(candidate) if candidate.exists() else shutil.which("mpiexec")
+    if not found:
+        pytest.skip("no mpiexec found (install the mpich extra or a system MPI)")
+    return found
+
+
+def run_mpi(script: str, n: int = 2, timeout: int = 300) -> str:
+    """Run tests/mpi_scripts/<script> under ``mpiexec -n n``; fail with its output if it fails."""
+    cmd = [mpiexec(), "-n", str(n), sys.executable, str(TESTS / "mpi_scripts" / script)]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout

@@ -1,0 +1,132 @@
+"""MINE statistics network and skill discriminator against numpy, learning, and bad input."""
+
+import numpy as np
+import pytest
+
+import np_reference as ref
+from conftest import make_agent
+
+
+def randomize(agent, scope, rng, scale=0.5):
+    for name, var in agent.variables.items():
+        if scope in name:
+            var.assign(rng.normal(scale=scale, size=var.shape).astype(np.float32))
+
+
+@pytest.fixture(scope="module")
+def agent():
+    return make_agent(hidden=32, sk_r_scale=1.0, input_dims=dict(o=25, z=3, g=3, u=4, info_is_success=1))
+
+
+def test_mine_estimate_equals_numpy_with_fixed_permutation(agent):
+    rng = np.random.default_rng(0)
+    randomize(agent, "state_mi", rng)
+    o_tau = rng.normal(size=(5, 4, 25)).astype(np.float32)
+    perm = np.array([2, 0, 3, 1])
+    got = agent.run_mi(o_tau, perm=perm)
+    expected = ref.mine_neg_mi(agent.save_weight(), o_tau.astype(np.float64), perm)
+    assert got.shape == (5, 1)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_mine_identity_permutation_gives_at_most_zero_mi(agent):
+    # With y not shuffled, both halves are equal and Jensen gives mean T - log mean exp T <= 0.
+    rng = np.random.default_rng(1)
+    randomize(agent, "state_mi", rng)
+    o_tau = rng.normal(size=(8, 6, 25)).astype(np.float32)
+    mi = -agent.run_mi(o_tau, perm=np.arange(6))
+    assert np.all(mi <= 1e-6)
+
+
+def test_mine_default_permutation_is_one_random_draw_shared_by_the_batch(agent):
+    # Each call must match the numpy estimate for one single permutation applied to every
+    # sequence of the batch, and different calls must use different permutations.
+    import itertools
+
+    rng = np.random.default_rng(2)
+    randomize(agent, "state_mi", rng)
+    o_tau = rng.normal(size=(6, 3, 25)).astype(np.float32)
+    w = agent.save_weight()
+    candidates = {p: ref.mine_neg_mi(w, o_tau.astype(np.float64), np.array(p)) for p in itertools.permutations(range(3))}
+    seen = set()
+    for _ in range(60):
+        out = agent.run_mi(o_tau)
+        matches = [p for p, expected in candidates.items() if np.allclose(out, expected, atol=1e-5)]
+        assert matches, "no single permutation explains the whole batch"
+        seen.add(matches[0])
+    assert len(seen) >= 4, seen
+
+
+def _synthetic(rng, correlated, B=64, tau=10):
+    o = rng.normal(size=(B, tau, 25)).astype(np.float32)
+    if correlated:  # object_pos follows grip_pos
+        o[..., 3:6] = o[..., 0:3] + 0.1 * rng.normal(size=(B, tau, 3))
+    return o
+
+
+@pytest.mark.slow
+def test_mine_learns_higher_mi_for_correlated_states():
+    estimates = {}
+    for correlated in (True, False):
+        agent = make_agent(hidden=64, seed=3)
+        rng = np.random.default_rng(4)
+        for _ in range(200):
+            agent.train_mi(_synthetic(rng, correlated))
+        estimates[correlated] = np.mean([-agent.run_mi(_synthetic(rng, correlated)).mean() for _ in range(20)])
+    assert estimates[True] > 0.5, estimates
+    assert abs(estimates[False]) < 0.1, estimates
+    assert estimates[True] > estimates[False] + 0.5
+
+
+def test_mine_nan_input_raises_clear_error(agent):
+    from music.ddpg import MineNaNError
+
+    o_tau = np.zeros((2, 3, 25), np.float32)
+    o_tau[1, 2, 4] = np.nan
+    with pytest.raises(MineNaNError, match="NaN"):
+        agent.run_mi(o_tau)
+    with pytest.raises(MineNaNError, match="NaN"):
+        agent.train_mi(o_tau)
+
+
+def test_mine_nan_weights_raise_clear_error():
+    from music.ddpg import MineNaNError
+
+    agent = make_agent(hidden=16)
+    agent.variables["ir/state_mi/out/bias"].assign([np.nan])
+    with pytest.raises(MineNaNError, match="NaN or Inf"):
+        agent.run_mi(np.zeros((2, 3, 25), np.float32))
+
+
+def test_mine_wrong_observation_shape_names_env_and_shapes(agent):
+    with pytest.raises(ValueError, match=r"FetchPush-v1.*\(4, 3, 24\).*\(B, tau, 25\)"):
+        agent.run_mi(np.zeros((4, 3, 24)))
+
+
+def test_skill_reward_is_negative_cross_entropy_on_object_pos(agent):
+    rng = np.random.default_rng(5)
+    randomize(agent, "skill_ds", rng, scale=0.3)
+    o = rng.normal(size=(7, 25)).astype(np.float32)
+    z = np.eye(3)[rng.integers(0, 3, 7)].astype(np.float32)
+    w = agent.save_weight()
+    logits = ref.mlp(o[:, 3:6].astype(np.float64), w, "ir/skill_ds", 4)
+    expected = -ref.softmax_cross_entropy(logits, z)
+    np.testing.assert_allclose(agent.run_sk(o, z), expected, atol=1e-5)
+    # The discriminator only looks at the object: changing the gripper changes nothing.
+    o2 = o.copy()
+    o2[:, 0:3] += 10
+    np.testing.assert_allclose(agent.run_sk(o2, z), agent.run_sk(o, z))
+
+
+def test_skill_discriminator_training_lowers_cross_entropy():
+    agent = make_agent(hidden=32, sk_r_scale=1.0, sk_lr=3e-3, input_dims=dict(o=25, z=3, g=3, u=4, info_is_success=1))
+    rng = np.random.default_rng(6)
+    z_idx = rng.integers(0, 3, 256)
+    o = rng.normal(scale=0.05, size=(256, 25)).astype(np.float32)
+    o[:, 3] += z_idx  # each skill puts the object somewhere else
+    z = np.eye(3)[z_idx].astype(np.float32)
+    before = -agent.run_sk(o, z).mean()
+    for _ in range(100):
+        agent.train_sk(o, z)
+    after = -agent.run_sk(o, z).mean()
+    assert before > 0.9 and after < 0.3, (before, after)
