@@ -1,0 +1,55 @@
+"""Replay buffer storage, overwrite order, shape checks and MI priorities."""
+
+import numpy as np
+import pytest
+
+from conftest import random_episodes
+from music.replay_buffer import ReplayBuffer
+
+T = 50
+SHAPES = {"o": (T + 1, 25), "ag": (T + 1, 3), "g": (T, 3), "u": (T, 4), "z": (T, 1), "info_is_success": (T, 1)}
+
+
+def test_fills_in_order_then_overwrites_random_slots():
+    buf = ReplayBuffer(SHAPES, 5 * T, T, None, rng=np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    batches = [random_episodes(rng) for _ in range(3)]
+    buf.store_episode(batches[0])
+    buf.store_episode(batches[1])
+    assert buf.get_current_episode_size() == 4 and buf.get_current_size() == 4 * T
+    np.testing.assert_array_equal(buf.buffers["o"][2:4], batches[1]["o"])
+    buf.store_episode(batches[2])  # one fits in slot 4, the other overwrites a random slot in 0..3
+    assert buf.full and buf.get_transitions_stored() == 6 * T
+    np.testing.assert_array_equal(buf.buffers["o"][4], batches[2]["o"][0])
+    assert any(np.array_equal(buf.buffers["o"][i], batches[2]["o"][1]) for i in range(4))
+
+
+def test_shape_errors_name_the_key_and_shapes():
+    buf = ReplayBuffer(SHAPES, 10 * T, T, None)
+    episodes = random_episodes(np.random.default_rng(2))
+    episodes["u"] = episodes["u"][:, :, :3]
+    with pytest.raises(ValueError, match=r"'u' has shape \(2, 50, 3\), expected \(B, 50, 4\)"):
+        buf.store_episode(episodes)
+    with pytest.raises(ValueError, match="lacks 'g'"):
+        buf.store_episode({k: v for k, v in random_episodes(np.random.default_rng(2)).items() if k != "g"})
+    with pytest.raises(RuntimeError, match="empty replay buffer"):
+        buf.sample(None, False, 4, 0, 0, 0)
+
+
+class StepMI:
+    """run_mi returns -(o[t+1, 0] - o[t, 0]) so the MI of each step is the change of o[..., 0]."""
+
+    def run_mi(self, o_pair):
+        return -(o_pair[:, 1, 0] - o_pair[:, 0, 0])[:, None]
+
+
+def test_priorities_sum_clipped_per_step_mi():
+    buf = ReplayBuffer(SHAPES, 10 * T, T, None, mi_prioritization=True)
+    rng = np.random.default_rng(3)
+    episodes = random_episodes(rng)
+    episodes["o"][..., 0] = np.cumsum(rng.normal(scale=3e-4, size=(2, T + 1)), axis=1)
+    buf.store_episode(episodes, StepMI())
+    steps = np.diff(episodes["o"][..., 0], axis=1)
+    expected = np.clip(steps, 0, 0.0002).sum(axis=1)
+    np.testing.assert_allclose(buf.buffers["p"][:2, 0], expected)
+    assert 0 < expected.min() and expected.max() <= T * 0.0002
