@@ -37,6 +37,10 @@ class MineNaNError(FloatingPointError):
     """The MINE estimate (or its input) is NaN or infinite."""
 
 
+def _nan_message(err: tf.errors.InvalidArgumentError) -> str:
+    return f"MINE estimate is NaN or Inf (weights diverged?): {err.message.splitlines()[0]}"
+
+
 def _spec(*shape) -> tf.TensorSpec:
     return tf.TensorSpec(shape, tf.float32)
 
@@ -122,7 +126,8 @@ class DDPG:
     ):
         # Everything needed to rebuild this agent when unpickling (see __getstate__).
         args = dict(locals())
-        self._init_kwargs = {k: v for k, v in args.items() if k not in ("self", "sample_transitions", "pretrain_weights", "comm")}
+        dropped = ("self", "sample_transitions", "pretrain_weights", "comm")
+        self._init_kwargs = {k: v for k, v in args.items() if k not in dropped}
         if entropy_reward_mode not in ENTROPY_REWARD_MODES:
             raise ValueError(f"entropy_reward_mode must be one of {ENTROPY_REWARD_MODES}, got {entropy_reward_mode!r}")
         for key in ("o", "z", "g", "u"):
@@ -312,11 +317,11 @@ class DDPG:
         return sk_loss, flatten(tape.gradient(loss, self._sk_vars))
 
     def _polyak_update(self):
-        for target, main in zip(self._target_vars, self._main_vars):
+        for target, main in zip(self._target_vars, self._main_vars, strict=True):
             target.assign(self.polyak * target + (1.0 - self.polyak) * main)
 
     def _copy_main_to_target(self):
-        for target, main in zip(self._target_vars, self._main_vars):
+        for target, main in zip(self._target_vars, self._main_vars, strict=True):
             target.assign(main)
 
     # ------------------------------------------------------------------ acting
@@ -439,7 +444,7 @@ class DDPG:
         try:
             return self._neg_mi(o_s, perm).numpy()
         except tf.errors.InvalidArgumentError as err:
-            raise MineNaNError(f"MINE estimate is NaN or Inf (weights diverged?): {err.message.splitlines()[0]}") from None
+            raise MineNaNError(_nan_message(err)) from None
 
     def train_mi(self, o_s_batch: np.ndarray, perm=None) -> float:
         """One MINE step on whole episodes (B, tau, dimo); returns the MI estimate (mean over B)."""
@@ -447,7 +452,7 @@ class DDPG:
         try:
             neg_mi, grad = self._mi_grad(o_s, perm)
         except tf.errors.InvalidArgumentError as err:
-            raise MineNaNError(f"MINE estimate is NaN or Inf (weights diverged?): {err.message.splitlines()[0]}") from None
+            raise MineNaNError(_nan_message(err)) from None
         self.mi_adam.update(grad.numpy(), self.mi_lr)
         self.mi_current = -float(np.mean(neg_mi.numpy()))
         return self.mi_current

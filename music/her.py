@@ -9,7 +9,7 @@ and recomputes the task reward with the env's ``compute_reward``.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -88,9 +88,8 @@ class ReplayBuffer:
             if key not in episode_batch:
                 raise ValueError(f"episode batch lacks {key!r} (has {sorted(episode_batch)})")
             if episode_batch[key].shape[1:] != tuple(shape):
-                raise ValueError(
-                    f"episode batch {key!r} has shape {episode_batch[key].shape}, expected (B, {', '.join(map(str, shape))})"
-                )
+                given, expected = episode_batch[key].shape, ", ".join(map(str, shape))
+                raise ValueError(f"episode batch {key!r} has shape {given}, expected (B, {expected})")
         if self.mi_prioritization:
             episode_batch = {**episode_batch, "p": self.episode_priorities(policy, episode_batch["o"])}
         with self.lock:

@@ -25,7 +25,7 @@ class PiecewiseSchedule:
             raise ValueError(f"{name} epochs must be in increasing order, got {times}")
 
     def value(self, t: float) -> float:
-        for (t_a, v_a), (t_b, v_b) in zip(self.endpoints[:-1], self.endpoints[1:]):
+        for (t_a, v_a), (t_b, v_b) in zip(self.endpoints[:-1], self.endpoints[1:], strict=True):
             if t_a <= t < t_b:
                 alpha = (t - t_a) / (t_b - t_a)
                 return v_a + alpha * (v_b - v_a)

@@ -78,7 +78,7 @@ class FlatParams:
         return flatten([v.read_value() for v in self.variables])
 
     def _set_graph(self, flat: tf.Tensor) -> None:
-        for var, part, shape in zip(self.variables, tf.split(flat, self._sizes), self._shapes):
+        for var, part, shape in zip(self.variables, tf.split(flat, self._sizes), self._shapes, strict=True):
             var.assign(tf.reshape(part, shape))
 
     def get(self) -> np.ndarray:

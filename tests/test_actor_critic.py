@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import np_reference as ref
 from music.actor_critic import ActorCritic, clip_but_pass_gradient, gaussian_log_likelihood
 from music.normalizer import Normalizer
+
+import np_reference as ref
 
 
 def build(sac, rng, max_u=2.0, layers=2, hidden=16):

@@ -321,3 +321,10 @@ def test_constructor_kwargs_are_complete():
     params = set(inspect.signature(DDPG.__init__).parameters) - {"self"}
     agent = DDPG(**agent_kwargs())
     assert set(agent._init_kwargs) == params - {"sample_transitions", "pretrain_weights", "comm"}
+
+
+@pytest.mark.mpi
+def test_two_ranks_with_different_seeds_and_data_keep_identical_weights():
+    from conftest import run_mpi
+
+    assert run_mpi("agent_two_ranks.py").count("OK") == 2

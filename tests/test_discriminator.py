@@ -47,7 +47,8 @@ def test_mine_default_permutation_is_one_random_draw_shared_by_the_batch(agent):
     randomize(agent, "state_mi", rng)
     o_tau = rng.normal(size=(6, 3, 25)).astype(np.float32)
     w = agent.save_weight()
-    candidates = {p: ref.mine_neg_mi(w, o_tau.astype(np.float64), np.array(p)) for p in itertools.permutations(range(3))}
+    o64 = o_tau.astype(np.float64)
+    candidates = {p: ref.mine_neg_mi(w, o64, np.array(p)) for p in itertools.permutations(range(3))}
     seen = set()
     for _ in range(60):
         out = agent.run_mi(o_tau)

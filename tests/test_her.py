@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from conftest import ET_SCHEDULE, MI_SCHEDULE, sparse_reward
 from music.her import dense_rank_minus_one, make_sample_her_transitions
+
+from conftest import ET_SCHEDULE, MI_SCHEDULE, sparse_reward
 
 T = 10
 

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_mpi
 from music.mpi_adam import MpiAdam
+
+from conftest import run_mpi
 
 
 def numpy_adam(theta, grads, lr, b1=0.9, b2=0.999, eps=1e-8):

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_mpi
 from music.normalizer import Normalizer
+
+from conftest import run_mpi
 
 
 def test_stats_equal_numpy_and_normalize_clips():

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from conftest import random_episodes
 from music.replay_buffer import ReplayBuffer
+
+from conftest import random_episodes
 
 T = 50
 SHAPES = {"o": (T + 1, 25), "ag": (T + 1, 3), "g": (T, 3), "u": (T, 4), "z": (T, 1), "info_is_success": (T, 1)}
