@@ -81,6 +81,8 @@ class DDPG:
         seed: seeds the initial weights and this agent's numpy and TF random streams.
         history_len: how many recent rewards the logs average over.
         buffer_dtype: replay storage dtype (the original: float64).
+        info: facts about the run kept with the policy (env_name, note, goal_generation,
+            num_skills, ...), used by ``play``.
         comm: MPI communicator.
     """
 
@@ -122,6 +124,7 @@ class DDPG:
         seed: int = 0,
         history_len: int = 10000,
         buffer_dtype=np.float64,
+        info: dict | None = None,
         comm: MPI.Comm | None = None,
     ):
         # Everything needed to rebuild this agent when unpickling (see __getstate__).
@@ -157,6 +160,7 @@ class DDPG:
         self.mi_prioritization = mi_prioritization
         self.entropy_reward_mode = entropy_reward_mode
         self.comm = comm or MPI.COMM_WORLD
+        self.info = dict(info or {"env_name": env_name})
 
         needs_split = mi_r_scale > 0 or sk_r_scale > 0 or mi_prioritization
         if SUPPORTED_ENVS[canonical_env_name(env_name)] is None and not needs_split:

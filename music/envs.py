@@ -86,3 +86,43 @@ def observation_split(env_name: str, dimo: int | None = None) -> ObservationSpli
             f"object_pos at {split.surrounding.start}:{split.surrounding.stop})"
         )
     return split
+
+
+_ALIAS_PRINTED: set[str] = set()
+
+
+def make_env(env_name: str, render_mode: str | None = None, max_episode_steps: int | None = None):
+    """Create the gymnasium-robotics task ``env_name`` (v1 aliases accepted, announced once).
+
+    Raises ``UnknownEnvError`` listing the supported names for anything else.
+    """
+    name = canonical_env_name(env_name)
+    if env_name != name and env_name not in _ALIAS_PRINTED:
+        _ALIAS_PRINTED.add(env_name)
+        print(f"{env_name} -> {name}", flush=True)
+    import contextlib
+    import io
+
+    import gymnasium as gym
+
+    # gymnasium_robotics prints a notice about the Adroit hand tasks on import; not ours.
+    with contextlib.redirect_stderr(io.StringIO()):
+        import gymnasium_robotics
+    gym.register_envs(gymnasium_robotics)
+    kwargs = {"render_mode": render_mode} if render_mode else {}
+    if max_episode_steps is not None:
+        kwargs["max_episode_steps"] = max_episode_steps
+    return gym.make(name, **kwargs)
+
+
+def set_goal(env, goal) -> None:
+    """Overwrite the episode's goal (``Zero`` goal generation sets it to zeros after reset)."""
+    env.unwrapped.goal = goal.copy()
+
+
+def episode_length(env) -> int:
+    """T, the number of steps of an episode (the TimeLimit of the task)."""
+    steps = env.spec.max_episode_steps if env.spec is not None else None
+    if not steps:
+        raise ValueError(f"{env} has no episode length (max_episode_steps)")
+    return int(steps)

@@ -1,0 +1,127 @@
+"""Run a trained policy: ``python -m music.play POLICY``.
+
+For each skill, runs ``n_test_rollouts`` episodes, writes one mp4 per episode and the
+episode's observations (JSON) beside the policy file (or in ``--outdir``), and prints
+the success rate and how far the object moved. Rendering is headless (MUJOCO_GL=egl
+unless already set).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is imported
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+EXIT_BAD_INPUT = 2
+
+
+def save_video(frames: np.ndarray, path: Path | str, fps: float = 30.0) -> None:
+    """Write frames (n, H, W, 3) uint8 as an mp4 (atomically: temporary name, then rename)."""
+    import imageio.v2 as imageio
+
+    path = Path(path)
+    tmp = path.with_name(path.stem + ".partial" + path.suffix)
+    with imageio.get_writer(tmp, fps=fps, macro_block_size=1) as writer:
+        for frame in frames:
+            writer.append_data(np.asarray(frame, dtype=np.uint8))
+    os.replace(tmp, path)
+
+
+def _str2bool(text: str) -> bool:
+    from music.train import _str2bool as parse
+
+    return parse(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m music.play", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("policy_file")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n_test_rollouts", type=int, default=20, help="episodes per skill")
+    p.add_argument("--render", choices=["rgb_array", "none"], default="rgb_array", help="rgb_array: write mp4s")
+    p.add_argument("--exploit", type=_str2bool, default=True, help="act greedily")
+    p.add_argument("--compute_q", type=_str2bool, default=True)
+    p.add_argument("--collect_data", type=_str2bool, default=True, help="write each episode's observations")
+    p.add_argument("--goal_generation", choices=["Zero", "Env"], default=None,
+                   help="default: the note's, else the policy's training setting")
+    p.add_argument("--note", default=None, help="variant whose params file sets goal_generation")
+    p.add_argument("--outdir", default=None, help="where to write videos and data (default: beside the policy)")
+    return p
+
+
+def play(args) -> dict:
+    from music.envs import make_env
+    from music.rollout import RolloutWorker
+    from music.save_weight import load_policy
+
+    policy = load_policy(args.policy_file)
+    env_name = policy.info.get("env_name", policy.env_name)
+    goal_generation = args.goal_generation
+    if goal_generation is None and args.note:
+        from music.config import load_params_file, params_file
+
+        goal_generation = load_params_file(params_file(env_name, args.note)).get("goal_generation")
+    goal_generation = goal_generation or policy.info.get("goal_generation", "Zero")
+    num_skills = policy.dimz
+    np.random.seed(args.seed)
+    policy.rng = np.random.default_rng(args.seed)
+
+    render = args.render == "rgb_array"
+    dims = {k: v for k, v in policy.input_dims.items()}
+    worker = RolloutWorker(lambda: make_env(env_name, render_mode="rgb_array" if render else None), policy,
+                           dims, T=policy.T, rollout_batch_size=1, exploit=args.exploit,
+                           use_target_net=policy.info.get("test_with_polyak", False), compute_Q=args.compute_q,
+                           noise_eps=0.2, random_eps=0.3, env_name=env_name, history_len=10**6)
+    worker.seed(args.seed)
+    base = Path(args.policy_file)
+    outdir = Path(args.outdir) if args.outdir else base.parent
+    outdir.mkdir(parents=True, exist_ok=True)
+    goal = np.zeros((1, dims["g"])) if goal_generation == "Zero" else None
+    results = {}
+    for z in range(num_skills):
+        worker.clear_history()
+        z_onehot = np.eye(num_skills)[[z]]
+        for i in range(args.n_test_rollouts):
+            name = f"{base.stem}_test_{i:02d}_exploit_{args.exploit}_compute_q_{args.compute_q}_skill_{z}"
+            if render:
+                frames, episode = worker.generate_rollouts(generated_goal=goal, z_s_onehot=z_onehot)
+                save_video(frames[0], outdir / f"{name}.mp4")
+            else:
+                episode = worker.generate_rollouts(generated_goal=goal, z_s_onehot=z_onehot)
+            if args.collect_data:
+                (outdir / f"{name}.txt").write_text(json.dumps(episode["o"].tolist()))
+        logs = dict(worker.logs("test"))
+        results[z] = logs
+        line = ", ".join(f"{k} {v:.4g}" for k, v in logs.items())
+        print(f"skill {z}: {line}", flush=True)
+    print(f"{env_name}, goals {goal_generation}, {num_skills} skill(s) x {args.n_test_rollouts} episodes; "
+          f"outputs in {outdir}")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from music.config import ParamsError
+    from music.save_weight import PolicyFileError
+
+    if args.n_test_rollouts < 1:
+        print("music.play: error: --n_test_rollouts must be >= 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        play(args)
+    except (PolicyFileError, ParamsError) as err:
+        print(f"music.play: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

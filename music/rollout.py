@@ -1,0 +1,204 @@
+"""Rollout worker: runs the policy in ``rollout_batch_size`` environments for T steps."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Callable
+
+import numpy as np
+
+from music.envs import SUPPORTED_ENVS, canonical_env_name, set_goal
+
+log = logging.getLogger(__name__)
+
+
+class RolloutError(RuntimeError):
+    """Episodes kept failing (NaN observations) after the allowed number of retries."""
+
+
+class RolloutWorker:
+    """Generates episodes with ``policy`` in ``rollout_batch_size`` environments.
+
+    Args:
+        make_env: factory returning a new environment.
+        policy: the agent (``get_actions``).
+        dims: sizes {'o', 'g', 'u', 'z', 'info_*'}.
+        T: steps per episode.
+        rollout_batch_size: number of environments, stepped one after the other.
+        exploit: act greedily (no noise, no random actions), as in test rollouts.
+        use_target_net: act with the target networks.
+        compute_Q: record Q(o, pi(o)) along the way (the ``mean_Q`` log).
+        noise_eps, random_eps: exploration (see ``DDPG.get_actions``).
+        history_len: number of recent rollouts the logged statistics cover.
+        render: collect RGB frames (envs must be made with render_mode='rgb_array').
+        env_name: decides where the object sits in the observation (displacement logs).
+        max_nan_retries: consecutive NaN episodes allowed before giving up.
+    """
+
+    def __init__(
+        self,
+        make_env: Callable,
+        policy,
+        dims: dict[str, int],
+        T: int,
+        rollout_batch_size: int = 1,
+        exploit: bool = False,
+        use_target_net: bool = False,
+        compute_Q: bool = False,
+        noise_eps: float = 0.0,
+        random_eps: float = 0.0,
+        history_len: int = 100,
+        render: bool = False,
+        env_name: str | None = None,
+        max_nan_retries: int = 10,
+    ):
+        if T <= 0:
+            raise ValueError(f"T must be positive, got {T}")
+        self.envs = [make_env() for _ in range(rollout_batch_size)]
+        self.policy = policy
+        self.dims = dims
+        self.T = T
+        self.rollout_batch_size = rollout_batch_size
+        self.exploit = exploit
+        self.use_target_net = use_target_net
+        self.compute_Q = compute_Q
+        self.noise_eps = noise_eps
+        self.random_eps = random_eps
+        self.render = render
+        self.max_nan_retries = max_nan_retries
+        self.info_keys = [key[len("info_"):] for key in dims if key.startswith("info_")]
+        split = SUPPORTED_ENVS[canonical_env_name(env_name)] if env_name else None
+        self.object_slice = split.surrounding if split else None
+
+        self.success_history: deque = deque(maxlen=history_len)
+        self.Q_history: deque = deque(maxlen=history_len)
+        self.displacement_history: deque = deque(maxlen=history_len)
+        self.lift_history: deque = deque(maxlen=history_len)
+        self.n_episodes = 0
+        self.nan_retries = 0
+        self._seeds: list[int | None] = [None] * rollout_batch_size
+        self.g = np.empty((rollout_batch_size, dims["g"]), np.float32)
+        self.initial_o = np.empty((rollout_batch_size, dims["o"]), np.float32)
+        self.initial_ag = np.empty((rollout_batch_size, dims["g"]), np.float32)
+
+    def seed(self, seed: int) -> None:
+        """Env i is seeded with seed + 1000 * i at its next reset (as the original)."""
+        self._seeds = [seed + 1000 * i for i in range(self.rollout_batch_size)]
+
+    def reset_rollout(self, i: int, generated_goal: np.ndarray | None) -> None:
+        obs, _ = self.envs[i].reset(seed=self._seeds[i])
+        self._seeds[i] = None  # gymnasium keeps its stream going after the first seeded reset
+        self.g[i] = obs["desired_goal"]
+        if generated_goal is not None:
+            set_goal(self.envs[i], generated_goal[i])
+            self.g[i] = generated_goal[i]
+        self.initial_o[i] = obs["observation"]
+        self.initial_ag[i] = obs["achieved_goal"]
+
+    def generate_rollouts(self, generated_goal: np.ndarray | None = None, z_s_onehot: np.ndarray | None = None):
+        """Run one episode in every env. Returns {key: (rollout_batch_size, T or T+1, dim)}.
+
+        ``generated_goal`` (rollout_batch_size, dimg) replaces the env goals (Zero goals);
+        ``z_s_onehot`` (rollout_batch_size, num_skills) are the skills. With ``render``
+        also returns frames (rollout_batch_size, T, H, W, 3) first.
+        """
+        if z_s_onehot is None:
+            z_s_onehot = np.eye(self.dims["z"])[np.zeros(self.rollout_batch_size, int)]
+        for attempt in range(self.max_nan_retries + 1):
+            result = self._rollout(generated_goal, z_s_onehot)
+            if result is not None:
+                return result
+            self.nan_retries += 1
+            log.warning("NaN caught during rollout generation (attempt %d). Trying again...", attempt + 1)
+        raise RolloutError(
+            f"the environment returned NaN observations in {self.max_nan_retries + 1} rollouts in a row; "
+            "check the actions (max_u) and the simulator state"
+        )
+
+    def _rollout(self, generated_goal, z_s_onehot):
+        n = self.rollout_batch_size
+        for i in range(n):
+            self.reset_rollout(i, generated_goal)
+        o, ag = self.initial_o.copy(), self.initial_ag.copy()
+        z = np.asarray(z_s_onehot, np.float32).copy()
+        obs, zs, achieved, acts, goals, successes, qs = [], [], [], [], [], [], []
+        info_values = {k: np.empty((self.T, n, self.dims["info_" + k]), np.float32) for k in self.info_keys}
+        frames = [[] for _ in range(n)] if self.render else None
+        for t in range(self.T):
+            out = self.policy.get_actions(
+                o, z, ag, self.g, compute_Q=self.compute_Q,
+                noise_eps=0.0 if self.exploit else self.noise_eps,
+                random_eps=0.0 if self.exploit else self.random_eps,
+                use_target_net=self.use_target_net,
+            )
+            u, q = out if self.compute_Q else (out, None)
+            u = u.reshape(n, -1)
+            if q is not None:
+                qs.append(q)
+            o_new = np.empty((n, self.dims["o"]))
+            ag_new = np.empty((n, self.dims["g"]))
+            success = np.zeros(n)
+            for i, env in enumerate(self.envs):
+                # the env's own reward is ignored: HER recomputes it with compute_reward
+                step_obs, _, _, _, info = env.step(u[i])
+                success[i] = info.get("is_success", 0.0)
+                o_new[i] = step_obs["observation"]
+                ag_new[i] = step_obs["achieved_goal"]
+                for key in self.info_keys:
+                    info_values[key][t, i] = info[key]
+                if self.render:
+                    frames[i].append(env.render())
+            if np.isnan(o_new).any():
+                return None
+            obs.append(o.copy())
+            zs.append(z.copy())
+            achieved.append(ag.copy())
+            successes.append(success)
+            acts.append(u.copy())
+            goals.append(self.g.copy())
+            o[...] = o_new
+            ag[...] = ag_new
+        obs.append(o.copy())
+        achieved.append(ag.copy())
+
+        episode = {"o": obs, "z": zs, "u": acts, "g": goals, "ag": achieved}
+        episode.update({f"info_{k}": v for k, v in info_values.items()})
+        episode = {k: np.swapaxes(np.asarray(v), 0, 1).copy() for k, v in episode.items()}
+
+        self.success_history.append(float(np.mean(successes[-1])))
+        if self.compute_Q:
+            self.Q_history.append(float(np.mean(qs)))
+        if self.object_slice is not None:
+            objects = episode["o"][..., self.object_slice]  # (n, T+1, 3)
+            self.displacement_history.append(float(np.mean(np.linalg.norm(objects[:, -1] - objects[:, 0], axis=-1))))
+            self.lift_history.append(float(np.mean(np.max(objects[:, :, 2] - objects[:, :1, 2], axis=1))))
+        self.n_episodes += n
+        if self.render:
+            return np.asarray(frames, dtype=np.uint8), episode
+        return episode
+
+    def clear_history(self) -> None:
+        self.success_history.clear()
+        self.Q_history.clear()
+        self.displacement_history.clear()
+        self.lift_history.clear()
+
+    def current_success_rate(self) -> float:
+        return float(np.mean(self.success_history)) if self.success_history else 0.0
+
+    def current_mean_Q(self) -> float:
+        return float(np.mean(self.Q_history)) if self.Q_history else 0.0
+
+    def logs(self, prefix: str = "worker") -> list[tuple[str, float]]:
+        """success_rate, mean_Q (if computed), episode, object_displacement and object_lift (object tasks)."""
+        logs = [("success_rate", self.current_success_rate())]
+        if self.compute_Q:
+            logs.append(("mean_Q", self.current_mean_Q()))
+        logs.append(("episode", self.n_episodes))
+        if self.object_slice is not None:
+            logs.append(("object_displacement", float(np.mean(self.displacement_history or [0.0]))))
+            logs.append(("object_lift", float(np.mean(self.lift_history or [0.0]))))
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        return [(prefix + key, val) for key, val in logs]

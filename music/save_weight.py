@@ -1,0 +1,111 @@
+"""Extract a policy's weights into a name -> array file: ``python -m music.save_weight POLICY``.
+
+Writes ``<policy>_weight.pkl`` beside each policy file (the original's format: a
+pickled dict of numpy arrays). With ``--env_name`` and ``--note`` instead, converts the
+policy that the params file's ``load_weight`` names (indexed by ``--seed`` if a list).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+
+EXIT_BAD_INPUT = 2
+
+
+class PolicyFileError(ValueError):
+    """A file is missing, unreadable, or not a policy / weights file of this project."""
+
+
+def load_policy(path: Path | str):
+    """Unpickle a policy written by ``music.train``. Pickles run code: load only files you trust."""
+    from music.ddpg import DDPG
+
+    path = Path(path)
+    if not path.is_file():
+        raise PolicyFileError(f"policy file {path} does not exist")
+    try:
+        with open(path, "rb") as f:
+            policy = pickle.load(f)
+    except Exception as err:  # a truncated or foreign file can fail in many ways
+        raise PolicyFileError(f"{path} is not a readable policy file ({type(err).__name__}: {err}); "
+                              "give a policy_*.pkl written by music.train") from None
+    if not isinstance(policy, DDPG):
+        raise PolicyFileError(f"{path} holds a {type(policy).__name__}, not a music policy; "
+                              "give a policy_*.pkl written by music.train")
+    return policy
+
+
+def weights_file(policy_path: Path | str) -> Path:
+    policy_path = Path(policy_path)
+    return policy_path.with_name(policy_path.stem + "_weight.pkl")
+
+
+def write_weights(weights: dict[str, np.ndarray], path: Path) -> None:
+    """Atomically write a name -> array dict (temporary file, then rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump({k: np.asarray(v) for k, v in weights.items()}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_weights(path: Path | str) -> dict[str, np.ndarray]:
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            weights = pickle.load(f)
+    except Exception as err:
+        raise PolicyFileError(f"{path} is not a readable weights file ({type(err).__name__}: {err})") from None
+    if not isinstance(weights, dict) or not all(isinstance(k, str) for k in weights):
+        raise PolicyFileError(f"{path} is not a name -> array weights file")
+    return {k: np.asarray(v) for k, v in weights.items()}
+
+
+def extract_weights(policy_path: Path | str, write: bool = True) -> dict[str, np.ndarray]:
+    """The weights of a policy file; with ``write`` also saved as ``<policy>_weight.pkl``."""
+    weights = load_policy(policy_path).save_weight()
+    if write:
+        write_weights(weights, weights_file(policy_path))
+    return weights
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m music.save_weight", description=__doc__.split("\n\n")[0])
+    p.add_argument("policies", nargs="*", help="policy files (policy_*.pkl)")
+    p.add_argument("--env_name", help="with --note: convert the params file's load_weight")
+    p.add_argument("--note", help="variant whose params file names the policy")
+    p.add_argument("--seed", type=int, default=0, help="index into a load_weight list")
+    args = p.parse_args(argv)
+    try:
+        policies = [Path(x) for x in args.policies]
+        if not policies:
+            if not (args.env_name and args.note):
+                raise PolicyFileError("give policy files, or --env_name and --note")
+            from music.config import load_params_file, params_file
+
+            value = load_params_file(params_file(args.env_name, args.note)).get("load_weight")
+            if not value:
+                raise PolicyFileError(f"the params of {args.note} on {args.env_name} load no weights")
+            if isinstance(value, list):
+                if not 0 <= args.seed < len(value):
+                    raise PolicyFileError(f"load_weight lists {len(value)} policies; --seed {args.seed} is out of range")
+                value = value[args.seed]
+            policies = [Path(value)]
+        for path in policies:
+            weights = extract_weights(path)
+            print(f"{path} -> {weights_file(path)} ({len(weights)} arrays)")
+    except (PolicyFileError, ValueError) as err:
+        print(f"music.save_weight: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,401 @@
+"""Train MUSIC: ``python -m music.train`` (one rank) or ``mpirun -np N python -m music.train``.
+
+Options are the original's (env_name, n_epochs, num_cpu, seed, policy_save_interval,
+n_cycles, replay_strategy, clip_return, binding, logging, version, note) plus
+``--logdir`` and ``--param key=value`` to override any parameter. ``--num_cpu N``
+re-launches this command under ``mpiexec -n N`` (as the original's mpi_fork).
+
+Every rank runs the same loop in lock-step (SPEC §5); only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+EXIT_BAD_INPUT = 2
+
+
+def _str2bool(text: str) -> bool:
+    lowered = str(text).lower()
+    if lowered in ("1", "true", "yes", "y"):
+        return True
+    if lowered in ("0", "false", "no", "n"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m music.train", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--env_name", default="FetchPickAndPlace-v1",
+                   help="FetchPush, FetchPickAndPlace, FetchSlide (-v1 or -v4), FetchReach-v4")
+    p.add_argument("--n_epochs", type=int, default=50, help="number of training epochs")
+    p.add_argument("--num_cpu", type=int, default=1, help="MPI ranks; > 1 re-launches under mpiexec")
+    p.add_argument("--seed", type=int, default=0, help="seed of rank 0 (rank r: seed + 1000000 r)")
+    p.add_argument("--policy_save_interval", type=int, default=1,
+                   help="save policy_{epoch}.pkl every this many epochs (0: only best and latest)")
+    p.add_argument("--n_cycles", type=int, default=50, help="cycles per epoch")
+    p.add_argument("--replay_strategy", choices=["future", "final", "none"], default="future")
+    p.add_argument("--clip_return", type=int, default=0, help="1: clip targets to (1/(1-gamma)) * num_objective")
+    p.add_argument("--binding", choices=["none", "core"], default="core", help="process binding under --num_cpu")
+    p.add_argument("--logging", type=_str2bool, nargs="?", const=True, default=False,
+                   help="True: log to logs/<run name>; False: to a temporary folder (unless --logdir)")
+    p.add_argument("--version", type=int, default=0, help="a number recorded in the run name")
+    p.add_argument("--note", default=None, help="variant: loads experiments/params/<env_name>/<note>.json")
+    p.add_argument("--logdir", default=None, help="log folder (must be new or empty)")
+    p.add_argument("--params_file", default=None, help="a params JSON file to use instead of the note's")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a parameter, e.g. --param n_batches=20 (repeatable; JSON values)")
+    return p
+
+
+class BadInput(Exception):
+    """A problem with the command line or files that the user must fix (exit status 2)."""
+
+
+# ------------------------------------------------------------------------------ MPI fork
+def _inside_mpi_launcher() -> bool:
+    markers = ("IN_MPI", "PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")
+    return any(m in os.environ for m in markers)
+
+
+def find_mpiexec() -> str | None:
+    beside_python = Path(sys.executable).parent / "mpiexec"
+    return str(beside_python) if beside_python.exists() else shutil.which("mpiexec") or shutil.which("mpirun")
+
+
+def mpiexec_command(mpiexec: str, n: int, binding: str) -> list[str]:
+    """``mpiexec -n N`` with binding flags in the dialect of the MPI found (MPICH or Open MPI)."""
+    try:
+        version = subprocess.run([mpiexec, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        version = ""
+    cmd = [mpiexec, "-n", str(n)]
+    if "HYDRA" in version:  # MPICH
+        cmd += ["-bind-to", binding]
+    elif "Open MPI" in version or "OpenRTE" in version:
+        cmd += ["--bind-to", binding]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd += ["--allow-run-as-root"]
+        if n > (os.cpu_count() or 1):
+            cmd += ["--oversubscribe"]
+    return cmd
+
+
+def mpi_fork(n: int, binding: str, argv: list[str]) -> int | None:
+    """Re-run this command under mpiexec with n ranks; returns its exit status (None: no fork)."""
+    if n <= 1 or _inside_mpi_launcher():
+        return None
+    mpiexec = find_mpiexec()
+    if mpiexec is None:
+        raise BadInput("--num_cpu > 1 needs mpiexec: install the mpich extra (pip install -e '.[mpich]') "
+                       "or a system MPI, or launch with mpirun -np N yourself")
+    env = {**os.environ, "IN_MPI": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    cmd = mpiexec_command(mpiexec, n, binding) + [sys.executable, "-m", "music.train", *argv]
+    print("Launching:", " ".join(cmd), flush=True)
+    return subprocess.call(cmd, env=env)
+
+
+def install_mpi_excepthook(comm) -> None:
+    """An uncaught exception on any rank prints its traceback and aborts every rank (no hang)."""
+    def hook(exc_type, exc, tb):
+        traceback.print_exception(exc_type, exc, tb)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        comm.Abort(1)
+
+    if comm.Get_size() > 1:
+        sys.excepthook = hook
+
+
+# ------------------------------------------------------------------------------ set-up
+def resolve_params(args) -> dict:
+    from music.config import (ParamsError, check_consistency, check_params, default_params, load_params_file,
+                              params_file, parse_override)
+    from music.envs import UnknownEnvError, canonical_env_name
+
+    try:
+        canonical_env_name(args.env_name)
+        params = default_params()
+        params.update(check_params({"replay_strategy": args.replay_strategy, "n_cycles": args.n_cycles},
+                                   "command line"))
+        source = None
+        if args.params_file:
+            source = Path(args.params_file)
+        elif args.note:
+            source = params_file(args.env_name, args.note)
+        if source is not None:
+            params.update(load_params_file(source))
+        if args.note:
+            params["note"] = args.note
+        overrides = dict(parse_override(text) for text in args.param)
+        params.update(check_params(overrides, "--param"))
+        check_consistency(params, str(source or "params"))
+    except (ParamsError, UnknownEnvError) as err:
+        raise BadInput(str(err)) from None
+    for name in ("n_epochs", "num_cpu"):
+        if getattr(args, name) < 1:
+            raise BadInput(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.policy_save_interval < 0:
+        raise BadInput(f"--policy_save_interval must be >= 0, got {args.policy_save_interval}")
+    params["env_name"] = args.env_name
+    params["params_source"] = str(source) if source else None
+    return params
+
+
+def default_logdir(args, num_cpu: int) -> Path:
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H-%M-%S")
+    if args.logging:
+        return Path("logs") / (f"{args.env_name}-replay_strategy{args.replay_strategy}-n_epochs{args.n_epochs}"
+                               f"-num_cpu{num_cpu}-seed{args.seed}-n_cycles{args.n_cycles}-version{args.version}"
+                               f"-T-{stamp}")
+    return Path(tempfile.gettempdir()) / datetime.datetime.now().strftime("openai-%Y-%m-%d-%H-%M-%S-%f")
+
+
+def check_logdir(logdir: Path) -> None:
+    if logdir.exists() and not logdir.is_dir():
+        raise BadInput(f"--logdir {logdir} is a file; give a folder")
+    if logdir.is_dir() and any(logdir.iterdir()):
+        raise BadInput(f"--logdir {logdir} already holds files (a previous run?); give a new or empty folder")
+
+
+def weights_path(policy_path: Path) -> Path:
+    """``<policy>_weight.pkl`` beside a policy file (the original's naming)."""
+    return policy_path.with_name(policy_path.stem + "_weight.pkl")
+
+
+def resolve_load_weight(params: dict, seed: int) -> Path | None:
+    """The policy file whose weights this run loads (a list is indexed by seed), checked to exist."""
+    value = params.get("load_weight")
+    if not value:
+        return None
+    if isinstance(value, list):
+        if not 0 <= seed < len(value):
+            raise BadInput(f"load_weight lists {len(value)} policies (one per seed) but --seed is {seed}; "
+                           "add one for this seed or pick a seed in range")
+        value = value[seed]
+    path = Path(value)
+    if not path.exists() and not weights_path(path).exists():
+        raise BadInput(f"load_weight {path} does not exist (nor {weights_path(path).name}); train the "
+                       "pretraining run first and point load_weight at its policy file, e.g. "
+                       "--param load_weight='\"logs/<run>/policy_latest.pkl\"'")
+    return path
+
+
+def load_pretrain_weights(policy_path: Path, write: bool) -> dict:
+    """Weights of ``policy_path``: its ``_weight.pkl`` if present, else extracted from the policy."""
+    from music.save_weight import extract_weights, read_weights
+
+    wpath = weights_path(policy_path)
+    if wpath.exists():
+        return read_weights(wpath)
+    return extract_weights(policy_path, write=write)
+
+
+def save_policy(policy, path: Path) -> None:
+    """Pickle the policy atomically (write a temporary file, then rename)."""
+    import cloudpickle
+
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        cloudpickle.dump(policy, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def sample_skill(num_skills: int, n: int, use_skill_n: int | None, rng: np.random.Generator):
+    """Skills for n episodes: indices (n, 1) and one-hot (n, num_skills); use_skill_n fixes one."""
+    z = rng.integers(0, num_skills, n)
+    if use_skill_n:
+        z[:] = use_skill_n - 1
+    return z.reshape(n, 1), np.eye(num_skills)[z]
+
+
+# ------------------------------------------------------------------------------ the loop
+def train(*, policy, rollout_worker, evaluator, logger, params, n_epochs, policy_save_interval, save_policies,
+          comm, rank_seed_rng):
+    """The original's training loop (SPEC §5); returns the last epoch's logged row."""
+    from music.mpi_util import mpi_average
+
+    rank = comm.Get_rank()
+    logdir = logger.logdir
+    rng = rank_seed_rng
+    mi_r_scale = params["mi_r_scale"]
+    best_success_rate = -1.0
+    row = {}
+    logger.info("Training...")
+    for epoch in range(n_epochs):
+        rollout_worker.clear_history()
+        episodes = []
+        for _cycle in range(params["n_cycles"]):
+            _, z_onehot = sample_skill(params["num_skills"], params["rollout_batch_size"], params["use_skill_n"], rng)
+            goal = np.zeros(rollout_worker.g.shape) if params["goal_generation"] == "Zero" else None
+            episode = rollout_worker.generate_rollouts(generated_goal=goal, z_s_onehot=z_onehot)
+            if params["collect_video"]:
+                frames, episode = episode
+                if rank == 0:
+                    from music.play import save_video
+
+                    for i, clip in enumerate(frames):
+                        save_video(clip, logdir / f"video_epoch_{epoch}_rank_{rank}_cycle_{_cycle}_rollout_{i}.mp4")
+            episodes.append(episode)
+            policy.store_episode(episode)
+            for _batch in range(params["n_batches"]):
+                policy.train(epoch)
+                if epoch >= params["mi_end_epoch"]:
+                    mi_r_scale = 0
+                    policy.mi_r_scale = 0
+                n_stored = policy.buffer.current_size
+                if mi_r_scale > 0 and not params["no_train_mi"]:
+                    idx = rng.integers(0, n_stored, params["batch_size"])
+                    policy.train_mi(policy.buffer.buffers["o"][idx])
+                if params["sk_r_scale"] > 0:
+                    idx = rng.integers(0, n_stored, params["batch_size"])
+                    t = rng.integers(0, policy.T, params["batch_size"])
+                    policy.train_sk(policy.buffer.buffers["o"][idx, t], policy.buffer.buffers["z"][idx, t])
+            policy.update_target_net()
+
+        if params["collect_data"] and rank == 0:
+            with open(logdir / f"rollout_{epoch}_{rank}.txt", "w") as f:
+                json.dump([ep["o"].tolist() for ep in episodes], f)
+
+        evaluator.clear_history()
+        for _ in range(params["n_test_rollouts"]):
+            _, z_onehot = sample_skill(params["num_skills"], evaluator.rollout_batch_size, params["use_skill_n"], rng)
+            evaluator.generate_rollouts(generated_goal=None, z_s_onehot=z_onehot)
+
+        logger.record_tabular("timestamp", datetime.datetime.now().strftime("%Y-%m-%d-%H-%M-%S"))
+        logger.record_tabular("epoch", epoch)
+        for key, value in evaluator.logs("test") + rollout_worker.logs("train") + policy.logs():
+            logger.record_tabular(key, mpi_average(value, comm))
+        logger.record_tabular("best_success_rate", best_success_rate)
+        row = logger.dump_tabular(step=epoch)
+
+        success_rate = mpi_average(evaluator.current_success_rate(), comm)
+        if rank == 0 and save_policies:
+            if success_rate >= best_success_rate:
+                best_success_rate = success_rate
+                logger.info(f"New best success rate: {best_success_rate}. Saving policy to "
+                            f"{logdir / 'policy_best.pkl'} ...")
+                save_policy(policy, logdir / "policy_best.pkl")
+            save_policy(policy, logdir / "policy_latest.pkl")
+            if policy_save_interval > 0 and epoch % policy_save_interval == 0:
+                logger.info(f"Saving periodic policy to {logdir / f'policy_{epoch}.pkl'} ...")
+                save_policy(policy, logdir / f"policy_{epoch}.pkl")
+    return row
+
+
+def launch(args, argv: list[str]) -> int:
+    forked = mpi_fork(args.num_cpu, args.binding, argv)
+    if forked is not None:
+        return forked
+
+    from mpi4py import MPI
+
+    import music.tf_util  # noqa: F401  (TF threads before anything else touches TF)
+
+    comm = MPI.COMM_WORLD
+    rank, size = comm.Get_rank(), comm.Get_size()
+
+    # Every rank checks the inputs; all exit together if any rank found a problem.
+    error = None
+    try:
+        params = resolve_params(args)
+        logdir = Path(args.logdir) if args.logdir else default_logdir(args, size)
+        if rank == 0:
+            check_logdir(logdir)
+        policy_to_load = resolve_load_weight(params, args.seed)
+    except BadInput as err:
+        error = str(err)
+    errors = [e for e in comm.allgather(error) if e]
+    if errors:
+        if rank == 0:
+            print(f"music.train: error: {errors[0]}", file=sys.stderr, flush=True)
+        return EXIT_BAD_INPUT
+    install_mpi_excepthook(comm)
+
+    import random
+
+    import tensorflow as tf
+
+    from music.config import configure_dims, configure_ddpg
+    from music.envs import episode_length, make_env
+    from music.logger import Logger
+    from music.rollout import RolloutWorker
+
+    if rank == 0:
+        logdir.mkdir(parents=True, exist_ok=True)
+    logger = Logger(logdir, active=rank == 0)
+    logger.info(f"Logging to {logdir}")
+    if size != args.num_cpu:
+        logger.info(f"Running on {size} MPI ranks (--num_cpu {args.num_cpu} ignored under an MPI launcher)")
+
+    rank_seed = args.seed + 1_000_000 * rank
+    random.seed(rank_seed)
+    np.random.seed(rank_seed)
+    tf.random.set_seed(rank_seed)
+
+    pretrain_weights = None
+    if policy_to_load is not None:
+        pretrain_weights = load_pretrain_weights(policy_to_load, write=rank == 0)
+        logger.info(f"Pretrained weights from {policy_to_load}")
+
+    render = "rgb_array" if params["collect_video"] else None
+    env_name = params["env_name"]
+    reward_env = make_env(env_name)
+    params["T"] = episode_length(reward_env)
+    params["gamma"] = 1.0 - 1.0 / params["T"]
+    params.update(n_epochs=args.n_epochs, num_cpu=size, seed=args.seed, binding=args.binding,
+                  version=args.version, clip_return=args.clip_return, logdir=str(logdir),
+                  policy_save_interval=args.policy_save_interval,
+                  load_weight_used=str(policy_to_load) if policy_to_load else None)
+    if rank == 0:
+        with open(logdir / "params.json", "w") as f:
+            json.dump(params, f, indent=1, sort_keys=True)
+    for key in sorted(params):
+        logger.info(f"{key}: {params[key]}")
+
+    dims = configure_dims(reward_env)
+    policy = configure_ddpg(dims, params, reward_env, pretrain_weights=pretrain_weights,
+                            clip_return=bool(args.clip_return), seed=rank_seed, comm=comm)
+    dims["z"] = params["num_skills"]
+    common = dict(dims=dims, T=params["T"], rollout_batch_size=params["rollout_batch_size"],
+                  noise_eps=params["noise_eps"], random_eps=params["random_eps"], env_name=env_name)
+    rollout_worker = RolloutWorker(lambda: make_env(env_name, render_mode=render), policy, exploit=False,
+                                   use_target_net=False, compute_Q=False, render=bool(render), **common)
+    evaluator = RolloutWorker(lambda: make_env(env_name), policy, exploit=True,
+                              use_target_net=params["test_with_polyak"], compute_Q=True, **common)
+    rollout_worker.seed(rank_seed)
+    evaluator.seed(rank_seed)
+
+    train(policy=policy, rollout_worker=rollout_worker, evaluator=evaluator, logger=logger, params=params,
+          n_epochs=args.n_epochs, policy_save_interval=args.policy_save_interval, save_policies=True,
+          comm=comm, rank_seed_rng=policy.rng)
+    logger.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        return launch(args, argv)
+    except BadInput as err:
+        print(f"music.train: error: {err}", file=sys.stderr, flush=True)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())
