@@ -76,10 +76,10 @@ def play(args) -> dict:
 
     render = args.render == "rgb_array"
     dims = {k: v for k, v in policy.input_dims.items()}
-    worker = RolloutWorker(lambda: make_env(env_name, render_mode="rgb_array" if render else None), policy,
+    worker = RolloutWorker(lambda: make_env(env_name), policy,
                            dims, T=policy.T, rollout_batch_size=1, exploit=args.exploit,
                            use_target_net=policy.info.get("test_with_polyak", False), compute_Q=args.compute_q,
-                           noise_eps=0.2, random_eps=0.3, env_name=env_name, history_len=10**6)
+                           noise_eps=0.2, random_eps=0.3, env_name=env_name, history_len=10**6, render=render)
     worker.seed(args.seed)
     base = Path(args.policy_file)
     outdir = Path(args.outdir) if args.outdir else base.parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -31,7 +31,7 @@ class RolloutWorker:
         compute_Q: record Q(o, pi(o)) along the way (the ``mean_Q`` log).
         noise_eps, random_eps: exploration (see ``DDPG.get_actions``).
         history_len: number of recent rollouts the logged statistics cover.
-        render: collect RGB frames (envs must be made with render_mode='rgb_array').
+        render: collect RGB frames, rendered in a helper process (see ``music.render``).
         env_name: decides where the object sits in the observation (displacement logs).
         max_nan_retries: consecutive NaN episodes allowed before giving up.
     """
@@ -70,6 +70,11 @@ class RolloutWorker:
         self.info_keys = [key[len("info_"):] for key in dims if key.startswith("info_")]
         split = SUPPORTED_ENVS[canonical_env_name(env_name)] if env_name else None
         self.object_slice = split.surrounding if split else None
+        self.renderer = None
+        if render:
+            from music.render import SubprocessRenderer
+
+            self.renderer = SubprocessRenderer(canonical_env_name(env_name or "FetchPush-v4"))
 
         self.success_history: deque = deque(maxlen=history_len)
         self.Q_history: deque = deque(maxlen=history_len)
@@ -147,8 +152,8 @@ class RolloutWorker:
                 ag_new[i] = step_obs["achieved_goal"]
                 for key in self.info_keys:
                     info_values[key][t, i] = info[key]
-                if self.render:
-                    frames[i].append(env.render())
+                if self.renderer is not None:
+                    frames[i].append(self.renderer.render(env))
             if np.isnan(o_new).any():
                 return None
             obs.append(o.copy())

@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise PolicyFileError(f"the params of {args.note} on {args.env_name} load no weights")
             if isinstance(value, list):
                 if not 0 <= args.seed < len(value):
-                    raise PolicyFileError(f"load_weight lists {len(value)} policies; --seed {args.seed} is out of range")
+                    raise PolicyFileError(f"load_weight lists {len(value)} policies; --seed {args.seed} is out of "
+                                          "range")
                 value = value[args.seed]
             policies = [Path(value)]
         for path in policies:

@@ -121,8 +121,15 @@ def install_mpi_excepthook(comm) -> None:
 
 # ------------------------------------------------------------------------------ set-up
 def resolve_params(args) -> dict:
-    from music.config import (ParamsError, check_consistency, check_params, default_params, load_params_file,
-                              params_file, parse_override)
+    from music.config import (
+        ParamsError,
+        check_consistency,
+        check_params,
+        default_params,
+        load_params_file,
+        params_file,
+        parse_override,
+    )
     from music.envs import UnknownEnvError, canonical_env_name
 
     try:
@@ -243,13 +250,12 @@ def train(*, policy, rollout_worker, evaluator, logger, params, n_epochs, policy
             _, z_onehot = sample_skill(params["num_skills"], params["rollout_batch_size"], params["use_skill_n"], rng)
             goal = np.zeros(rollout_worker.g.shape) if params["goal_generation"] == "Zero" else None
             episode = rollout_worker.generate_rollouts(generated_goal=goal, z_s_onehot=z_onehot)
-            if params["collect_video"]:
-                frames, episode = episode
-                if rank == 0:
-                    from music.play import save_video
+            if rollout_worker.renderer is not None:  # collect_video, rank 0
+                from music.play import save_video
 
-                    for i, clip in enumerate(frames):
-                        save_video(clip, logdir / f"video_epoch_{epoch}_rank_{rank}_cycle_{_cycle}_rollout_{i}.mp4")
+                frames, episode = episode
+                for i, clip in enumerate(frames):
+                    save_video(clip, logdir / f"video_epoch_{epoch}_rank_{rank}_cycle_{_cycle}_rollout_{i}.mp4")
             episodes.append(episode)
             policy.store_episode(episode)
             for _batch in range(params["n_batches"]):
@@ -297,6 +303,26 @@ def train(*, policy, rollout_worker, evaluator, logger, params, n_epochs, policy
     return row
 
 
+def weights_digest(policy) -> str:
+    """sha256 of every variable of the policy (names and bytes, in a fixed order)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, value in sorted(policy.save_weight().items()):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    return digest.hexdigest()
+
+
+def check_ranks_agree(policy, logger, comm) -> bool:
+    """Log each rank's weights digest; True if all ranks hold identical weights."""
+    digests = comm.allgather(weights_digest(policy))
+    same = len(set(digests)) == 1
+    logger.info(f"final weights identical on all {len(digests)} ranks: {same} "
+                f"(sha256 per rank: {' '.join(d[:16] for d in digests)})")
+    return same
+
+
 def launch(args, argv: list[str]) -> int:
     forked = mpi_fork(args.num_cpu, args.binding, argv)
     if forked is not None:
@@ -330,7 +356,7 @@ def launch(args, argv: list[str]) -> int:
 
     import tensorflow as tf
 
-    from music.config import configure_dims, configure_ddpg
+    from music.config import configure_ddpg, configure_dims
     from music.envs import episode_length, make_env
     from music.logger import Logger
     from music.rollout import RolloutWorker
@@ -352,7 +378,6 @@ def launch(args, argv: list[str]) -> int:
         pretrain_weights = load_pretrain_weights(policy_to_load, write=rank == 0)
         logger.info(f"Pretrained weights from {policy_to_load}")
 
-    render = "rgb_array" if params["collect_video"] else None
     env_name = params["env_name"]
     reward_env = make_env(env_name)
     params["T"] = episode_length(reward_env)
@@ -370,11 +395,18 @@ def launch(args, argv: list[str]) -> int:
     dims = configure_dims(reward_env)
     policy = configure_ddpg(dims, params, reward_env, pretrain_weights=pretrain_weights,
                             clip_return=bool(args.clip_return), seed=rank_seed, comm=comm)
+    if pretrain_weights is not None:
+        scopes = ["state_mi"] + (["main", "target"] if params["finetune_pi"] else [])
+        loaded = [n for n in policy.variables if any(s in n for s in scopes) and n in pretrain_weights
+                  and tuple(policy.variables[n].shape) == np.shape(pretrain_weights[n])]
+        same = all(np.array_equal(policy.variables[n].numpy(), pretrain_weights[n]) for n in loaded)
+        logger.info(f"pretrained weights: {len(loaded)} variables of scopes {scopes} loaded, "
+                    f"equal to {policy_to_load}: {same}")
     dims["z"] = params["num_skills"]
     common = dict(dims=dims, T=params["T"], rollout_batch_size=params["rollout_batch_size"],
                   noise_eps=params["noise_eps"], random_eps=params["random_eps"], env_name=env_name)
-    rollout_worker = RolloutWorker(lambda: make_env(env_name, render_mode=render), policy, exploit=False,
-                                   use_target_net=False, compute_Q=False, render=bool(render), **common)
+    rollout_worker = RolloutWorker(lambda: make_env(env_name), policy, exploit=False, use_target_net=False,
+                                   compute_Q=False, render=params["collect_video"] and rank == 0, **common)
     evaluator = RolloutWorker(lambda: make_env(env_name), policy, exploit=True,
                               use_target_net=params["test_with_polyak"], compute_Q=True, **common)
     rollout_worker.seed(rank_seed)
@@ -383,6 +415,7 @@ def launch(args, argv: list[str]) -> int:
     train(policy=policy, rollout_worker=rollout_worker, evaluator=evaluator, logger=logger, params=params,
           n_epochs=args.n_epochs, policy_save_interval=args.policy_save_interval, save_policies=True,
           comm=comm, rank_seed_rng=policy.rng)
+    check_ranks_agree(policy, logger, comm)
     logger.close()
     return 0
 

@@ -1,0 +1,106 @@
+"""Headless rendering in a separate process.
+
+TensorFlow and Mesa's software OpenGL (llvmpipe, used by MUJOCO_GL=egl or osmesa on a
+machine without a GPU) each carry their own copy of LLVM, and one process cannot load
+both: whichever comes second crashes while initializing. So frames are rendered by a
+helper process that never imports TensorFlow. It holds its own copy of the task; for
+each frame it receives the simulator state of the env being rolled out (and its goal),
+copies it in, and renders.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+
+import numpy as np
+
+
+def _state_spec():
+    import mujoco
+
+    return mujoco.mjtState.mjSTATE_INTEGRATION
+
+
+def get_sim_state(env) -> np.ndarray:
+    """The full integration state (time, qpos, qvel, act, mocap, ...) of a MuJoCo env."""
+    import mujoco
+
+    model, data = env.unwrapped.model, env.unwrapped.data
+    state = np.empty(mujoco.mj_stateSize(model, _state_spec()))
+    mujoco.mj_getState(model, data, state, _state_spec())
+    return state
+
+
+def _serve(conn, env_name: str) -> None:
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    try:
+        import mujoco
+
+        from music.envs import make_env
+
+        env = make_env(env_name, render_mode="rgb_array")
+        env.reset(seed=0)
+        model, data = env.unwrapped.model, env.unwrapped.data
+        conn.send("ready")
+    except Exception as err:  # report set-up failures to the parent instead of dying silently
+        conn.send(RuntimeError(f"renderer for {env_name} failed to start: {type(err).__name__}: {err}"))
+        return
+    while True:
+        message = conn.recv()
+        if message is None:
+            break
+        state, goal = message
+        try:
+            mujoco.mj_setState(model, data, state, _state_spec())
+            mujoco.mj_forward(model, data)
+            if goal is not None:
+                env.unwrapped.goal = goal.copy()
+            conn.send(np.ascontiguousarray(env.render(), dtype=np.uint8))
+        except Exception as err:
+            conn.send(RuntimeError(f"rendering failed: {type(err).__name__}: {err}"))
+    env.close()
+
+
+class SubprocessRenderer:
+    """Renders RGB frames (H, W, 3) uint8 of ``env_name`` envs in a helper process."""
+
+    def __init__(self, env_name: str, timeout: float = 120.0):
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child, env_name), daemon=True)
+        self._proc.start()
+        self.timeout = timeout
+        reply = self._receive()
+        if isinstance(reply, Exception):
+            raise reply
+
+    def _receive(self):
+        if not self._conn.poll(self.timeout):
+            self.close()
+            raise RuntimeError(f"renderer process did not answer within {self.timeout:.0f} s")
+        return self._conn.recv()
+
+    def render(self, env) -> np.ndarray:
+        goal = getattr(env.unwrapped, "goal", None)
+        self._conn.send((get_sim_state(env), None if goal is None else np.asarray(goal)))
+        frame = self._receive()
+        if isinstance(frame, Exception):
+            raise frame
+        return frame
+
+    def close(self) -> None:
+        if self._proc.is_alive():
+            try:
+                self._conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            self._proc.join(timeout=10)
+            if self._proc.is_alive():
+                self._proc.kill()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
