@@ -1,6 +1,7 @@
 # One-command set-up: every target creates the virtual environment if it is missing.
 #   make test    run the test suite (what CI runs)
-#   make train   train SAC+MUSIC on FetchPickAndPlace with the original's defaults
+#   make train   train SAC+MUSIC on FetchPickAndPlace with the original's defaults (logs/ ...);
+#                extra options: make train ARGS="--env_name FetchPush-v1 --note SAC --num_cpu 2"
 #   make lint    ruff
 # Cluster users with their own MPI: `make venv MPI=system` skips the mpich wheel.
 PYTHON ?= python3
@@ -21,14 +22,14 @@ $(BIN)/.installed: requirements.txt requirements-mpich.txt requirements-dev.txt 
 venv: $(BIN)/.installed
 
 test: venv
-	$(BIN)/python -m ruff check music tests
+	$(BIN)/python -m ruff check music tests experiments
 	$(BIN)/python -m pytest -q tests
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow" tests
 
 lint: venv
-	$(BIN)/python -m ruff check music tests
+	$(BIN)/python -m ruff check music tests experiments
 
 train: venv
-	$(BIN)/python -m music.train
+	$(BIN)/python -m music.train --logging True $(ARGS)
