@@ -1,0 +1,201 @@
+"""Paper-style figures from run folders: ``python -m music.plot RUN_DIRS... --metric test/success_rate``.
+
+One panel per task, one line per variant (and rank count): the mean over runs (seeds)
+with a shaded band of one standard deviation, against the epoch or the number of episodes (all ranks), the
+number of MPI ranks in the title. Writes PNG and PDF. ``--skills POLICY`` instead
+runs a skill policy and draws where each skill leaves the object, one colour a skill.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+EXIT_BAD_INPUT = 2
+
+
+@dataclass
+class Run:
+    folder: Path
+    task: str
+    variant: str
+    seed: int
+    ranks: int
+    columns: dict[str, np.ndarray]  # progress.csv, one array per column (NaN where empty)
+
+
+def find_run_folders(paths: list[str]) -> list[Path]:
+    """Run folders (holding progress.csv and params.json) at or below the given paths."""
+    folders = []
+    for path in map(Path, paths):
+        if (path / "progress.csv").exists():
+            folders.append(path)
+        elif path.is_dir():
+            folders += sorted(p.parent for p in path.rglob("progress.csv")
+                              if (p.parent / "params.json").exists() and not p.parent.name.endswith(".partial"))
+    return folders
+
+
+def load_run(folder: Path) -> Run:
+    params = json.loads((folder / "params.json").read_text())
+    with open(folder / "progress.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    columns = {}
+    for key in rows[0] if rows else []:
+        values = []
+        for row in rows:
+            try:
+                values.append(float(row[key]))
+            except (TypeError, ValueError):
+                values.append(np.nan)
+        columns[key] = np.asarray(values)
+    return Run(folder, params["env_name"], params.get("note") or "default", int(params.get("seed", 0)),
+               int(params.get("num_cpu", 1)), columns)
+
+
+def x_values(run: Run, x: str) -> np.ndarray:
+    if x == "epoch":
+        return run.columns["epoch"]
+    if x == "episodes":  # train/episode is per rank (averaged over ranks)
+        return run.columns["train/episode"] * run.ranks
+    raise ValueError(f"unknown x axis {x!r}; use epoch or episodes")
+
+
+def aggregate(runs: list[Run], metric: str, x: str):
+    """(x, mean, std, n_seeds) over runs, truncated to the shortest run."""
+    length = min(len(r.columns[metric]) for r in runs)
+    ys = np.stack([r.columns[metric][:length] for r in runs])
+    return x_values(runs[0], x)[:length], ys.mean(axis=0), ys.std(axis=0), len(runs)
+
+
+def plot_metric(runs: list[Run], metric: str, x: str, out: Path, title: str | None = None) -> list[Path]:
+    """Draw ``metric`` of ``runs`` (mean +- std over seeds); writes out.png and out.pdf."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    missing = sorted({str(r.folder) for r in runs if metric not in r.columns})
+    if missing:
+        raise ValueError(f"metric {metric!r} is not a column of {missing[0]}/progress.csv")
+    tasks = sorted({r.task for r in runs})
+    variants = sorted({r.variant for r in runs})
+    colours = {v: plt.get_cmap("tab10")(i % 10) for i, v in enumerate(variants)}
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        ranks = sorted({r.ranks for r in runs if r.task == task})
+        for variant in variants:
+            for n_ranks in ranks:
+                # runs with different rank counts are never averaged together
+                group = [r for r in runs if r.task == task and r.variant == variant and r.ranks == n_ranks]
+                if not group:
+                    continue
+                xs, mean, std, n = aggregate(group, metric, x)
+                label = variant + (f", {n_ranks} ranks" if len(ranks) > 1 else "") + f" ({n} run{'s' * (n > 1)})"
+                style = "-" if n_ranks == ranks[-1] else "--"
+                ax.plot(xs, mean, style, color=colours[variant], label=label, marker="o", markersize=3)
+                ax.fill_between(xs, mean - std, mean + std, color=colours[variant], alpha=0.2)
+        ax.set_title(f"{task} ({'/'.join(map(str, ranks))} MPI rank{'s' if ranks != [1] else ''})")
+        ax.set_xlabel("epoch" if x == "epoch" else "episodes (all ranks)")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    paths = [out.with_suffix(".png"), out.with_suffix(".pdf")]
+    for path in paths:
+        fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return paths
+
+
+def skill_final_positions(policy_file: Path, n_rollouts: int, seed: int = 0) -> dict[int, np.ndarray]:
+    """Final object positions (n_rollouts, 3) reached by each skill of a policy (greedy, Zero goals)."""
+    from music.envs import make_env
+    from music.rollout import RolloutWorker
+    from music.save_weight import load_policy
+
+    policy = load_policy(policy_file)
+    env_name = policy.info.get("env_name", policy.env_name)
+    if policy.split is None:
+        raise ValueError(f"{env_name} has no object whose positions could be drawn")
+    dims = dict(policy.input_dims)
+    worker = RolloutWorker(lambda: make_env(env_name), policy, dims, T=policy.T, rollout_batch_size=1,
+                           exploit=True, env_name=env_name)
+    worker.seed(seed)
+    goal = np.zeros((1, dims["g"])) if policy.info.get("goal_generation", "Zero") == "Zero" else None
+    out = {}
+    for z in range(policy.dimz):
+        finals = [worker.generate_rollouts(goal, np.eye(policy.dimz)[[z]])["o"][0, -1, policy.split.surrounding]
+                  for _ in range(n_rollouts)]
+        out[z] = np.asarray(finals)
+    return out
+
+
+def plot_skills(positions: dict[int, np.ndarray], out: Path, title: str) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for z, finals in positions.items():
+        colour = plt.get_cmap("tab10")(z % 10)
+        axes[0].scatter(finals[:, 0], finals[:, 1], color=colour, label=f"skill {z}", s=18)
+        axes[1].scatter(finals[:, 0], finals[:, 2], color=colour, s=18)
+    axes[0].set_xlabel("object x (m)")
+    axes[0].set_ylabel("object y (m)")
+    axes[1].set_xlabel("object x (m)")
+    axes[1].set_ylabel("object height z (m)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    paths = [out.with_suffix(".png"), out.with_suffix(".pdf")]
+    for path in paths:
+        fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m music.plot", description=__doc__.split("\n\n")[0])
+    p.add_argument("paths", nargs="*", help="run folders, or folders to search for runs")
+    p.add_argument("--metric", default="test/success_rate", help="a progress.csv column")
+    p.add_argument("--x", choices=["epoch", "episodes"], default="epoch")
+    p.add_argument("--variants", nargs="+", help="only these variants (notes)")
+    p.add_argument("--out", default="figure", help="output path without extension (.png and .pdf)")
+    p.add_argument("--title", default=None)
+    p.add_argument("--skills", default=None, metavar="POLICY", help="draw final object positions per skill")
+    p.add_argument("--n_rollouts", type=int, default=10, help="episodes per skill with --skills")
+    args = p.parse_args(argv)
+    try:
+        if args.skills:
+            positions = skill_final_positions(Path(args.skills), args.n_rollouts)
+            paths = plot_skills(positions, Path(args.out), args.title or f"final object positions: {args.skills}")
+        else:
+            folders = find_run_folders(args.paths)
+            if not folders:
+                raise ValueError(f"no run folders (with progress.csv and params.json) under {args.paths}")
+            runs = [load_run(f) for f in folders]
+            if args.variants:
+                runs = [r for r in runs if r.variant in args.variants]
+                if not runs:
+                    raise ValueError(f"none of the runs is of variants {args.variants}")
+            paths = plot_metric(runs, args.metric, args.x, Path(args.out), args.title)
+    except (ValueError, OSError) as err:
+        print(f"music.plot: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print("wrote", " ".join(map(str, paths)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

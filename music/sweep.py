@@ -1,0 +1,277 @@
+"""Run many (task, variant, seed) training runs: in order or N at a time, resumable.
+
+Each run goes to ``<results>/<family>/<task>/<variant>/seed<k>/``. A run trains into
+``seed<k>.partial/`` and is renamed when it has finished, with ``sweep.json`` beside
+its outputs recording the command and a sha256 of its params file. So a finished run
+is skipped, an interrupted one (a ``.partial`` folder) is started again from scratch,
+and results made with a different version of a params file are refused before
+anything runs. Variants that need a pretrained policy (-r, -p, -f, -t, MUSIC+DIAYN,
+-f DIAYN) wait for their pretraining run of the same seed and load its policy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from music.config import PARAMS_DIR, ParamsError, load_params_file, params_file
+
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "experiments" / "results"
+
+
+class SweepError(ValueError):
+    """The sweep cannot start: bad task or variant, or stale results."""
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big a sweep is: the paper's set-up or one that fits a small machine."""
+
+    name: str
+    ranks: int
+    n_epochs: int
+    n_cycles: int
+    seeds: tuple[int, ...]
+    tasks: tuple[str, ...]
+
+    def describe(self) -> str:
+        return (f"scale {self.name}: {self.ranks} MPI ranks, {self.n_epochs} epochs of {self.n_cycles} cycles, "
+                f"seeds {list(self.seeds)}, tasks {', '.join(self.tasks)}")
+
+
+ALL_TASKS = ("FetchPush-v1", "FetchPickAndPlace-v1", "FetchSlide-v1")
+SCALES = {
+    "paper": Scale("paper", ranks=16, n_epochs=50, n_cycles=50, seeds=(0, 1, 2, 3, 4), tasks=ALL_TASKS),
+    "small": Scale("small", ranks=2, n_epochs=10, n_cycles=10, seeds=(0, 1, 2),
+                   tasks=("FetchPush-v1", "FetchPickAndPlace-v1")),
+}
+
+# Variant -> (pretraining variant, task of the pretraining run or None for the same task).
+PRETRAINING = {
+    "SAC+MUSIC-r": ("SAC+MUSIC", None), "SAC+MUSIC-p": ("SAC+MUSIC", None), "SAC+MUSIC-f": ("SAC+MUSIC", None),
+    "DDPG+MUSIC-r": ("DDPG+MUSIC", None), "DDPG+MUSIC-p": ("DDPG+MUSIC", None),
+    "DDPG+MUSIC-f": ("DDPG+MUSIC", None), "DDPG+MUSIC-t": ("DDPG+MUSIC", "FetchPickAndPlace-v1"),
+    "DIAYN-f": ("DIAYN", None), "SAC+DIAYN-f": ("DIAYN", None), "MUSIC+DIAYN": ("SAC+MUSIC_5Skill", None),
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    family: str
+    task: str
+    variant: str
+    seed: int
+    pretrain: Job | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> tuple:
+        return (self.task, self.variant, self.seed)
+
+    def name(self) -> str:
+        return f"{self.task}/{self.variant}/seed{self.seed}"
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def run_dir(results: Path, job: Job) -> Path:
+    return results / job.family / job.task / job.variant / f"seed{job.seed}"
+
+
+def make_jobs(family: str, tasks, variants, seeds) -> list[Job]:
+    """Jobs for every (task, variant, seed), with their pretraining runs added first.
+
+    Raises SweepError for a task or variant without a params file.
+    """
+    jobs: dict[tuple, Job] = {}
+
+    def add(task: str, variant: str, seed: int) -> Job:
+        key = (task, variant, seed)
+        if key in jobs:
+            return jobs[key]
+        try:
+            params_file(task, variant)
+        except ParamsError as err:
+            raise SweepError(str(err)) from None
+        pretrain = None
+        if variant in PRETRAINING:
+            pre_variant, pre_task = PRETRAINING[variant]
+            pretrain = add(pre_task or task, pre_variant, seed)
+        jobs[key] = Job(family, task, variant, seed, pretrain)
+        return jobs[key]
+
+    known_tasks = sorted(p.name for p in PARAMS_DIR.iterdir() if p.is_dir())
+    for task in tasks:
+        if task not in known_tasks:
+            raise SweepError(f"unknown task {task!r}; known: {', '.join(known_tasks)}")
+    for task in tasks:
+        for variant in variants:
+            for seed in seeds:
+                add(task, variant, seed)
+    return list(jobs.values())
+
+
+def pretrained_policy(results: Path, job: Job, scale: Scale) -> Path:
+    """The policy file of ``job.pretrain`` to load: the epoch the params file names, capped at the last."""
+    value = load_params_file(params_file(job.task, job.variant))["load_weight"]
+    name = Path(value[0] if isinstance(value, list) else value).name if value else "policy_latest.pkl"
+    match = re.fullmatch(r"policy_(\d+)\.pkl", name)
+    if match:
+        name = f"policy_{min(int(match.group(1)), scale.n_epochs - 1)}.pkl"
+    return run_dir(results, job.pretrain) / name
+
+
+def train_command(job: Job, scale: Scale, results: Path, python: str = sys.executable) -> list[str]:
+    cmd = [python, "-m", "music.train", "--env_name", job.task, "--note", job.variant, "--seed", str(job.seed),
+           "--n_epochs", str(scale.n_epochs), "--n_cycles", str(scale.n_cycles)]
+    if job.pretrain is not None:
+        cmd += ["--param", f'load_weight="{pretrained_policy(results, job, scale)}"']
+    if scale.ranks > 1:
+        from music.train import find_mpiexec
+
+        mpiexec = find_mpiexec()
+        if mpiexec is None:
+            raise SweepError("scale needs MPI ranks but no mpiexec was found")
+        cmd = [mpiexec, "-n", str(scale.ranks), *cmd]
+    return cmd
+
+
+def job_status(results: Path, job: Job, scale: Scale) -> str:
+    """'done', 'partial' (interrupted), 'todo'; raises SweepError for stale results."""
+    folder = run_dir(results, job)
+    marker = folder / "sweep.json"
+    if marker.exists():
+        record = json.loads(marker.read_text())
+        current = file_sha256(params_file(job.task, job.variant))
+        if record.get("params_sha256") != current:
+            raise SweepError(
+                f"{folder} was made with a different version of {params_file(job.task, job.variant)} "
+                f"(sha256 {record.get('params_sha256', '?')[:12]} there, {current[:12]} now); move those results "
+                "away or pass --results to another folder"
+            )
+        if (record.get("n_epochs"), record.get("n_cycles"), record.get("ranks")) != (
+                scale.n_epochs, scale.n_cycles, scale.ranks):
+            raise SweepError(f"{folder} was made at another scale ({record.get('scale')}); use another --results")
+        return "done"
+    if folder.with_name(folder.name + ".partial").exists() or folder.exists():
+        return "partial"
+    return "todo"
+
+
+def _start(job: Job, scale: Scale, results: Path, log) -> tuple[subprocess.Popen, Path, float]:
+    folder = run_dir(results, job)
+    partial = folder.with_name(folder.name + ".partial")
+    for stale in (partial, folder):
+        if stale.exists():
+            log(f"restarting interrupted run {job.name()} (removing {stale})")
+            shutil.rmtree(stale)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    cmd = train_command(job, scale, results) + ["--logdir", str(partial)]
+    out = open(partial.parent / f"{partial.name}.out", "w")
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    proc.cmd = cmd  # type: ignore[attr-defined]
+    proc.out_file = out  # type: ignore[attr-defined]
+    return proc, partial, time.time()
+
+
+def _finish(job: Job, scale: Scale, results: Path, proc, partial: Path, started: float) -> float:
+    folder = run_dir(results, job)
+    proc.out_file.close()
+    log_path = partial.parent / f"{partial.name}.out"
+    seconds = time.time() - started
+    if proc.returncode != 0:
+        tail = log_path.read_text().splitlines()[-5:] if log_path.exists() else []
+        raise RuntimeError(f"{job.name()} failed (exit {proc.returncode}); see {log_path}:\n" + "\n".join(tail))
+    record = {"family": job.family, "task": job.task, "variant": job.variant, "seed": job.seed,
+              "scale": scale.name, "ranks": scale.ranks, "n_epochs": scale.n_epochs, "n_cycles": scale.n_cycles,
+              "params_file": str(params_file(job.task, job.variant)),
+              "params_sha256": file_sha256(params_file(job.task, job.variant)), "command": proc.cmd,
+              "seconds": round(seconds, 1), "finished": datetime.datetime.now().isoformat(timespec="seconds")}
+    (partial / "sweep.json").write_text(json.dumps(record, indent=1))
+    os.replace(log_path, partial / "console.out")
+    os.replace(partial, folder)
+    return seconds
+
+
+def run_sweep(jobs: list[Job], scale: Scale, results: Path, parallel: int = 1, dry_run: bool = False,
+              log=print) -> dict[str, int]:
+    """Run ``jobs`` (pretraining first), ``parallel`` at a time. Returns counts of done/skipped/run."""
+    status = {job.key: job_status(results, job, scale) for job in jobs}  # may raise before anything runs
+    todo = [job for job in jobs if status[job.key] != "done"]
+    total, skipped = len(jobs), len(jobs) - len(todo)
+    log(f"{scale.describe()}; {total} runs, {skipped} already done, {len(todo)} to run, {parallel} at a time")
+    if dry_run:
+        for job in todo:
+            log(f"would run {job.name()}: {' '.join(train_command(job, scale, results))}")
+        return {"total": total, "skipped": skipped, "run": 0}
+    done_keys = {job.key for job in jobs if status[job.key] == "done"}
+    running: list[tuple[Job, subprocess.Popen, Path, float]] = []
+    durations: list[float] = []
+    pending = list(todo)
+    while pending or running:
+        ready = [j for j in pending if j.pretrain is None or j.pretrain.key in done_keys]
+        while ready and len(running) < parallel:
+            job = ready.pop(0)
+            pending.remove(job)
+            proc, partial, started = _start(job, scale, results, log)
+            running.append((job, proc, partial, started))
+            log(f"started {job.name()}")
+        time.sleep(1.0)
+        for entry in list(running):
+            job, proc, partial, started = entry
+            if proc.poll() is None:
+                continue
+            running.remove(entry)
+            seconds = _finish(job, scale, results, proc, partial, started)
+            durations.append(seconds)
+            done_keys.add(job.key)
+            left = len(pending) + len(running)
+            eta = (sum(durations) / len(durations)) * left / parallel
+            log(f"[{len(done_keys)}/{total}] finished {job.name()} in {seconds:.0f} s; "
+                f"about {datetime.timedelta(seconds=int(eta))} to go")
+        if pending and not running and not any(j.pretrain is None or j.pretrain.key in done_keys for j in pending):
+            raise RuntimeError("no runnable job left (a pretraining run is missing)")
+    return {"total": total, "skipped": skipped, "run": len(todo)}
+
+
+def main(family: str, variants: list[str], description: str, argv: list[str] | None = None,
+         default_tasks: tuple[str, ...] | None = None) -> int:
+    """Command line shared by the experiment family scripts in experiments/."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--scale", choices=sorted(SCALES), default="small")
+    p.add_argument("--tasks", nargs="+", help="default: the scale's tasks")
+    p.add_argument("--variants", nargs="+", default=variants)
+    p.add_argument("--seeds", nargs="+", type=int, help="default: the scale's seeds")
+    p.add_argument("--n_epochs", type=int, help="override the scale's epochs")
+    p.add_argument("--n_cycles", type=int, help="override the scale's cycles per epoch")
+    p.add_argument("--ranks", type=int, help="override the scale's MPI ranks")
+    p.add_argument("--parallel", type=int, default=1, help="runs at a time")
+    p.add_argument("--results", type=Path, default=RESULTS_DIR)
+    p.add_argument("--dry-run", action="store_true", help="list what would run")
+    args = p.parse_args(argv)
+    base = SCALES[args.scale]
+    tasks = tuple(args.tasks or (default_tasks if default_tasks and args.scale == "small" else base.tasks))
+    scale = Scale(base.name if not (args.n_epochs or args.n_cycles or args.ranks) else base.name + "-custom",
+                  ranks=args.ranks or base.ranks, n_epochs=args.n_epochs or base.n_epochs,
+                  n_cycles=args.n_cycles or base.n_cycles, seeds=tuple(args.seeds or base.seeds), tasks=tasks)
+    try:
+        jobs = make_jobs(family, scale.tasks, args.variants, scale.seeds)
+        started = time.time()
+        counts = run_sweep(jobs, scale, args.results, parallel=args.parallel, dry_run=args.dry_run)
+    except SweepError as err:
+        print(f"sweep: error: {err}", file=sys.stderr)
+        return 2
+    print(f"sweep {family}: {counts['run']} runs in {time.time() - started:.0f} s "
+          f"({counts['skipped']} skipped); results in {args.results / family}")
+    return 0

@@ -1,0 +1,116 @@
+"""Sweep runner: jobs and pretraining order, skip/restart, stale results, bad input; plots."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+import music.sweep as sweep
+from music.sweep import Scale, SweepError, job_status, make_jobs, run_dir, run_sweep
+
+SCALE = Scale("test", ranks=1, n_epochs=2, n_cycles=1, seeds=(0, 1), tasks=("FetchPush-v1",))
+
+FAKE_TRAIN = r"""
+import csv, json, sys, pathlib
+args = sys.argv[1:]
+logdir = pathlib.Path(args[args.index("--logdir") + 1]); logdir.mkdir(parents=True)
+note = args[args.index("--note") + 1]; seed = int(args[args.index("--seed") + 1])
+if "FAIL" in note: sys.exit(3)
+(logdir / "params.json").write_text(json.dumps({"env_name": "FetchPush-v1", "note": note, "seed": seed, "num_cpu": 1}))
+with open(logdir / "progress.csv", "w", newline="") as f:
+    w = csv.writer(f); w.writerow(["epoch", "train/episode", "test/success_rate", "loaded"])
+    for e in range(2): w.writerow([e, 20 * (e + 1), 0.1 * e + 0.05 * seed, " ".join(args)])
+"""
+
+
+@pytest.fixture
+def fake_train(monkeypatch):
+    monkeypatch.setattr(sweep, "train_command", lambda job, scale, results: [
+        sys.executable, "-c", FAKE_TRAIN, "--note", job.variant, "--seed", str(job.seed),
+        *(["--load", str(sweep.pretrained_policy(results, job, scale))] if job.pretrain else [])])
+
+
+def test_jobs_put_pretraining_first_and_reject_unknown_names():
+    jobs = make_jobs("task_reward", ["FetchPush-v1"], ["SAC", "SAC+MUSIC-r", "SAC+MUSIC-f"], [0, 1])
+    names = [j.name() for j in jobs]
+    assert names.index("FetchPush-v1/SAC+MUSIC/seed0") < names.index("FetchPush-v1/SAC+MUSIC-r/seed0")
+    assert len(jobs) == 8  # 3 variants + the pretraining SAC+MUSIC, 2 seeds
+    r0 = next(j for j in jobs if j.name() == "FetchPush-v1/SAC+MUSIC-r/seed0")
+    assert r0.pretrain.name() == "FetchPush-v1/SAC+MUSIC/seed0"
+    t = make_jobs("transfer", ["FetchSlide-v1"], ["DDPG+MUSIC-t"], [2])
+    assert [j.name() for j in t] == ["FetchPickAndPlace-v1/DDPG+MUSIC/seed2", "FetchSlide-v1/DDPG+MUSIC-t/seed2"]
+    with pytest.raises(SweepError, match="no params file for note 'SAC\\+MAGIC'"):
+        make_jobs("x", ["FetchPush-v1"], ["SAC+MAGIC"], [0])
+    with pytest.raises(SweepError, match="unknown task 'FetchPull-v1'"):
+        make_jobs("x", ["FetchPull-v1"], ["SAC"], [0])
+
+
+def test_pretrained_policy_uses_the_params_epoch_capped_at_the_last(tmp_path):
+    jobs = {j.name(): j for j in make_jobs("f", ["FetchSlide-v1"], ["SAC+MUSIC-f", "SAC+MUSIC-r"], [0])}
+    paper = Scale("p", 16, 50, 50, (0,), ())
+    f, r = jobs["FetchSlide-v1/SAC+MUSIC-f/seed0"], jobs["FetchSlide-v1/SAC+MUSIC-r/seed0"]
+    assert sweep.pretrained_policy(tmp_path, f, paper).name == "policy_12.pkl"  # the authors' Slide -f epoch
+    assert sweep.pretrained_policy(tmp_path, r, paper).name == "policy_49.pkl"
+    assert sweep.pretrained_policy(tmp_path, r, SCALE).name == "policy_1.pkl"
+    assert sweep.pretrained_policy(tmp_path, r, SCALE).parent == run_dir(tmp_path, r.pretrain)
+
+
+def test_sweep_runs_skips_restarts_and_reports_progress(tmp_path, fake_train):
+    jobs = make_jobs("task_reward", ["FetchPush-v1"], ["SAC", "SAC+MUSIC-r"], [0, 1])
+    lines = []
+    counts = run_sweep(jobs, SCALE, tmp_path, parallel=2, log=lines.append)
+    assert counts == {"total": 6, "skipped": 0, "run": 6}
+    for job in jobs:
+        folder = run_dir(tmp_path, job)
+        record = json.loads((folder / "sweep.json").read_text())
+        assert record["variant"] == job.variant and len(record["params_sha256"]) == 64
+        assert (folder / "console.out").exists() and not folder.with_name(folder.name + ".partial").exists()
+    r_job = next(j for j in jobs if j.variant == "SAC+MUSIC-r")
+    loaded = (run_dir(tmp_path, r_job) / "progress.csv").read_text()
+    assert "--load" in loaded and "SAC+MUSIC/seed" in loaded  # -r pointed at its pretraining run
+    assert any(line.startswith("[6/6] finished") and "to go" in line for line in lines)
+    # an interrupted run (left as .partial) is started again; finished ones are skipped
+    victim = run_dir(tmp_path, jobs[-1])
+    victim.rename(victim.with_name(victim.name + ".partial"))
+    assert job_status(tmp_path, jobs[-1], SCALE) == "partial"
+    lines.clear()
+    counts = run_sweep(jobs, SCALE, tmp_path, log=lines.append)
+    assert counts == {"total": 6, "skipped": 5, "run": 1}
+    assert any("restarting interrupted run" in line for line in lines)
+    assert job_status(tmp_path, jobs[-1], SCALE) == "done"
+
+
+def test_results_of_another_params_version_are_refused_before_running(tmp_path, fake_train):
+    jobs = make_jobs("t", ["FetchPush-v1"], ["SAC"], [0])
+    run_sweep(jobs, SCALE, tmp_path, log=lambda _: None)
+    marker = run_dir(tmp_path, jobs[0]) / "sweep.json"
+    record = json.loads(marker.read_text())
+    marker.write_text(json.dumps({**record, "params_sha256": "0" * 64}))
+    more = make_jobs("t", ["FetchPush-v1"], ["SAC"], [0, 1])
+    with pytest.raises(SweepError, match="different version of .*SAC.json"):
+        run_sweep(more, SCALE, tmp_path, log=lambda _: None)
+    assert not run_dir(tmp_path, more[1]).exists()  # nothing ran
+
+
+def test_a_failing_run_stops_the_sweep_with_its_log(tmp_path, monkeypatch):
+    monkeypatch.setattr(sweep, "train_command", lambda job, scale, results: [
+        sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"])
+    with pytest.raises(RuntimeError, match=r"FetchPush-v1/SAC/seed0 failed \(exit 3\).*\n.*boom"):
+        run_sweep(make_jobs("t", ["FetchPush-v1"], ["SAC"], [0]), SCALE, tmp_path, log=lambda _: None)
+
+
+def test_plot_mean_and_std_over_seeds(tmp_path, fake_train):
+    from music.plot import aggregate, find_run_folders, load_run, main
+
+    run_sweep(make_jobs("t", ["FetchPush-v1"], ["SAC"], [0, 1]), SCALE, tmp_path, log=lambda _: None)
+    runs = [load_run(f) for f in find_run_folders([str(tmp_path)])]
+    assert sorted((r.variant, r.seed) for r in runs) == [("SAC", 0), ("SAC", 1)]
+    xs, mean, std, n = aggregate(runs, "test/success_rate", "episodes")
+    np.testing.assert_allclose(xs, [20, 40])
+    np.testing.assert_allclose(mean, [0.025, 0.125])  # seeds give 0.1 e + 0.05 seed
+    np.testing.assert_allclose(std, [0.025, 0.025])
+    assert n == 2
+    assert main([str(tmp_path), "--out", str(tmp_path / "fig")]) == 0
+    assert (tmp_path / "fig.png").stat().st_size > 5000 and (tmp_path / "fig.pdf").exists()
+    assert main([str(tmp_path), "--metric", "nope", "--out", str(tmp_path / "x")]) == 2
