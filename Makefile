@@ -4,11 +4,13 @@
 #                extra options: make train ARGS="--env_name FetchPush-v1 --note SAC --num_cpu 2"
 #   make lint    ruff
 # Cluster users with their own MPI: `make venv MPI=system` skips the mpich wheel.
+# The Dockerfile installs with this same `venv` target (EXTRAS=mpich, no dev tools).
 PYTHON ?= python3
 VENV ?= .venv
 MPI ?= mpich
 comma := ,
-EXTRAS := dev$(if $(filter mpich,$(MPI)),$(comma)mpich,)
+# The extras installed: dev tools (tests, ruff) and, unless MPI=system, the mpich wheel.
+EXTRAS ?= dev$(if $(filter mpich,$(MPI)),$(comma)mpich,)
 BIN := $(VENV)/bin
 
 .PHONY: venv test test-fast lint train

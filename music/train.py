@@ -365,6 +365,10 @@ def launch(args, argv: list[str]) -> int:
         logdir.mkdir(parents=True, exist_ok=True)
     logger = Logger(logdir, active=rank == 0)
     logger.info(f"Logging to {logdir}")
+    import socket
+
+    hosts = comm.allgather(socket.gethostname())
+    logger.info(f"MPI ranks on hosts: {' '.join(f'{r}:{h}' for r, h in enumerate(hosts))}")
     if size != args.num_cpu:
         logger.info(f"Running on {size} MPI ranks (--num_cpu {args.num_cpu} ignored under an MPI launcher)")
 
