@@ -24,14 +24,16 @@ $(BIN)/.installed: requirements.txt requirements-mpich.txt requirements-dev.txt 
 venv: $(BIN)/.installed
 
 test: venv
-	$(BIN)/python -m ruff check music tests experiments
+	$(BIN)/python -m ruff check music tests experiments launch
+	$(BIN)/hadolint Dockerfile
 	$(BIN)/python -m pytest -q tests
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow" tests
 
 lint: venv
-	$(BIN)/python -m ruff check music tests experiments
+	$(BIN)/python -m ruff check music tests experiments launch
+	$(BIN)/hadolint Dockerfile
 
 train: venv
 	$(BIN)/python -m music.train --logging True $(ARGS)

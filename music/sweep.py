@@ -169,6 +169,14 @@ def job_status(results: Path, job: Job, scale: Scale) -> str:
     return "todo"
 
 
+def sweep_record(job: Job, scale: Scale, cmd: list[str]) -> dict:
+    """What ``sweep.json`` records about a finished run (the params file's sha256 included)."""
+    return {"family": job.family, "task": job.task, "variant": job.variant, "seed": job.seed,
+            "scale": scale.name, "ranks": scale.ranks, "n_epochs": scale.n_epochs, "n_cycles": scale.n_cycles,
+            "params_file": str(params_file(job.task, job.variant)),
+            "params_sha256": file_sha256(params_file(job.task, job.variant)), "command": cmd}
+
+
 def _start(job: Job, scale: Scale, results: Path, log) -> tuple[subprocess.Popen, Path, float]:
     folder = run_dir(results, job)
     partial = folder.with_name(folder.name + ".partial")
@@ -193,11 +201,8 @@ def _finish(job: Job, scale: Scale, results: Path, proc, partial: Path, started:
     if proc.returncode != 0:
         tail = log_path.read_text().splitlines()[-5:] if log_path.exists() else []
         raise RuntimeError(f"{job.name()} failed (exit {proc.returncode}); see {log_path}:\n" + "\n".join(tail))
-    record = {"family": job.family, "task": job.task, "variant": job.variant, "seed": job.seed,
-              "scale": scale.name, "ranks": scale.ranks, "n_epochs": scale.n_epochs, "n_cycles": scale.n_cycles,
-              "params_file": str(params_file(job.task, job.variant)),
-              "params_sha256": file_sha256(params_file(job.task, job.variant)), "command": proc.cmd,
-              "seconds": round(seconds, 1), "finished": datetime.datetime.now().isoformat(timespec="seconds")}
+    record = sweep_record(job, scale, proc.cmd)
+    record.update(seconds=round(seconds, 1), finished=datetime.datetime.now().isoformat(timespec="seconds"))
     (partial / "sweep.json").write_text(json.dumps(record, indent=1))
     os.replace(log_path, partial / "console.out")
     os.replace(partial, folder)
