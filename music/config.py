@@ -79,6 +79,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "load_weight": None,  # policy file (or list indexed by seed) whose weights are loaded
     # not in the original (see docs/deviations.md)
     "entropy_reward_mode": "original",
+    "replay_dtype": "float32",  # the original stored float64 (twice the memory)
 }
 
 # What each key accepts (beyond DEFAULT_PARAMS's own type).
@@ -89,7 +90,7 @@ _INT_KEYS = {"layers", "hidden", "buffer_size", "n_cycles", "rollout_batch_size"
 _BOOL_KEYS = {"relative_goals", "test_with_polyak", "collect_data", "collect_video", "sac", "finetune_pi",
               "no_train_mi", "mi_prioritization"}
 _CHOICES = {"replay_strategy": REPLAY_STRATEGIES, "goal_generation": ("Env", "Zero"),
-            "entropy_reward_mode": ("original", "per_transition")}
+            "entropy_reward_mode": ("original", "per_transition"), "replay_dtype": ("float32", "float64")}
 _POSITIVE = {"layers", "hidden", "buffer_size", "n_cycles", "rollout_batch_size", "n_batches", "batch_size",
              "num_skills", "max_u", "norm_clip", "clip_obs"}
 _NON_NEGATIVE = {"n_test_rollouts", "replay_k", "r_scale", "mi_r_scale", "sk_r_scale", "et_r_scale", "Q_lr",
@@ -245,6 +246,7 @@ def configure_ddpg(dims: dict[str, int], params: dict[str, Any], env, pretrain_w
         sample_transitions=configure_her(params, env), gamma=gamma, env_name=params["env_name"],
         sac=params["sac"], finetune_pi=params["finetune_pi"], mi_prioritization=params["mi_prioritization"],
         pretrain_weights=pretrain_weights, entropy_reward_mode=params["entropy_reward_mode"], seed=seed,
+        buffer_dtype=np.dtype(params.get("replay_dtype", "float32")).type,
         info={"env_name": params["env_name"], "note": params["note"], "goal_generation": params["goal_generation"],
               "num_skills": params["num_skills"], "use_skill_n": params["use_skill_n"], "T": T,
               "test_with_polyak": params["test_with_polyak"]},

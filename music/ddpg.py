@@ -80,7 +80,8 @@ class DDPG:
             gives each transition its own entropy reward. See docs/deviations.md.
         seed: seeds the initial weights and this agent's numpy and TF random streams.
         history_len: how many recent rewards the logs average over.
-        buffer_dtype: replay storage dtype (the original: float64).
+        buffer_dtype: replay storage dtype; float32 halves the memory of the original's
+            float64 (see docs/deviations.md).
         info: facts about the run kept with the policy (env_name, note, goal_generation,
             num_skills, ...), used by ``play``.
         comm: MPI communicator.
@@ -123,7 +124,7 @@ class DDPG:
         entropy_reward_mode: str = "original",
         seed: int = 0,
         history_len: int = 10000,
-        buffer_dtype=np.float64,
+        buffer_dtype=np.float32,
         info: dict | None = None,
         comm: MPI.Comm | None = None,
     ):
@@ -306,7 +307,10 @@ class DDPG:
         q_grad = flatten(tape.gradient(terms["Q_loss"], self._q_vars))
         pi_grad = flatten(tape.gradient(terms["pi_loss"], self._pi_vars))
         del tape
-        return terms["Q_loss"], terms["pi_loss"], q_grad, pi_grad, terms["neg_logp_pi"]
+        # the current parameters too, so that MpiAdam need not read them in another call
+        q_flat = flatten([v.read_value() for v in self._q_vars])
+        pi_flat = flatten([v.read_value() for v in self._pi_vars])
+        return terms["Q_loss"], terms["pi_loss"], q_grad, pi_grad, terms["neg_logp_pi"], q_flat, pi_flat
 
     def _mi_grad_graph(self, o_tau, perm):
         with tf.GradientTape() as tape:
@@ -410,9 +414,9 @@ class DDPG:
         if self.buffer.current_size == 0:
             return None
         batch, weights = batch if batch is not None else self.sample_batch(epoch)
-        q_loss, pi_loss, q_grad, pi_grad, neg_logp_pi = self._train_graph(batch, weights)
-        self.Q_adam.update(q_grad.numpy(), self.Q_lr)
-        self.pi_adam.update(pi_grad.numpy(), self.pi_lr)
+        q_loss, pi_loss, q_grad, pi_grad, neg_logp_pi, q_flat, pi_flat = self._train_graph(batch, weights)
+        self.Q_adam.update(q_grad.numpy(), self.Q_lr, current=q_flat.numpy())
+        self.pi_adam.update(pi_grad.numpy(), self.pi_lr, current=pi_flat.numpy())
         et_reward = np.clip(self.et_r_scale * neg_logp_pi.numpy(), -1, 0) * weights["e_w"]
         self.et_r_history.extend(et_reward.tolist() if self.sac else [0.0])
         return float(q_loss), float(pi_loss)

@@ -57,8 +57,14 @@ class MpiAdam:
     def size(self) -> int:
         return self.params.size
 
-    def update(self, local_grad: np.ndarray, stepsize: float) -> None:
-        """One Adam step with the rank-summed ``local_grad`` (shape (size,))."""
+    def update(self, local_grad: np.ndarray, stepsize: float, current: np.ndarray | None = None) -> None:
+        """One Adam step with the rank-summed ``local_grad`` (shape (size,)).
+
+        ``current`` may pass the parameters' current flat values when the caller already
+        read them (the training graph returns them with the gradients), saving a read.
+        The new values are computed in numpy and assigned, as in the original: letting TF
+        add the step instead would flush denormal steps to zero and change the bits.
+        """
         local_grad = np.asarray(local_grad, dtype=np.float32)
         if local_grad.shape != (self.size,):
             raise ValueError(f"gradient has shape {local_grad.shape}, expected ({self.size},)")
@@ -74,7 +80,8 @@ class MpiAdam:
         self.m = self.beta1 * self.m + (1 - self.beta1) * global_grad
         self.v = self.beta2 * self.v + (1 - self.beta2) * (global_grad * global_grad)
         step = (-step_size) * self.m / (np.sqrt(self.v) + self.epsilon)
-        self.params.set(self.params.get() + step)
+        theta = self.params.get() if current is None else np.asarray(current, dtype=np.float32)
+        self.params.set(theta + step)
 
     def sync(self) -> None:
         """Overwrite every rank's parameters with rank 0's."""

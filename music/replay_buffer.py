@@ -20,7 +20,7 @@ class ReplayBuffer:
         sample_transitions: a sampler from ``music.her.make_sample_her_transitions``.
         mi_prioritization: store a priority ``p`` per episode (sum over steps of the
             MI estimate clipped to [0, 0.0002]).
-        dtype: storage dtype (the original used float64).
+        dtype: storage dtype (the original used float64; the agent defaults to float32).
         rng: random generator used to pick slots to overwrite once full.
     """
 

@@ -303,6 +303,29 @@ def train(*, policy, rollout_worker, evaluator, logger, params, n_epochs, policy
     return row
 
 
+def build_workers(params: dict, reward_env, rank_seed: int, comm, pretrain_weights=None, clip_return=False):
+    """The agent, the exploring rollout worker and the greedy evaluator of a run, seeded."""
+    from music.config import configure_ddpg, configure_dims
+    from music.envs import make_env
+    from music.rollout import RolloutWorker
+
+    env_name = params["env_name"]
+    dims = configure_dims(reward_env)
+    policy = configure_ddpg(dims, params, reward_env, pretrain_weights=pretrain_weights, clip_return=clip_return,
+                            seed=rank_seed, comm=comm)
+    dims["z"] = params["num_skills"]
+    common = dict(dims=dims, T=params["T"], rollout_batch_size=params["rollout_batch_size"],
+                  noise_eps=params["noise_eps"], random_eps=params["random_eps"], env_name=env_name)
+    render = params["collect_video"] and comm.Get_rank() == 0
+    rollout_worker = RolloutWorker(lambda: make_env(env_name), policy, exploit=False, use_target_net=False,
+                                   compute_Q=False, render=render, **common)
+    evaluator = RolloutWorker(lambda: make_env(env_name), policy, exploit=True,
+                              use_target_net=params["test_with_polyak"], compute_Q=True, **common)
+    rollout_worker.seed(rank_seed)
+    evaluator.seed(rank_seed)
+    return policy, rollout_worker, evaluator
+
+
 def weights_digest(policy) -> str:
     """sha256 of every variable of the policy (names and bytes, in a fixed order)."""
     import hashlib
@@ -356,10 +379,8 @@ def launch(args, argv: list[str]) -> int:
 
     import tensorflow as tf
 
-    from music.config import configure_ddpg, configure_dims
     from music.envs import episode_length, make_env
     from music.logger import Logger
-    from music.rollout import RolloutWorker
 
     if rank == 0:
         logdir.mkdir(parents=True, exist_ok=True)
@@ -396,9 +417,8 @@ def launch(args, argv: list[str]) -> int:
     for key in sorted(params):
         logger.info(f"{key}: {params[key]}")
 
-    dims = configure_dims(reward_env)
-    policy = configure_ddpg(dims, params, reward_env, pretrain_weights=pretrain_weights,
-                            clip_return=bool(args.clip_return), seed=rank_seed, comm=comm)
+    policy, rollout_worker, evaluator = build_workers(params, reward_env, rank_seed, comm, pretrain_weights,
+                                                      clip_return=bool(args.clip_return))
     if pretrain_weights is not None:
         scopes = ["state_mi"] + (["main", "target"] if params["finetune_pi"] else [])
         loaded = [n for n in policy.variables if any(s in n for s in scopes) and n in pretrain_weights
@@ -406,15 +426,6 @@ def launch(args, argv: list[str]) -> int:
         same = all(np.array_equal(policy.variables[n].numpy(), pretrain_weights[n]) for n in loaded)
         logger.info(f"pretrained weights: {len(loaded)} variables of scopes {scopes} loaded, "
                     f"equal to {policy_to_load}: {same}")
-    dims["z"] = params["num_skills"]
-    common = dict(dims=dims, T=params["T"], rollout_batch_size=params["rollout_batch_size"],
-                  noise_eps=params["noise_eps"], random_eps=params["random_eps"], env_name=env_name)
-    rollout_worker = RolloutWorker(lambda: make_env(env_name), policy, exploit=False, use_target_net=False,
-                                   compute_Q=False, render=params["collect_video"] and rank == 0, **common)
-    evaluator = RolloutWorker(lambda: make_env(env_name), policy, exploit=True,
-                              use_target_net=params["test_with_polyak"], compute_Q=True, **common)
-    rollout_worker.seed(rank_seed)
-    evaluator.seed(rank_seed)
 
     train(policy=policy, rollout_worker=rollout_worker, evaluator=evaluator, logger=logger, params=params,
           n_epochs=args.n_epochs, policy_save_interval=args.policy_save_interval, save_policies=True,

@@ -54,3 +54,32 @@ def test_priorities_sum_clipped_per_step_mi():
     expected = np.clip(steps, 0, 0.0002).sum(axis=1)
     np.testing.assert_allclose(buf.buffers["p"][:2, 0], expected)
     assert 0 < expected.min() and expected.max() <= T * 0.0002
+
+
+def test_float32_storage_changes_sampled_batches_only_by_rounding():
+    # Same episodes, same seed: the float32 buffer's batches equal the float64 buffer's
+    # to float32 precision, and so do the critic targets computed from them.
+    from conftest import make_agent
+
+    rng = np.random.default_rng(4)
+    episodes = [random_episodes(rng) for _ in range(3)]
+    agents = {dtype: make_agent(buffer_dtype=dtype, mi_r_scale=5000.0, r_scale=1.0, seed=9)
+              for dtype in (np.float32, np.float64)}
+    batches = {}
+    for dtype, agent in agents.items():
+        for ep in episodes:
+            agent.store_episode(ep)
+        assert agent.buffer.buffers["o"].dtype == dtype
+        agent.rng = np.random.default_rng(5)
+        agent.buffer.rng = agent.rng
+        batches[dtype] = agent.sample_batch(epoch=0)
+    b32, w32 = batches[np.float32]
+    b64, w64 = batches[np.float64]
+    assert w32 == w64
+    for key in b32:
+        np.testing.assert_allclose(b32[key], b64[key], rtol=1e-6, atol=1e-6, err_msg=key)
+    noise = np.zeros((64, 4), np.float32)
+    t32 = agents[np.float32]._loss_terms(b32, w32, noise, noise)["target"].numpy()
+    t64 = agents[np.float32]._loss_terms(b64, w64, noise, noise)["target"].numpy()
+    np.testing.assert_allclose(t32, t64, atol=1e-5)
+    assert agents[np.float32].buffer.buffers["o"].nbytes * 2 == agents[np.float64].buffer.buffers["o"].nbytes

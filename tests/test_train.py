@@ -133,3 +133,15 @@ def test_play_refuses_a_file_that_is_not_a_policy(tmp_path):
                           cwd=REPO, timeout=300)
     assert proc.returncode == 2
     assert "holds a dict, not a music policy" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_ddpg_her_learns_fetch_reach_with_either_replay_dtype(dtype, tmp_path):
+    # The original HER result (>= 90% on FetchReach within a few epochs), with the
+    # float32 replay storage (our default) and the original's float64.
+    proc = run(["--env_name", "FetchReach-v4", "--note", "DDPG+HER", "--n_epochs", "3", "--n_cycles", "10",
+                "--param", f'replay_dtype="{dtype}"', "--param", "n_test_rollouts=5", "--logdir", str(tmp_path / "r")])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = list(csv.DictReader(open(tmp_path / "r" / "progress.csv")))
+    assert max(float(r["test/success_rate"]) for r in rows) >= 0.9, [r["test/success_rate"] for r in rows]
+    assert json.loads((tmp_path / "r" / "params.json").read_text())["replay_dtype"] == dtype
