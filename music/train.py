@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -244,6 +245,7 @@ def train(*, policy, rollout_worker, evaluator, logger, params, n_epochs, policy
     row = {}
     logger.info("Training...")
     for epoch in range(n_epochs):
+        epoch_start = time.perf_counter()
         rollout_worker.clear_history()
         episodes = []
         for _cycle in range(params["n_cycles"]):
@@ -287,6 +289,7 @@ def train(*, policy, rollout_worker, evaluator, logger, params, n_epochs, policy
         for key, value in evaluator.logs("test") + rollout_worker.logs("train") + policy.logs():
             logger.record_tabular(key, mpi_average(value, comm))
         logger.record_tabular("best_success_rate", best_success_rate)
+        logger.record_tabular("time/epoch", time.perf_counter() - epoch_start)  # s, rank 0, before saving
         row = logger.dump_tabular(step=epoch)
 
         success_rate = mpi_average(evaluator.current_success_rate(), comm)
