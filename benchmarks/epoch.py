@@ -51,7 +51,7 @@ def build(variant: str, n_cycles: int):
 
 
 def instrument(prof: Profiler, policy, workers) -> None:
-    import music.train as train_module
+    import music.training as train_module
 
     for w in workers:
         for env in w.envs:
@@ -81,14 +81,13 @@ def instrument(prof: Profiler, policy, workers) -> None:
 def run_epoch(variant: str, n_cycles: int, n_epochs: int = 1) -> dict:
     from mpi4py import MPI
 
-    import music.train as train_module
+    import music.training as train_module
 
     params, policy, worker, evaluator, logger = build(variant, n_cycles)
     # warm-up: one cycle traces every graph (not timed)
     warm = dict(params, n_cycles=1, n_test_rollouts=1)
     train_module.train(policy=policy, rollout_worker=worker, evaluator=evaluator, logger=logger, params=warm,
-                       n_epochs=1, policy_save_interval=0, save_policies=False, comm=MPI.COMM_WORLD,
-                       rank_seed_rng=policy.rng)
+                       n_epochs=1, policy_save_interval=0, save_policies=False, comm=MPI.COMM_WORLD)
     traces_after_warmup = tracing_counts(policy)
     prof = Profiler()
     instrument(prof, policy, [worker, evaluator])
@@ -97,7 +96,8 @@ def run_epoch(variant: str, n_cycles: int, n_epochs: int = 1) -> dict:
     with prof.section("other"):
         train_module.train(policy=policy, rollout_worker=worker, evaluator=evaluator, logger=logger, params=params,
                            n_epochs=n_epochs, policy_save_interval=1, save_policies=True, comm=MPI.COMM_WORLD,
-                           rank_seed_rng=policy.rng)
+                           loop={"epoch": 0, "cycle": 0, "best_success_rate": -1.0,
+                                 "mi_r_scale": params["mi_r_scale"]})
     total = time.perf_counter() - start
     retraces = {k: v - traces_after_warmup.get(k, 0) for k, v in tracing_counts(policy).items()}
     return {"variant": variant, "n_cycles": n_cycles, "n_epochs": n_epochs, "seconds": total,

@@ -27,6 +27,10 @@ class Logger:
         self.active = active
         self._row: dict[str, float] = {}
         self._csv_keys: list[str] | None = None
+        progress = self.logdir / "progress.csv"
+        if active and progress.exists() and progress.stat().st_size > 0:  # a resumed run continues the file
+            with open(progress, newline="") as f:
+                self._csv_keys = next(csv.reader(f))
         self._text = open(self.logdir / "log.txt", "a") if active else None
         self._tb = None
         if active and tensorboard:

@@ -15,30 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from music.policy_files import PolicyFileError, load_policy
+
 EXIT_BAD_INPUT = 2
-
-
-class PolicyFileError(ValueError):
-    """A file is missing, unreadable, or not a policy / weights file of this project."""
-
-
-def load_policy(path: Path | str):
-    """Unpickle a policy written by ``music.train``. Pickles run code: load only files you trust."""
-    from music.ddpg import DDPG
-
-    path = Path(path)
-    if not path.is_file():
-        raise PolicyFileError(f"policy file {path} does not exist")
-    try:
-        with open(path, "rb") as f:
-            policy = pickle.load(f)
-    except Exception as err:  # a truncated or foreign file can fail in many ways
-        raise PolicyFileError(f"{path} is not a readable policy file ({type(err).__name__}: {err}); "
-                              "give a policy_*.pkl written by music.train") from None
-    if not isinstance(policy, DDPG):
-        raise PolicyFileError(f"{path} holds a {type(policy).__name__}, not a music policy; "
-                              "give a policy_*.pkl written by music.train")
-    return policy
+__all__ = ["PolicyFileError", "extract_weights", "load_policy", "read_weights", "weights_file", "write_weights"]
 
 
 def weights_file(policy_path: Path | str) -> Path:

@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import traceback
 from pathlib import Path
 
@@ -41,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--env_name", default="FetchPickAndPlace-v1",
                    help="FetchPush, FetchPickAndPlace, FetchSlide (-v1 or -v4), FetchReach-v4")
-    p.add_argument("--n_epochs", type=int, default=50, help="number of training epochs")
+    p.add_argument("--n_epochs", type=int, default=None, help="number of training epochs (default 50)")
     p.add_argument("--num_cpu", type=int, default=1, help="MPI ranks; > 1 re-launches under mpiexec")
     p.add_argument("--seed", type=int, default=0, help="seed of rank 0 (rank r: seed + 1000000 r)")
     p.add_argument("--policy_save_interval", type=int, default=1,
@@ -58,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params_file", default=None, help="a params JSON file to use instead of the note's")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="override a parameter, e.g. --param n_batches=20 (repeatable; JSON values)")
+    p.add_argument("--resume", default=None, metavar="LOGDIR",
+                   help="continue the run in LOGDIR from its last checkpoint (same ranks; --n_epochs may extend it)")
+    p.add_argument("--checkpoint_interval", type=int, default=1, help="epochs between checkpoints (0: none)")
+    p.add_argument("--checkpoint_buffer", type=_str2bool, default=True,
+                   help="include the replay buffer in checkpoints (False saves disk; a resumed run then "
+                        "starts with an empty buffer)")
+    p.add_argument("--keep_policies", type=int, default=0, help="keep only the newest N policy_{epoch} files (0: all)")
     return p
 
 
@@ -108,16 +114,25 @@ def mpi_fork(n: int, binding: str, argv: list[str]) -> int | None:
     return subprocess.call(cmd, env=env)
 
 
-def install_mpi_excepthook(comm) -> None:
-    """An uncaught exception on any rank prints its traceback and aborts every rank (no hang)."""
+def install_excepthook(comm, logdir: Path) -> None:
+    """An uncaught exception on any rank: its traceback goes to stderr, ``crash_rank<r>.txt`` and
+    log.txt, then every rank is aborted (no rank is left hanging in a collective)."""
     def hook(exc_type, exc, tb):
-        traceback.print_exception(exc_type, exc, tb)
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        rank = comm.Get_rank()
+        print(f"rank {rank}: {text}", file=sys.stderr, flush=True)
+        try:
+            (logdir / f"crash_rank{rank}.txt").write_text(text)
+            with open(logdir / "log.txt", "a") as f:
+                f.write(f"rank {rank} failed:\n{text}")
+        except OSError:
+            pass
         sys.stdout.flush()
-        sys.stderr.flush()
-        comm.Abort(1)
+        if comm.Get_size() > 1:
+            comm.Abort(1)
+        os._exit(1)
 
-    if comm.Get_size() > 1:
-        sys.excepthook = hook
+    sys.excepthook = hook
 
 
 # ------------------------------------------------------------------------------ set-up
@@ -153,7 +168,7 @@ def resolve_params(args) -> dict:
     except (ParamsError, UnknownEnvError) as err:
         raise BadInput(str(err)) from None
     for name in ("n_epochs", "num_cpu"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise BadInput(f"--{name} must be >= 1, got {getattr(args, name)}")
     if args.policy_save_interval < 0:
         raise BadInput(f"--policy_save_interval must be >= 0, got {args.policy_save_interval}")
@@ -211,101 +226,6 @@ def load_pretrain_weights(policy_path: Path, write: bool) -> dict:
     return extract_weights(policy_path, write=write)
 
 
-def save_policy(policy, path: Path) -> None:
-    """Pickle the policy atomically (write a temporary file, then rename)."""
-    import cloudpickle
-
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        cloudpickle.dump(policy, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def sample_skill(num_skills: int, n: int, use_skill_n: int | None, rng: np.random.Generator):
-    """Skills for n episodes: indices (n, 1) and one-hot (n, num_skills); use_skill_n fixes one."""
-    z = rng.integers(0, num_skills, n)
-    if use_skill_n:
-        z[:] = use_skill_n - 1
-    return z.reshape(n, 1), np.eye(num_skills)[z]
-
-
-# ------------------------------------------------------------------------------ the loop
-def train(*, policy, rollout_worker, evaluator, logger, params, n_epochs, policy_save_interval, save_policies,
-          comm, rank_seed_rng):
-    """The original's training loop (SPEC §5); returns the last epoch's logged row."""
-    from music.mpi_util import mpi_average
-
-    rank = comm.Get_rank()
-    logdir = logger.logdir
-    rng = rank_seed_rng
-    mi_r_scale = params["mi_r_scale"]
-    best_success_rate = -1.0
-    row = {}
-    logger.info("Training...")
-    for epoch in range(n_epochs):
-        epoch_start = time.perf_counter()
-        rollout_worker.clear_history()
-        episodes = []
-        for _cycle in range(params["n_cycles"]):
-            _, z_onehot = sample_skill(params["num_skills"], params["rollout_batch_size"], params["use_skill_n"], rng)
-            goal = np.zeros(rollout_worker.g.shape) if params["goal_generation"] == "Zero" else None
-            episode = rollout_worker.generate_rollouts(generated_goal=goal, z_s_onehot=z_onehot)
-            if rollout_worker.renderer is not None:  # collect_video, rank 0
-                from music.play import save_video
-
-                frames, episode = episode
-                for i, clip in enumerate(frames):
-                    save_video(clip, logdir / f"video_epoch_{epoch}_rank_{rank}_cycle_{_cycle}_rollout_{i}.mp4")
-            episodes.append(episode)
-            policy.store_episode(episode)
-            for _batch in range(params["n_batches"]):
-                policy.train(epoch)
-                if epoch >= params["mi_end_epoch"]:
-                    mi_r_scale = 0
-                    policy.mi_r_scale = 0
-                n_stored = policy.buffer.current_size
-                if mi_r_scale > 0 and not params["no_train_mi"]:
-                    idx = rng.integers(0, n_stored, params["batch_size"])
-                    policy.train_mi(policy.buffer.buffers["o"][idx])
-                if params["sk_r_scale"] > 0:
-                    idx = rng.integers(0, n_stored, params["batch_size"])
-                    t = rng.integers(0, policy.T, params["batch_size"])
-                    policy.train_sk(policy.buffer.buffers["o"][idx, t], policy.buffer.buffers["z"][idx, t])
-            policy.update_target_net()
-
-        if params["collect_data"] and rank == 0:
-            with open(logdir / f"rollout_{epoch}_{rank}.txt", "w") as f:
-                json.dump([ep["o"].tolist() for ep in episodes], f)
-
-        evaluator.clear_history()
-        for _ in range(params["n_test_rollouts"]):
-            _, z_onehot = sample_skill(params["num_skills"], evaluator.rollout_batch_size, params["use_skill_n"], rng)
-            evaluator.generate_rollouts(generated_goal=None, z_s_onehot=z_onehot)
-
-        logger.record_tabular("timestamp", datetime.datetime.now().strftime("%Y-%m-%d-%H-%M-%S"))
-        logger.record_tabular("epoch", epoch)
-        for key, value in evaluator.logs("test") + rollout_worker.logs("train") + policy.logs():
-            logger.record_tabular(key, mpi_average(value, comm))
-        logger.record_tabular("best_success_rate", best_success_rate)
-        logger.record_tabular("time/epoch", time.perf_counter() - epoch_start)  # s, rank 0, before saving
-        row = logger.dump_tabular(step=epoch)
-
-        success_rate = mpi_average(evaluator.current_success_rate(), comm)
-        if rank == 0 and save_policies:
-            if success_rate >= best_success_rate:
-                best_success_rate = success_rate
-                logger.info(f"New best success rate: {best_success_rate}. Saving policy to "
-                            f"{logdir / 'policy_best.pkl'} ...")
-                save_policy(policy, logdir / "policy_best.pkl")
-            save_policy(policy, logdir / "policy_latest.pkl")
-            if policy_save_interval > 0 and epoch % policy_save_interval == 0:
-                logger.info(f"Saving periodic policy to {logdir / f'policy_{epoch}.pkl'} ...")
-                save_policy(policy, logdir / f"policy_{epoch}.pkl")
-    return row
-
-
 def build_workers(params: dict, reward_env, rank_seed: int, comm, pretrain_weights=None, clip_return=False):
     """The agent, the exploring rollout worker and the greedy evaluator of a run, seeded."""
     from music.config import configure_ddpg, configure_dims
@@ -349,6 +269,48 @@ def check_ranks_agree(policy, logger, comm) -> bool:
     return same
 
 
+def resume_params(args, size: int) -> tuple[dict, Path]:
+    """Parameters and folder of the run to continue; checks that its checkpoint fits."""
+    from music.checkpoint import CheckpointError, read_manifest
+
+    logdir = Path(args.resume)
+    try:
+        params = json.loads((logdir / "params.json").read_text())
+    except FileNotFoundError:
+        raise BadInput(f"--resume {logdir}: no params.json there; give the folder of a music.train run") from None
+    except json.JSONDecodeError as err:
+        raise BadInput(f"--resume {logdir}: params.json is damaged ({err})") from None
+    try:
+        manifest = read_manifest(logdir)
+    except CheckpointError as err:
+        raise BadInput(f"--resume: {err}") from None
+    if manifest["ranks"] != size:
+        raise BadInput(f"--resume {logdir}: its checkpoint was written by {manifest['ranks']} ranks, this run has "
+                       f"{size}; start it with mpirun -np {manifest['ranks']}")
+    if args.n_epochs is not None:
+        params["n_epochs"] = args.n_epochs
+    return params, logdir
+
+
+def truncate_progress(logdir: Path, first_epoch: int) -> int:
+    """Drop progress.csv rows of epochs >= first_epoch (they are redone); returns rows kept."""
+    import csv
+
+    path = logdir / "progress.csv"
+    if not path.exists():
+        return 0
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    epoch_col = header.index("epoch")
+    kept = [r for r in body if int(float(r[epoch_col])) < first_epoch]
+    tmp = path.with_name("progress.csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        csv.writer(f).writerows([header, *kept])
+    os.replace(tmp, path)
+    return len(kept)
+
+
 def launch(args, argv: list[str]) -> int:
     forked = mpi_fork(args.num_cpu, args.binding, argv)
     if forked is not None:
@@ -363,12 +325,17 @@ def launch(args, argv: list[str]) -> int:
 
     # Every rank checks the inputs; all exit together if any rank found a problem.
     error = None
+    policy_to_load = None
     try:
-        params = resolve_params(args)
-        logdir = Path(args.logdir) if args.logdir else default_logdir(args, size)
-        if rank == 0:
-            check_logdir(logdir)
-        policy_to_load = resolve_load_weight(params, args.seed)
+        if args.resume:
+            params, logdir = resume_params(args, size)
+        else:
+            args.n_epochs = 50 if args.n_epochs is None else args.n_epochs
+            params = resolve_params(args)
+            logdir = Path(args.logdir) if args.logdir else default_logdir(args, size)
+            if rank == 0:
+                check_logdir(logdir)
+            policy_to_load = resolve_load_weight(params, args.seed)
     except BadInput as err:
         error = str(err)
     errors = [e for e in comm.allgather(error) if e]
@@ -376,27 +343,37 @@ def launch(args, argv: list[str]) -> int:
         if rank == 0:
             print(f"music.train: error: {errors[0]}", file=sys.stderr, flush=True)
         return EXIT_BAD_INPUT
-    install_mpi_excepthook(comm)
 
     import random
+    import socket
 
     import tensorflow as tf
 
+    from music import checkpoint
     from music.envs import episode_length, make_env
     from music.logger import Logger
+    from music.training import Preempted, StopRequest, train
 
     if rank == 0:
         logdir.mkdir(parents=True, exist_ok=True)
+    comm.Barrier()
+    install_excepthook(comm, logdir)
+    loop = None
+    if args.resume:
+        manifest = checkpoint.read_manifest(logdir)
+        if rank == 0:
+            truncate_progress(logdir, manifest["epoch"])
     logger = Logger(logdir, active=rank == 0)
     logger.info(f"Logging to {logdir}")
-    import socket
-
+    if args.resume:
+        logger.info(f"Resuming from the checkpoint of epoch {manifest['epoch']}, cycle {manifest['cycle']}")
     hosts = comm.allgather(socket.gethostname())
     logger.info(f"MPI ranks on hosts: {' '.join(f'{r}:{h}' for r, h in enumerate(hosts))}")
-    if size != args.num_cpu:
+    if size != args.num_cpu and not args.resume:
         logger.info(f"Running on {size} MPI ranks (--num_cpu {args.num_cpu} ignored under an MPI launcher)")
 
-    rank_seed = args.seed + 1_000_000 * rank
+    seed = params["seed"] if args.resume else args.seed
+    rank_seed = seed + 1_000_000 * rank
     random.seed(rank_seed)
     np.random.seed(rank_seed)
     tf.random.set_seed(rank_seed)
@@ -408,20 +385,21 @@ def launch(args, argv: list[str]) -> int:
 
     env_name = params["env_name"]
     reward_env = make_env(env_name)
-    params["T"] = episode_length(reward_env)
-    params["gamma"] = 1.0 - 1.0 / params["T"]
-    params.update(n_epochs=args.n_epochs, num_cpu=size, seed=args.seed, binding=args.binding,
-                  version=args.version, clip_return=args.clip_return, logdir=str(logdir),
-                  policy_save_interval=args.policy_save_interval,
-                  load_weight_used=str(policy_to_load) if policy_to_load else None)
-    if rank == 0:
-        with open(logdir / "params.json", "w") as f:
-            json.dump(params, f, indent=1, sort_keys=True)
-    for key in sorted(params):
-        logger.info(f"{key}: {params[key]}")
+    if not args.resume:
+        params["T"] = episode_length(reward_env)
+        params["gamma"] = 1.0 - 1.0 / params["T"]
+        params.update(n_epochs=args.n_epochs, num_cpu=size, seed=args.seed, binding=args.binding,
+                      version=args.version, clip_return=args.clip_return, logdir=str(logdir),
+                      policy_save_interval=args.policy_save_interval,
+                      load_weight_used=str(policy_to_load) if policy_to_load else None)
+        if rank == 0:
+            with open(logdir / "params.json", "w") as f:
+                json.dump(params, f, indent=1, sort_keys=True)
+        for key in sorted(params):
+            logger.info(f"{key}: {params[key]}")
 
     policy, rollout_worker, evaluator = build_workers(params, reward_env, rank_seed, comm, pretrain_weights,
-                                                      clip_return=bool(args.clip_return))
+                                                      clip_return=bool(params["clip_return"]))
     if pretrain_weights is not None:
         scopes = ["state_mi"] + (["main", "target"] if params["finetune_pi"] else [])
         loaded = [n for n in policy.variables if any(s in n for s in scopes) and n in pretrain_weights
@@ -429,10 +407,24 @@ def launch(args, argv: list[str]) -> int:
         same = all(np.array_equal(policy.variables[n].numpy(), pretrain_weights[n]) for n in loaded)
         logger.info(f"pretrained weights: {len(loaded)} variables of scopes {scopes} loaded, "
                     f"equal to {policy_to_load}: {same}")
+    if args.resume:
+        _, arrays, meta = checkpoint.load_rank(logdir, rank, size)
+        loop = checkpoint.restore(policy, rollout_worker, evaluator, arrays, meta, f"{logdir} (rank {rank})")
+        if not meta["buffer"]["saved"]:
+            logger.info("The checkpoint has no replay buffer (--checkpoint_buffer False): training continues "
+                        "with an empty buffer")
 
-    train(policy=policy, rollout_worker=rollout_worker, evaluator=evaluator, logger=logger, params=params,
-          n_epochs=args.n_epochs, policy_save_interval=args.policy_save_interval, save_policies=True,
-          comm=comm, rank_seed_rng=policy.rng)
+    stop = StopRequest()
+    stop.install()
+    try:
+        train(policy=policy, rollout_worker=rollout_worker, evaluator=evaluator, logger=logger, params=params,
+              n_epochs=params["n_epochs"], policy_save_interval=params["policy_save_interval"], save_policies=True,
+              comm=comm, loop=loop, checkpoint_interval=args.checkpoint_interval,
+              checkpoint_buffer=args.checkpoint_buffer, keep_policies=args.keep_policies, stop=stop)
+    except Preempted as stopped:
+        logger.info(str(stopped))
+        logger.close()
+        return stopped.exit_code
     check_ranks_agree(policy, logger, comm)
     logger.close()
     return 0

@@ -1,0 +1,96 @@
+"""Policy files: the original's pickles, and pickle-free twins that load without running code.
+
+``policy_<x>.pkl`` (cloudpickle, as the original; loading a pickle can run code) is
+written together with ``policy_<x>.npz``: the weights as arrays plus the agent's
+constructor arguments as JSON. ``load_policy`` reads either; a pickle that does not sit
+in a run folder written by ``music.train`` gets a warning first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+class PolicyFileError(ValueError):
+    """A file is missing, unreadable, or not a policy / weights file of this project."""
+
+
+def _json_kwargs(kwargs: dict) -> dict:
+    out = dict(kwargs)
+    out["buffer_dtype"] = np.dtype(out.get("buffer_dtype", np.float32)).name
+    out["clip_return"] = None if out.get("clip_return") in (None, np.inf, float("inf")) else float(out["clip_return"])
+    return out
+
+
+def save_safe_policy(policy, path: Path) -> None:
+    """Write weights + constructor arguments (no pickle) atomically to ``path`` (.npz)."""
+    meta = {"format": 1, "kind": "music-policy", "init_kwargs": _json_kwargs(policy._init_kwargs)}
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    with open(tmp, "wb") as f:
+        np.savez(f, __policy__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+                 **{f"var/{k}": v for k, v in policy.save_weight().items()})
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_safe_policy(path: Path):
+    from music.ddpg import DDPG
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        meta = json.loads(arrays.pop("__policy__").tobytes().decode())
+        if meta.get("kind") != "music-policy":
+            raise KeyError("kind")
+        kwargs = dict(meta["init_kwargs"])
+    except Exception as err:
+        raise PolicyFileError(f"{path} is not a music policy archive ({type(err).__name__}: {err})") from None
+    kwargs["buffer_dtype"] = np.dtype(kwargs["buffer_dtype"]).type
+    kwargs["buffer_size"] = kwargs["T"] * kwargs["rollout_batch_size"]  # play only: no big buffer
+    kwargs["input_dims"] = {k: int(v) for k, v in kwargs["input_dims"].items()}
+    try:
+        policy = DDPG(sample_transitions=None, **kwargs)
+    except (TypeError, ValueError) as err:
+        raise PolicyFileError(f"{path}: cannot rebuild the agent ({err})") from None
+    report = policy.load_weight({k[len("var/"):]: v for k, v in arrays.items()}, include=[""], verbose=False)
+    if report["missing"] or report["shape_mismatch"]:
+        raise PolicyFileError(f"{path}: weights do not match the agent they describe ({report['missing'][:2]}, "
+                              f"{report['shape_mismatch'][:2]})")
+    return policy
+
+
+def written_by_music_train(path: Path) -> bool:
+    """A file inside a run folder of music.train (params.json and progress.csv beside it)."""
+    folder = Path(path).resolve().parent
+    return (folder / "params.json").exists() and (folder / "progress.csv").exists()
+
+
+def load_policy(path: Path | str):
+    """A policy from ``policy_<x>.npz`` (no code runs) or ``policy_<x>.pkl`` (a pickle)."""
+    from music.ddpg import DDPG
+
+    path = Path(path)
+    if not path.is_file():
+        raise PolicyFileError(f"policy file {path} does not exist")
+    if path.suffix == ".npz":
+        return load_safe_policy(path)
+    if not written_by_music_train(path):
+        print(f"warning: {path} is a pickle from outside a music.train run folder; loading a pickle can run "
+              f"arbitrary code. Prefer the .npz policy files.", file=sys.stderr)
+    try:
+        with open(path, "rb") as f:
+            policy = pickle.load(f)
+    except Exception as err:  # a truncated or foreign file can fail in many ways
+        raise PolicyFileError(f"{path} is not a readable policy file ({type(err).__name__}: {err}); "
+                              "give a policy_*.pkl or policy_*.npz written by music.train") from None
+    if not isinstance(policy, DDPG):
+        raise PolicyFileError(f"{path} holds a {type(policy).__name__}, not a music policy; "
+                              "give a policy_*.pkl or policy_*.npz written by music.train")
+    return policy
