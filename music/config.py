@@ -155,6 +155,9 @@ def check_consistency(params: dict[str, Any], source: str = "params") -> None:
     n = params["use_skill_n"]
     if n is not None and not 1 <= n <= params["num_skills"]:
         raise ParamsError(f"{source}: key 'use_skill_n': must be in 1..num_skills={params['num_skills']}, got {n}")
+    if params["batch_size"] > params["buffer_size"]:
+        raise ParamsError(f"{source}: key 'batch_size': {params['batch_size']} transitions per batch is more than "
+                          f"the replay buffer holds (buffer_size {params['buffer_size']})")
     episodes = params["buffer_size"] // params["rollout_batch_size"] * params["rollout_batch_size"]
     if episodes < params["rollout_batch_size"]:
         raise ParamsError(f"{source}: key 'buffer_size': {params['buffer_size']} cannot hold one rollout batch")

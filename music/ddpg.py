@@ -38,7 +38,9 @@ class MineNaNError(FloatingPointError):
 
 
 def _nan_message(err: tf.errors.InvalidArgumentError) -> str:
-    return f"MINE estimate is NaN or Inf (weights diverged?): {err.message.splitlines()[0]}"
+    where = "MINE output" if "MINE estimate is NaN or Inf" in err.message else "a MINE computation"
+    return (f"MINE estimate is NaN or Inf ({where} is not finite: its weights have diverged, e.g. after a too "
+            "large mi_lr, or were loaded from a broken file)")
 
 
 def _spec(*shape) -> tf.TensorSpec:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 EXIT_BAD_INPUT = 2
+EXIT_TRAINING_FAILED = 3  # the environment or MINE produced NaN; see crash_rank<r>.txt
 
 
 def _str2bool(text: str) -> bool:
@@ -311,6 +312,12 @@ def truncate_progress(logdir: Path, first_epoch: int) -> int:
     return len(kept)
 
 
+def agree_on_error(comm, error: str | None) -> str | None:
+    """The first error any rank found (collective), so that all ranks stop together."""
+    errors = [e for e in comm.allgather(error) if e]
+    return errors[0] if errors else None
+
+
 def launch(args, argv: list[str]) -> int:
     forked = mpi_fork(args.num_cpu, args.binding, argv)
     if forked is not None:
@@ -338,10 +345,10 @@ def launch(args, argv: list[str]) -> int:
             policy_to_load = resolve_load_weight(params, args.seed)
     except BadInput as err:
         error = str(err)
-    errors = [e for e in comm.allgather(error) if e]
-    if errors:
+    first_error = agree_on_error(comm, error)
+    if first_error:
         if rank == 0:
-            print(f"music.train: error: {errors[0]}", file=sys.stderr, flush=True)
+            print(f"music.train: error: {first_error}", file=sys.stderr, flush=True)
         return EXIT_BAD_INPUT
 
     import random
@@ -350,8 +357,10 @@ def launch(args, argv: list[str]) -> int:
     import tensorflow as tf
 
     from music import checkpoint
+    from music.ddpg import MineNaNError
     from music.envs import episode_length, make_env
     from music.logger import Logger
+    from music.rollout import RolloutError
     from music.training import Preempted, StopRequest, train
 
     if rank == 0:
@@ -408,8 +417,17 @@ def launch(args, argv: list[str]) -> int:
         logger.info(f"pretrained weights: {len(loaded)} variables of scopes {scopes} loaded, "
                     f"equal to {policy_to_load}: {same}")
     if args.resume:
-        _, arrays, meta = checkpoint.load_rank(logdir, rank, size)
-        loop = checkpoint.restore(policy, rollout_worker, evaluator, arrays, meta, f"{logdir} (rank {rank})")
+        error = None
+        try:
+            _, arrays, meta = checkpoint.load_rank(logdir, rank, size)
+            loop = checkpoint.restore(policy, rollout_worker, evaluator, arrays, meta, f"{logdir} (rank {rank})")
+        except checkpoint.CheckpointError as err:
+            error = f"--resume: {err}"
+        first_error = agree_on_error(comm, error)
+        if first_error:
+            if rank == 0:
+                print(f"music.train: error: {first_error}", file=sys.stderr, flush=True)
+            return EXIT_BAD_INPUT
         if not meta["buffer"]["saved"]:
             logger.info("The checkpoint has no replay buffer (--checkpoint_buffer False): training continues "
                         "with an empty buffer")
@@ -425,6 +443,16 @@ def launch(args, argv: list[str]) -> int:
         logger.info(str(stopped))
         logger.close()
         return stopped.exit_code
+    except (RolloutError, MineNaNError) as err:
+        # A clear one-line cause; the other ranks may wait in a collective, so abort them all.
+        message = f"music.train: error on rank {rank}: {err}"
+        print(message, file=sys.stderr, flush=True)
+        (logdir / f"crash_rank{rank}.txt").write_text(message + "\n")
+        with open(logdir / "log.txt", "a") as f:
+            f.write(message + "\n")
+        if size > 1:
+            comm.Abort(EXIT_TRAINING_FAILED)
+        return EXIT_TRAINING_FAILED
     check_ranks_agree(policy, logger, comm)
     logger.close()
     return 0
