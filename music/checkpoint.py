@@ -156,8 +156,8 @@ def read_manifest(logdir: Path) -> dict:
         manifest = json.loads(path.read_text())
         for key in ("epoch", "cycle", "ranks", "files", "sha256"):
             manifest[key]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise CheckpointError(f"{path} is damaged ({type(err).__name__}: {err})") from None
+    except (ValueError, KeyError, TypeError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise CheckpointError(f"{path} is damaged ({type(err).__name__})") from None
     return manifest
 
 

@@ -279,8 +279,8 @@ def resume_params(args, size: int) -> tuple[dict, Path]:
         params = json.loads((logdir / "params.json").read_text())
     except FileNotFoundError:
         raise BadInput(f"--resume {logdir}: no params.json there; give the folder of a music.train run") from None
-    except json.JSONDecodeError as err:
-        raise BadInput(f"--resume {logdir}: params.json is damaged ({err})") from None
+    except ValueError as err:
+        raise BadInput(f"--resume {logdir}: params.json is damaged ({type(err).__name__})") from None
     try:
         manifest = read_manifest(logdir)
     except CheckpointError as err:

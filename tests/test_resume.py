@@ -1,0 +1,187 @@
+"""Never lose a run: resume, preemption, fail-fast, determinism, damaged checkpoints, safe policy files."""
+
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import REPO, mpiexec
+
+pytestmark = pytest.mark.slow
+
+SMALL = ["--env_name", "FetchPush-v1", "--note", "SAC+MUSIC", "--n_cycles", "3", "--param", "n_batches=2",
+         "--param", "n_test_rollouts=1", "--param", "hidden=32", "--param", "batch_size=32"]
+IGNORED = ("timestamp", "time/epoch")
+
+
+def train(args, mpi=0, env=None, timeout=600):
+    cmd = ([mpiexec(), "-n", str(mpi)] if mpi else []) + [sys.executable, "-m", "music.train", *args]
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    start = time.time()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=full_env)
+    proc.seconds = time.time() - start
+    return proc
+
+
+def digest(logdir):
+    line = [x for x in (logdir / "log.txt").read_text().splitlines() if x.startswith("final weights identical")][-1]
+    return re.search(r"sha256 per rank: (.*)\)", line).group(1).split()
+
+
+def rows(logdir):
+    return [{k: v for k, v in r.items() if k not in IGNORED} for r in csv.DictReader(open(logdir / "progress.csv"))]
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("full") / "run"
+    proc = train([*SMALL, "--n_epochs", "3", "--keep_policies", "1", "--logdir", str(logdir)])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return logdir
+
+
+def test_same_seed_same_numbers(full_run, tmp_path):
+    again = tmp_path / "again"
+    proc = train([*SMALL, "--n_epochs", "3", "--logdir", str(again)])
+    assert proc.returncode == 0, proc.stderr
+    assert rows(again) == rows(full_run)
+    assert digest(again) == digest(full_run)
+
+
+def test_resume_continues_bit_exactly_without_duplicate_rows(full_run, tmp_path):
+    part = tmp_path / "part"
+    assert train([*SMALL, "--n_epochs", "1", "--logdir", str(part)]).returncode == 0
+    manifest = json.loads((part / "checkpoint" / "manifest.json").read_text())
+    assert (manifest["epoch"], manifest["cycle"], manifest["ranks"]) == (1, 0, 1)
+    proc = train(["--resume", str(part), "--n_epochs", "3"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Resuming from the checkpoint of epoch 1, cycle 0" in proc.stdout
+    assert [r["epoch"] for r in rows(part)] == ["0", "1", "2"]
+    assert rows(part) == rows(full_run)
+    assert digest(part) == digest(full_run)
+
+
+def test_keep_policies_prunes_old_periodic_files(full_run):
+    names = {p.name for p in full_run.glob("policy_*")}
+    assert {"policy_2.pkl", "policy_2.npz", "policy_best.pkl", "policy_latest.npz"} <= names
+    assert not {"policy_0.pkl", "policy_1.pkl", "policy_0.npz"} & names
+
+
+def test_sigterm_on_one_rank_checkpoints_every_rank_and_resume_matches(tmp_path):
+    args = [*SMALL, "--n_epochs", "2"]
+    whole = train([*args, "--logdir", str(tmp_path / "whole")], mpi=2)
+    assert whole.returncode == 0, whole.stderr
+    stopped = train([*args, "--logdir", str(tmp_path / "cut")], mpi=2,
+                    env={"MUSIC_FAULT": "rank:1,epoch:0,cycle:1,kind:term"})
+    assert stopped.returncode == 143, stopped.stdout + stopped.stderr
+    assert "Signal SIGTERM: checkpoint written at epoch 0, cycle 2" in stopped.stdout
+    manifest = json.loads((tmp_path / "cut" / "checkpoint" / "manifest.json").read_text())
+    assert (manifest["epoch"], manifest["cycle"], manifest["ranks"]) == (0, 2, 2)
+    resumed = train(["--resume", str(tmp_path / "cut")], mpi=2)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert digest(tmp_path / "cut") == digest(tmp_path / "whole")
+    assert rows(tmp_path / "cut") == rows(tmp_path / "whole")
+    wrong = train(["--resume", str(tmp_path / "cut")])  # 1 rank for a 2-rank checkpoint
+    assert wrong.returncode == 2 and "written by 2 ranks, this run has 1" in wrong.stderr
+
+
+def test_second_signal_exits_at_once():
+    script = ("import os, signal\nfrom music.training import StopRequest\ns = StopRequest(); s.install()\n"
+              "os.kill(os.getpid(), signal.SIGINT); print('first', s.signum, flush=True)\n"
+              "os.kill(os.getpid(), signal.SIGINT); print('not reached', flush=True)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 130 and proc.stdout == "first 2\n"
+
+
+def test_an_exception_on_one_rank_ends_the_job_fast_with_its_traceback(tmp_path):
+    logdir = tmp_path / "crash"
+    proc = train([*SMALL, "--n_epochs", "2", "--logdir", str(logdir)], mpi=2,
+                 env={"MUSIC_FAULT": "rank:1,epoch:0,cycle:1,kind:raise"}, timeout=120)
+    assert proc.returncode != 0
+    assert proc.seconds < 60
+    crash = (logdir / "crash_rank1.txt").read_text()
+    assert "Traceback" in crash and "fault injected by MUSIC_FAULT on rank 1, epoch 0, cycle 1" in crash
+    assert "rank 1 failed:" in (logdir / "log.txt").read_text()
+
+
+def test_a_killed_rank_ends_the_job(tmp_path):
+    proc = train([*SMALL, "--n_epochs", "2", "--logdir", str(tmp_path / "k")], mpi=2,
+                 env={"MUSIC_FAULT": "rank:1,epoch:0,cycle:1,kind:kill"}, timeout=120)
+    assert proc.returncode != 0 and proc.seconds < 60
+
+
+def test_mine_nan_names_epoch_and_cycle_and_keeps_the_last_checkpoint(tmp_path):
+    logdir = tmp_path / "nan"
+    proc = train([*SMALL, "--n_epochs", "2", "--logdir", str(logdir)],
+                 env={"MUSIC_FAULT": "rank:0,epoch:1,cycle:1,kind:nan_mine"})
+    assert proc.returncode == 3
+    assert re.search(r"error on rank 0: epoch 1, cycle 1: MINE estimate is NaN or Inf", proc.stderr)
+    assert json.loads((logdir / "checkpoint" / "manifest.json").read_text())["epoch"] == 1
+    assert "Traceback" not in proc.stderr
+
+
+def test_damaged_or_foreign_checkpoints_are_refused(full_run, tmp_path):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(full_run, damaged)
+    rank_file = next((damaged / "checkpoint").glob("rank0-*.npz"))
+    rank_file.write_bytes(rank_file.read_bytes()[:1000])  # truncated
+    proc = train(["--resume", str(damaged)])
+    assert proc.returncode == 2 and "damaged (sha256 differs from the manifest)" in proc.stderr
+    (damaged / "checkpoint" / "manifest.json").write_bytes(os.urandom(200))
+    proc = train(["--resume", str(damaged)])
+    assert proc.returncode == 2 and "manifest.json is damaged" in proc.stderr
+    # a checkpoint of another network size dropped into this run folder
+    other = tmp_path / "other"
+    assert train([*SMALL, "--n_epochs", "1", "--param", "hidden=16", "--logdir", str(other)]).returncode == 0
+    shutil.rmtree(damaged / "checkpoint")
+    shutil.copytree(other / "checkpoint", damaged / "checkpoint")
+    proc = train(["--resume", str(damaged)])
+    assert proc.returncode == 2 and "hidden is 16 there, 32 here" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = train(["--resume", str(tmp_path / "nowhere")])
+    assert proc.returncode == 2 and "no params.json there" in proc.stderr
+
+
+def test_checkpoint_without_buffer_resumes_with_an_empty_one(tmp_path):
+    logdir = tmp_path / "nobuf"
+    assert train([*SMALL, "--n_epochs", "1", "--checkpoint_buffer", "False", "--logdir", str(logdir)]).returncode == 0
+    assert json.loads((logdir / "checkpoint" / "manifest.json").read_text())["with_buffer"] is False
+    proc = train(["--resume", str(logdir), "--n_epochs", "2"])
+    assert proc.returncode == 0, proc.stderr
+    assert "continues with an empty buffer" in proc.stdout
+    assert [r["epoch"] for r in rows(logdir)] == ["0", "1"]
+
+
+def test_safe_policy_files_load_without_pickle_and_act_identically(full_run, capsys):
+    from music.policy_files import load_policy
+
+    safe = load_policy(full_run / "policy_latest.npz")
+    pickled = load_policy(full_run / "policy_latest.pkl")
+    assert "warning" not in capsys.readouterr().err  # our own run folder: no pickle warning
+    for name, value in pickled.save_weight().items():
+        np.testing.assert_array_equal(safe.save_weight()[name], value)
+    rng = np.random.default_rng(0)
+    x = dict(o=rng.normal(size=(4, 25)), z=np.ones((4, 1)), ag=rng.normal(size=(4, 3)), g=rng.normal(size=(4, 3)))
+    np.testing.assert_array_equal(safe.get_actions(**x), pickled.get_actions(**x))
+    with np.load(full_run / "policy_latest.npz", allow_pickle=False) as data:
+        assert all(data[k].dtype != object for k in data.files)
+
+
+def test_pickles_from_elsewhere_get_a_warning(full_run, tmp_path, capsys):
+    from music.policy_files import PolicyFileError, load_policy
+
+    stray = tmp_path / "policy.pkl"
+    shutil.copy(full_run / "policy_latest.pkl", stray)
+    load_policy(stray)
+    assert "loading a pickle can run arbitrary code" in capsys.readouterr().err
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(os.urandom(500))
+    with pytest.raises(PolicyFileError, match="not a music policy archive"):
+        load_policy(junk)
