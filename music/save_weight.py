@@ -1,8 +1,10 @@
 """Extract a policy's weights into a name -> array file: ``python -m music.save_weight POLICY``.
 
 Writes ``<policy>_weight.pkl`` beside each policy file (the original's format: a
-pickled dict of numpy arrays). With ``--env_name`` and ``--note`` instead, converts the
-policy that the params file's ``load_weight`` names (indexed by ``--seed`` if a list).
+pickled dict of numpy arrays) and ``<policy>_weight.npz`` (the same arrays, readable
+without pickle; preferred when both exist). The policy may be a ``.pkl`` or ``.npz``.
+With ``--env_name`` and ``--note`` instead, converts the policy that the params file's
+``load_weight`` names (indexed by ``--seed`` if a list).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import numpy as np
 from music.policy_files import PolicyFileError, load_policy
 
 EXIT_BAD_INPUT = 2
-__all__ = ["PolicyFileError", "extract_weights", "load_policy", "read_weights", "weights_file", "write_weights"]
+__all__ = ["PolicyFileError", "extract_weights", "load_policy", "read_weights", "saved_weights", "weights_file",
+           "write_weights"]
 
 
 def weights_file(policy_path: Path | str) -> Path:
@@ -27,18 +30,27 @@ def weights_file(policy_path: Path | str) -> Path:
 
 
 def write_weights(weights: dict[str, np.ndarray], path: Path) -> None:
-    """Atomically write a name -> array dict (temporary file, then rename)."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Atomically write a name -> array dict: ``.pkl`` (the original's format) or ``.npz``."""
+    path = Path(path)
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    arrays = {k: np.asarray(v) for k, v in weights.items()}
     with open(tmp, "wb") as f:
-        pickle.dump({k: np.asarray(v) for k, v in weights.items()}, f)
+        if path.suffix == ".npz":
+            np.savez(f, **arrays)
+        else:
+            pickle.dump(arrays, f)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
 def read_weights(path: Path | str) -> dict[str, np.ndarray]:
+    """A name -> array dict from ``.npz`` (no code runs) or ``.pkl`` (a pickle)."""
     path = Path(path)
     try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as data:
+                return {k: data[k] for k in data.files}
         with open(path, "rb") as f:
             weights = pickle.load(f)
     except Exception as err:
@@ -48,11 +60,21 @@ def read_weights(path: Path | str) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in weights.items()}
 
 
+def saved_weights(policy_path: Path | str) -> Path | None:
+    """The weights file already extracted from a policy (npz preferred), or None."""
+    for suffix in (".npz", ".pkl"):
+        candidate = weights_file(policy_path).with_suffix(suffix)
+        if candidate.exists():
+            return candidate
+    return None
+
+
 def extract_weights(policy_path: Path | str, write: bool = True) -> dict[str, np.ndarray]:
-    """The weights of a policy file; with ``write`` also saved as ``<policy>_weight.pkl``."""
+    """The weights of a policy file; with ``write`` also saved as ``<policy>_weight.pkl`` and ``.npz``."""
     weights = load_policy(policy_path).save_weight()
     if write:
         write_weights(weights, weights_file(policy_path))
+        write_weights(weights, weights_file(policy_path).with_suffix(".npz"))
     return weights
 
 
@@ -81,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             policies = [Path(value)]
         for path in policies:
             weights = extract_weights(path)
-            print(f"{path} -> {weights_file(path)} ({len(weights)} arrays)")
+            print(f"{path} -> {weights_file(path)} and {weights_file(path).with_suffix('.npz').name} "
+                  f"({len(weights)} arrays)")
     except (PolicyFileError, ValueError) as err:
         print(f"music.save_weight: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

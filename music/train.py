@@ -210,7 +210,7 @@ def resolve_load_weight(params: dict, seed: int) -> Path | None:
                            "add one for this seed or pick a seed in range")
         value = value[seed]
     path = Path(value)
-    if not path.exists() and not weights_path(path).exists():
+    if not path.exists() and not weights_path(path).exists() and not weights_path(path).with_suffix(".npz").exists():
         raise BadInput(f"load_weight {path} does not exist (nor {weights_path(path).name}); train the "
                        "pretraining run first and point load_weight at its policy file, e.g. "
                        "--param load_weight='\"logs/<run>/policy_latest.pkl\"'")
@@ -218,12 +218,12 @@ def resolve_load_weight(params: dict, seed: int) -> Path | None:
 
 
 def load_pretrain_weights(policy_path: Path, write: bool) -> dict:
-    """Weights of ``policy_path``: its ``_weight.pkl`` if present, else extracted from the policy."""
-    from music.save_weight import extract_weights, read_weights
+    """Weights of ``policy_path``: its ``_weight.npz``/``.pkl`` if present, else extracted from the policy."""
+    from music.save_weight import extract_weights, read_weights, saved_weights
 
-    wpath = weights_path(policy_path)
-    if wpath.exists():
-        return read_weights(wpath)
+    existing = saved_weights(policy_path)
+    if existing is not None:
+        return read_weights(existing)
     return extract_weights(policy_path, write=write)
 
 

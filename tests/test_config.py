@@ -113,3 +113,20 @@ def test_command_line_overrides_parse_json_values():
     assert check_params({"hidden": 64.0}, "x") == {"hidden": 64}
     with pytest.raises(ParamsError, match="expected key=value"):
         parse_override("n_batches")
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"n_cycles": -1}, "'n_cycles': must be > 0"),
+    ({"rollout_batch_size": 0}, "'rollout_batch_size': must be > 0"),
+    ({"num_skills": 0}, "'num_skills': must be > 0"),
+    ({"n_test_rollouts": -2}, "'n_test_rollouts': must be >= 0"),
+    ({"random_eps": 1.5}, "'random_eps': must be in \\[0, 1\\]"),
+])
+def test_hostile_counts_are_refused(overrides, message):
+    with pytest.raises(ParamsError, match=message):
+        check_params(overrides, "--param")
+
+
+def test_batch_larger_than_the_buffer_is_refused():
+    with pytest.raises(ParamsError, match=r"'batch_size': 512 transitions per batch is more than the replay buffer"):
+        check_consistency({**default_params(), "batch_size": 512, "buffer_size": 500})

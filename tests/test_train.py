@@ -68,9 +68,12 @@ def test_save_weight_and_load_weight_round_trip(two_rank_run, tmp_path):
                           text=True, cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stderr
     weights = pickle.load(open(logdir / "policy_0_weight.pkl", "rb"))
+    with np.load(logdir / "policy_0_weight.npz", allow_pickle=False) as safe:
+        safe_weights = {k: safe[k] for k in safe.files}
     policy = pickle.load(open(policy_file, "rb"))
     for name, value in policy.save_weight().items():
         np.testing.assert_array_equal(weights[name], value)
+        np.testing.assert_array_equal(safe_weights[name], value)
     # A -r run loads and freezes that MINE: its weights at the end are still the saved ones.
     out = tmp_path / "r"
     proc = run(["--env_name", "FetchPush-v1", "--note", "SAC+MUSIC-r", "--logdir", str(out), *SMALL,
