@@ -2,10 +2,12 @@
 
 Options are the original's (env_name, n_epochs, num_cpu, seed, policy_save_interval,
 n_cycles, replay_strategy, clip_return, binding, logging, version, note) plus
-``--logdir`` and ``--param key=value`` to override any parameter. ``--num_cpu N``
-re-launches this command under ``mpiexec -n N`` (as the original's mpi_fork).
+``--logdir``, ``--param key=value`` to override any parameter, ``--resume LOGDIR`` to
+continue a run from its checkpoint, and checkpoint options. ``--num_cpu N`` re-launches
+this command under ``mpiexec -n N`` (as the original's mpi_fork).
 
-Every rank runs the same loop in lock-step (SPEC §5); only rank 0 writes files.
+Every rank runs the same loop (``music.training``) in lock-step; only rank 0 writes
+logs and policies, every rank writes its own checkpoint file.
 """
 
 from __future__ import annotations

@@ -104,8 +104,9 @@ def test_an_exception_on_one_rank_ends_the_job_fast_with_its_traceback(tmp_path)
     logdir = tmp_path / "crash"
     proc = train([*SMALL, "--n_epochs", "2", "--logdir", str(logdir)], mpi=2,
                  env={"MUSIC_FAULT": "rank:1,epoch:0,cycle:1,kind:raise"}, timeout=120)
+    ended = time.time()
     assert proc.returncode != 0
-    assert proc.seconds < 60
+    assert ended - (logdir / "crash_rank1.txt").stat().st_mtime < 30  # from the failure to the end of the job
     crash = (logdir / "crash_rank1.txt").read_text()
     assert "Traceback" in crash and "fault injected by MUSIC_FAULT on rank 1, epoch 0, cycle 1" in crash
     assert "rank 1 failed:" in (logdir / "log.txt").read_text()
