@@ -1,4 +1,4 @@
-"""Measure an untrained policy the way training measures a trained one.
+"""Measure an untrained (or, with --policy, a trained) policy the way training logs measure one.
 
     python experiments/measure_untrained.py --env_name FetchPush-v1 --note SAC+MUSIC --out untrained.csv
 
@@ -30,6 +30,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--mine", default=None, help="policy file whose trained MINE scores the episodes")
+    p.add_argument("--policy", default=None, help="measure this trained policy instead of fresh weights")
     p.add_argument("--out", required=True)
     args = p.parse_args()
 
@@ -45,9 +46,11 @@ def main() -> None:
     dims = configure_dims(env)
     policy = configure_ddpg(dims, params, env, seed=args.seed)
     dims["z"] = params["num_skills"]
-    if args.mine:
-        from music.save_weight import load_policy
+    from music.policy_files import load_policy
 
+    if args.policy:
+        policy.load_weight(load_policy(args.policy).save_weight(), ["o_stats", "g_stats", "main", "target"])
+    if args.mine:
         policy.load_weight(load_policy(args.mine).save_weight(), ["state_mi"])
     rows = []
     for mode in ("test", "train"):
@@ -64,7 +67,8 @@ def main() -> None:
                 pairs = np.stack([ep["o"][0, :-1], ep["o"][0, 1:]], axis=1)
                 mi.append(np.mean(np.clip(5000 * -policy.run_mi(pairs), 0, 1) - 1))
         logs = dict(worker.logs(mode))
-        row = {"mode": mode, "episodes": args.episodes, **{k.split("/")[1]: v for k, v in logs.items()}}
+        row = {"policy": args.policy or "untrained", "mode": mode, "episodes": args.episodes,
+               **{k.split("/")[1]: v for k, v in logs.items()}}
         row["mi_reward_mean"] = float(np.mean(mi)) if mi else float("nan")
         rows.append(row)
         print(row, flush=True)
