@@ -127,7 +127,8 @@ def scaling_model(scaling: dict, epoch: dict | None) -> list[str]:
              "| ranks | allreduce per step (model) | communication per epoch | compute per rank per epoch | "
              "communication share |", "|---|---|---|---|---|"]
     for n in (2, 16, 64):
-        per_step = 2 * (t2 * (2 * (n - 1) / n) + 0.020 * 2 * (n - 1) if n > 2 else 2 * t2)
+        # two vectors (critic, actor) per step; n = 2 is the measurement itself
+        per_step = 2 * t2 if n == 2 else 2 * (t2 * (2 * (n - 1) / n) + 0.020 * 2 * (n - 1))
         comm_epoch = per_step * 2000 / 1000
         share = f"{comm_epoch / (comm_epoch + compute):.0%}" if compute else "n/a"
         compute_s = f"{compute:.0f} s" if compute else "n/a"

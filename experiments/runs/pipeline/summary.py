@@ -35,9 +35,9 @@ def main() -> None:
                       if '"num_cpu"' in line), "?")
         print(f"## {run.name} ({ranks} rank(s), {len(rows)} epochs)\n")
         print(table(rows, [c for c in COLUMNS if c in rows[0]]) + "\n")
-    for baseline in sorted(HERE.glob("untrained_*.csv")):
+    for baseline in sorted(HERE.glob("*.csv")):
         rows = list(csv.DictReader(open(baseline)))
-        print(f"## {baseline.stem} (fresh weights, same measurements)\n")
+        print(f"## {baseline.stem} (experiments/measure_untrained.py: 100 episodes per mode)\n")
         print(table(rows, list(rows[0])) + "\n")
 
 
