@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from music.envs import canonical_env_name, episode_length, make_env
+from music.envs import canonical_env_name
 from music.her import REPLAY_STRATEGIES, make_sample_her_transitions
 from music.schedules import PiecewiseSchedule
 
@@ -255,11 +255,3 @@ def configure_ddpg(dims: dict[str, int], params: dict[str, Any], env, pretrain_w
               "test_with_polyak": params["test_with_polyak"]},
         comm=comm,
     )
-
-
-def episode_steps(env_name: str) -> int:
-    env = make_env(env_name)
-    try:
-        return episode_length(env)
-    finally:
-        env.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import sys
 from pathlib import Path
 
 
@@ -99,7 +98,3 @@ class Logger:
             self._text.close()
         if self._tb is not None:
             self._tb.close()
-
-
-def write_err(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
