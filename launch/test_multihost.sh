@@ -30,7 +30,7 @@ command -v ip >/dev/null || die "needs iproute2 (ip)"
 command -v unshare >/dev/null || die "needs unshare (util-linux)"
 
 tag=music$$
-work=$(mktemp -d /tmp/${tag}.XXXX)
+work=$(mktemp -d)
 subnet=10.231.$(( $$ % 200 + 10 ))
 cleanup() {
   if (( keep )); then echo "kept namespaces ${tag}-* and $work"; return; fi

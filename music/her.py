@@ -119,5 +119,4 @@ def make_sample_her_transitions(
         transitions["e_w"] = et_w_scheduler.value(epoch)
         return transitions
 
-    sample_her_transitions.future_p = future_p
     return sample_her_transitions

@@ -11,10 +11,6 @@ import numpy as np
 from mpi4py import MPI
 
 
-def world() -> MPI.Comm:
-    return MPI.COMM_WORLD
-
-
 def rank(comm: MPI.Comm | None = None) -> int:
     return (comm or MPI.COMM_WORLD).Get_rank()
 

@@ -177,7 +177,19 @@ def sweep_record(job: Job, scale: Scale, cmd: list[str]) -> dict:
             "params_sha256": file_sha256(params_file(job.task, job.variant)), "command": cmd}
 
 
-def _start(job: Job, scale: Scale, results: Path, log) -> tuple[subprocess.Popen, Path, float]:
+@dataclass
+class Running:
+    """A started run: its process, command, console file and folder."""
+
+    job: Job
+    proc: subprocess.Popen
+    cmd: list[str]
+    console: object  # the open file the process writes to
+    partial: Path
+    started: float
+
+
+def _start(job: Job, scale: Scale, results: Path, log) -> Running:
     folder = run_dir(results, job)
     partial = folder.with_name(folder.name + ".partial")
     for stale in (partial, folder):
@@ -186,26 +198,25 @@ def _start(job: Job, scale: Scale, results: Path, log) -> tuple[subprocess.Popen
             shutil.rmtree(stale)
     partial.parent.mkdir(parents=True, exist_ok=True)
     cmd = train_command(job, scale, results) + ["--logdir", str(partial)]
-    out = open(partial.parent / f"{partial.name}.out", "w")
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    proc.cmd = cmd  # type: ignore[attr-defined]
-    proc.out_file = out  # type: ignore[attr-defined]
-    return proc, partial, time.time()
+    console = open(partial.parent / f"{partial.name}.out", "w")
+    proc = subprocess.Popen(cmd, stdout=console, stderr=subprocess.STDOUT,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    return Running(job, proc, cmd, console, partial, time.time())
 
 
-def _finish(job: Job, scale: Scale, results: Path, proc, partial: Path, started: float) -> float:
-    folder = run_dir(results, job)
-    proc.out_file.close()
+def _finish(run: Running, scale: Scale, results: Path) -> float:
+    job, partial = run.job, run.partial
+    run.console.close()
     log_path = partial.parent / f"{partial.name}.out"
-    seconds = time.time() - started
-    if proc.returncode != 0:
+    seconds = time.time() - run.started
+    if run.proc.returncode != 0:
         tail = log_path.read_text().splitlines()[-5:] if log_path.exists() else []
-        raise RuntimeError(f"{job.name()} failed (exit {proc.returncode}); see {log_path}:\n" + "\n".join(tail))
-    record = sweep_record(job, scale, proc.cmd)
+        raise RuntimeError(f"{job.name()} failed (exit {run.proc.returncode}); see {log_path}:\n" + "\n".join(tail))
+    record = sweep_record(job, scale, run.cmd)
     record.update(seconds=round(seconds, 1), finished=datetime.datetime.now().isoformat(timespec="seconds"))
     (partial / "sweep.json").write_text(json.dumps(record, indent=1))
     os.replace(log_path, partial / "console.out")
-    os.replace(partial, folder)
+    os.replace(partial, run_dir(results, job))
     return seconds
 
 
@@ -221,7 +232,7 @@ def run_sweep(jobs: list[Job], scale: Scale, results: Path, parallel: int = 1, d
             log(f"would run {job.name()}: {' '.join(train_command(job, scale, results))}")
         return {"total": total, "skipped": skipped, "run": 0}
     done_keys = {job.key for job in jobs if status[job.key] == "done"}
-    running: list[tuple[Job, subprocess.Popen, Path, float]] = []
+    running: list[Running] = []
     durations: list[float] = []
     pending = list(todo)
     while pending or running:
@@ -229,16 +240,15 @@ def run_sweep(jobs: list[Job], scale: Scale, results: Path, parallel: int = 1, d
         while ready and len(running) < parallel:
             job = ready.pop(0)
             pending.remove(job)
-            proc, partial, started = _start(job, scale, results, log)
-            running.append((job, proc, partial, started))
+            running.append(_start(job, scale, results, log))
             log(f"started {job.name()}")
         time.sleep(1.0)
-        for entry in list(running):
-            job, proc, partial, started = entry
-            if proc.poll() is None:
+        for run in list(running):
+            if run.proc.poll() is None:
                 continue
-            running.remove(entry)
-            seconds = _finish(job, scale, results, proc, partial, started)
+            running.remove(run)
+            job = run.job
+            seconds = _finish(run, scale, results)
             durations.append(seconds)
             done_keys.add(job.key)
             left = len(pending) + len(running)

@@ -196,11 +196,6 @@ def check_logdir(logdir: Path) -> None:
         raise BadInput(f"--logdir {logdir} already holds files (a previous run?); give a new or empty folder")
 
 
-def weights_path(policy_path: Path) -> Path:
-    """``<policy>_weight.pkl`` beside a policy file (the original's naming)."""
-    return policy_path.with_name(policy_path.stem + "_weight.pkl")
-
-
 def resolve_load_weight(params: dict, seed: int) -> Path | None:
     """The policy file whose weights this run loads (a list is indexed by seed), checked to exist."""
     value = params.get("load_weight")
@@ -211,9 +206,11 @@ def resolve_load_weight(params: dict, seed: int) -> Path | None:
             raise BadInput(f"load_weight lists {len(value)} policies (one per seed) but --seed is {seed}; "
                            "add one for this seed or pick a seed in range")
         value = value[seed]
+    from music.save_weight import saved_weights, weights_file
+
     path = Path(value)
-    if not path.exists() and not weights_path(path).exists() and not weights_path(path).with_suffix(".npz").exists():
-        raise BadInput(f"load_weight {path} does not exist (nor {weights_path(path).name}); train the "
+    if not path.exists() and saved_weights(path) is None:
+        raise BadInput(f"load_weight {path} does not exist (nor {weights_file(path).name}); train the "
                        "pretraining run first and point load_weight at its policy file, e.g. "
                        "--param load_weight='\"logs/<run>/policy_latest.pkl\"'")
     return path
