@@ -58,12 +58,18 @@ class MpiAdam:
         return self.params.size
 
     def update(self, local_grad: np.ndarray, stepsize: float, current: np.ndarray | None = None) -> None:
-        """One Adam step with the rank-summed ``local_grad`` (shape (size,)).
+        """One Adam step with the rank-summed ``local_grad`` (shape (size,)), written to the variables."""
+        self.params.set(self.step(local_grad, stepsize, current))
 
-        ``current`` may pass the parameters' current flat values when the caller already
-        read them (the training graph returns them with the gradients), saving a read.
-        The new values are computed in numpy and assigned, as in the original: letting TF
-        add the step instead would flush denormal steps to zero and change the bits.
+    def step(self, local_grad: np.ndarray, stepsize: float, current: np.ndarray | None = None) -> np.ndarray:
+        """One Adam step with the rank-summed ``local_grad`` (shape (size,)); returns the new parameters.
+
+        The caller writes them (``update`` does), so that a caller with several optimizers
+        can write all its networks in one TF call. ``current`` may pass the parameters'
+        current flat values when the caller already read them (the training graph returns
+        them with the gradients), saving a read. The new values are computed in numpy, as
+        in the original: letting TF add the step instead would flush denormal steps to zero
+        and change the bits.
         """
         local_grad = np.asarray(local_grad, dtype=np.float32)
         if local_grad.shape != (self.size,):
@@ -81,7 +87,7 @@ class MpiAdam:
         self.v = self.beta2 * self.v + (1 - self.beta2) * (global_grad * global_grad)
         step = (-step_size) * self.m / (np.sqrt(self.v) + self.epsilon)
         theta = self.params.get() if current is None else np.asarray(current, dtype=np.float32)
-        self.params.set(theta + step)
+        return theta + step
 
     def sync(self) -> None:
         """Overwrite every rank's parameters with rank 0's."""

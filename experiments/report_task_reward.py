@@ -1,0 +1,241 @@
+"""Write experiments/RESULTS.md and its figures from a task_reward sweep's committed files.
+
+    python experiments/report_task_reward.py                 # experiments/results/task_reward
+    python experiments/report_task_reward.py --results DIR --out RESULTS.md --figures FIGDIR
+
+Every figure is drawn by ``python -m music.plot`` with the command printed in RESULTS.md;
+every number comes from the runs' progress.csv, sweep.json and motion_*.csv files
+(``experiments/measure_object_motion.sh``). Nothing here trains or measures anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from music import plot  # noqa: E402
+
+TASK_VARIANTS = ["SAC", "SAC+MUSIC-r", "SAC+MUSIC-p", "SAC+MUSIC-f"]
+INTRINSIC = "SAC+MUSIC"
+
+# The paper's statements we test, in our words, with where they are in the paper (ICLR 2021, OthEq8I5v1).
+PAPER_INTRINSIC = ("Without any task reward, the MUSIC agent learns to push the object and, on "
+                   "PickAndPlace, to pick it up and lift it (Sec. 4, Fig. 2 and the video); 16 workers, 50 epochs.")
+PAPER_TASK = ("With task reward, MUSIC-r, -p and -f learn faster and reach higher success than SAC "
+              "alone on Push, PickAndPlace and Slide (Sec. 4, Table 1 and Fig. 3); 16 workers, 50 epochs.")
+
+
+def rel(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def mean_std(values) -> str:
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return "-"
+    return f"{values.mean():.3g} ± {values.std():.2g}"
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def episodes_to_reach(run: plot.Run, threshold: float) -> float:
+    """Training episodes (all ranks) until test/success_rate first reaches ``threshold``; inf if never."""
+    success = run.columns["test/success_rate"]
+    reached = np.flatnonzero(success >= threshold - 1e-9)
+    return float(plot.x_values(run, "episodes")[reached[0]]) if reached.size else float("inf")
+
+
+def figure(argv: list[str], out_md: Path, alt: str) -> list[str]:
+    """Draw one figure with music.plot; markdown lines showing it with the command that drew it."""
+    if plot.main(argv) != 0:
+        raise SystemExit(f"music.plot failed: {argv}")
+    png = Path(argv[argv.index("--out") + 1]).with_suffix(".png")
+    link = os.path.relpath(ROOT / png, out_md.resolve().parent)
+    return [f"![{alt}]({link})", "", "`python -m music.plot " + " ".join(shlex.quote(a) for a in argv) + "`", ""]
+
+
+def compare_to_sac(values: dict[str, np.ndarray], better: str) -> list[str]:
+    """Each variant against SAC: better or worse by more than the seeds' spread, else indistinguishable.
+
+    ``values`` maps a variant to one number per seed; ``better`` is "higher" or "lower".
+    """
+    if "SAC" not in values:
+        return []
+    base = values["SAC"]
+    out = []
+    for variant, v in values.items():
+        if variant == "SAC":
+            continue
+        diff = v.mean() - base.mean()
+        spread = max(v.std(), base.std())
+        if not np.isfinite(diff):
+            verdict = "not comparable (a run never reached it)"
+        elif abs(diff) <= spread:
+            verdict = f"within the seeds' spread ({diff:+.3g}, std {spread:.2g}): no difference shown"
+        else:
+            good = diff > 0 if better == "higher" else diff < 0
+            verdict = f"{'better' if good else 'worse'} than SAC ({diff:+.3g}, std {spread:.2g})"
+        out.append(f"{variant}: {verdict}")
+    return out
+
+
+def sweep_time(records: list[dict]) -> tuple[float, float]:
+    """(sum of the runs' seconds, first start to last finish in seconds)."""
+    ends = [datetime.datetime.fromisoformat(r["finished"]) for r in records]
+    starts = [end - datetime.timedelta(seconds=r["seconds"]) for end, r in zip(ends, records, strict=True)]
+    return sum(r["seconds"] for r in records), (max(ends) - min(starts)).total_seconds()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--results", type=Path, default=ROOT / "experiments/results/task_reward")
+    p.add_argument("--out", type=Path, default=ROOT / "experiments/RESULTS.md")
+    p.add_argument("--figures", type=Path, default=ROOT / "experiments/figures")
+    p.add_argument("--thresholds", type=float, nargs="+", default=[0.1, 0.2],
+                   help="test success rates for the episodes-to-reach comparison (fixed before the sweep)")
+    args = p.parse_args(argv)
+
+    folders = plot.find_run_folders([str(args.results)])
+    if not folders:
+        print(f"report: error: no finished runs under {args.results}", file=sys.stderr)
+        return 2
+    runs = [plot.load_run(f) for f in folders]
+    records = [json.loads((f / "sweep.json").read_text()) for f in folders if (f / "sweep.json").exists()]
+    tasks = sorted({r.task for r in runs})
+    by = {(r.task, r.variant): sorted((x for x in runs if (x.task, x.variant) == (r.task, r.variant)),
+                                      key=lambda x: x.seed) for r in runs}
+    scales = sorted({(r["scale"], r["ranks"], r["n_epochs"], r["n_cycles"]) for r in records})
+    seeds = sorted({r.seed for r in runs})
+    total_s, span_s = sweep_time(records)
+    headline: list[str] = []
+
+    out: list[str] = ["# Reproduction at small scale: MUSIC alone, and SAC with -r/-p/-f", ""]
+    out += [f"Generated by `python {rel(Path(__file__))}` from the files under `{rel(args.results)}` "
+            f"({datetime.date.today().isoformat()}). Do not edit by hand.", ""]
+    out += ["## Set-up", ""]
+    for name, ranks, n_epochs, n_cycles in scales:
+        episodes = n_epochs * n_cycles * 2 * ranks  # rollout_batch_size 2 in every params file used
+        out.append(f"- scale `{name}`: {ranks} MPI ranks, {n_epochs} epochs of {n_cycles} cycles "
+                   f"= {episodes} training episodes per run (the paper: 16 ranks x 50 epochs x 50 cycles x 2 "
+                   f"= 80,000), seeds {seeds}, tasks {', '.join(tasks)}.")
+    out.append(f"- {len(records)} runs; sum of run times {total_s / 3600:.2f} h, first start to last finish "
+               f"{span_s / 3600:.2f} h on a 2-core machine (`sweep.log` has the runner's progress lines).")
+    out += ["- Sweep: `python experiments/task_reward.py --scale small` (trains the SAC+MUSIC pretraining run "
+            "of each seed first; -r/-p/-f load its final policy). Object motion: "
+            "`bash experiments/measure_object_motion.sh`. This file: "
+            f"`python {rel(Path(__file__))}`.", ""]
+
+    # Claim 1: MUSIC alone moves (and lifts) the object.
+    out += ["## 1. Does MUSIC alone (no task reward) make the robot move the object?", "",
+            f"Paper: {PAPER_INTRINSIC}", "",
+            "Ours: each seed's final SAC+MUSIC policy against the untrained policy it started from (same seed, "
+            "fresh weights), 100 episodes per seed and mode, with `experiments/measure_untrained.py`. "
+            "`train` mode is how MUSIC trains (exploration noise, zero goal), `test` is greedy. Displacement: "
+            "distance between the object's first and last position (m); lift: the object's highest point "
+            "above its start (m); MI reward: clip(5000 MI, 0, 1) - 1 under the run's own trained MINE. "
+            "Mean ± std over seeds.", ""]
+    columns = ["object_displacement", "object_lift", "mi_reward_mean"]
+    out += ["| task | mode | policy | seeds | " + " | ".join(columns) + " |", "|---|---|---|---|---|---|---|"]
+    motion: dict[tuple, dict[str, list[float]]] = {}
+    for task in tasks:
+        for run in by.get((task, INTRINSIC), []):
+            for kind in ("untrained", "trained"):
+                path = run.folder / f"motion_{kind}.csv"
+                if not path.exists():
+                    continue
+                for row in read_csv(path):
+                    cell = motion.setdefault((task, row["mode"], kind), {c: [] for c in columns})
+                    for c in columns:
+                        cell[c].append(float(row[c]))
+    for (task, mode, kind), cell in sorted(motion.items()):
+        out.append(f"| {task} | {mode} | {kind} | {len(cell[columns[0]])} | "
+                   + " | ".join(mean_std(cell[c]) for c in columns) + " |")
+    if not motion:
+        out.append("| (no motion_*.csv yet: run experiments/measure_object_motion.sh) | | | | | | |")
+    out.append("")
+    verdicts = []
+    for task in tasks:
+        for mode in ("train", "test"):
+            trained, untrained = motion.get((task, mode, "trained")), motion.get((task, mode, "untrained"))
+            if not trained or not untrained:
+                continue
+            for c, what in (("object_displacement", "displacement"), ("object_lift", "lift")):
+                t, u = np.asarray(trained[c]), np.asarray(untrained[c])
+                line = (f"{task}, {mode} mode, {what}: trained {t.mean():.4f} m vs untrained {u.mean():.4f} m "
+                        f"({t.mean() / max(u.mean(), 1e-9):.1f}x); trained > untrained in "
+                        f"{int((t > u).sum())} of {len(t)} seeds")
+                verdicts.append(f"- {line}")
+                headline.append(line)
+    out += verdicts + [""]
+    metrics = [("train/object_displacement", "intrinsic_displacement"), ("train/object_lift", "intrinsic_lift"),
+               ("mi_reward/mean", "intrinsic_mi_reward")]
+    for metric, name in metrics if any(INTRINSIC == r.variant for r in runs) else []:
+        out += figure([str(rel(args.results)), "--variants", INTRINSIC, "--metric", metric, "--x", "episodes",
+                       "--out", f"{rel(args.figures)}/{name}",
+                       "--title", f"{INTRINSIC}, no task reward: {metric} during training"], args.out, metric)
+
+    # Claim 2: with task reward, -r/-p/-f learn faster than SAC.
+    out += ["## 2. With task reward: do -r, -p, -f reach a success rate in fewer episodes than SAC?", "",
+            f"Paper: {PAPER_TASK}", "",
+            "Ours: test/success_rate (10 test episodes per rank per epoch, greedy) at the last epoch, its mean "
+            "over all epochs (area under the learning curve), and the training episodes (all ranks) until a "
+            f"run's test success first reaches {' / '.join(map(str, args.thresholds))} (thresholds fixed before "
+            "the sweep; `never` if not within the run). Mean ± std over seeds; episodes are the mean over the "
+            "seeds that reached it, with how many did.", ""]
+    header = ["task", "variant", "seeds", "final success", "mean success over epochs"]
+    header += [f"episodes to {t}" for t in args.thresholds]
+    out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for task in tasks:
+        for variant in TASK_VARIANTS:
+            group = by.get((task, variant), [])
+            if not group:
+                continue
+            final = [r.columns["test/success_rate"][-1] for r in group]
+            area = [np.mean(r.columns["test/success_rate"]) for r in group]
+            cells = [task, variant, str(len(group)), mean_std(final), mean_std(area)]
+            for t in args.thresholds:
+                eps = np.array([episodes_to_reach(r, t) for r in group])
+                ok = eps[np.isfinite(eps)]
+                cells.append(f"{ok.mean():.0f} ({ok.size}/{eps.size})" if ok.size else f"never (0/{eps.size})")
+            out.append("| " + " | ".join(cells) + " |")
+            headline.append(f"{task} {variant}: final test success {mean_std(final)}, "
+                            f"mean over epochs {mean_std(area)} ({len(group)} seeds)")
+    out.append("")
+    for task in tasks:
+        groups = {v: by[(task, v)] for v in TASK_VARIANTS if (task, v) in by}
+        area = {v: np.array([np.mean(r.columns["test/success_rate"]) for r in g]) for v, g in groups.items()}
+        lines = [f"- {task}, mean success over epochs: {line}" for line in compare_to_sac(area, "higher")]
+        for t in args.thresholds:
+            eps = {v: np.array([episodes_to_reach(r, t) for r in g]) for v, g in groups.items()}
+            lines += [f"- {task}, episodes to {t}: {line}" for line in compare_to_sac(eps, "lower")]
+        out += lines
+        headline += [line[2:] for line in lines]
+    out.append("")
+    out += figure([str(rel(args.results)), "--variants", *TASK_VARIANTS, "--metric", "test/success_rate",
+                   "--x", "episodes", "--out", f"{rel(args.figures)}/task_reward_success",
+                   "--title", "test success rate with task reward"], args.out, "test/success_rate")
+
+    args.out.write_text("\n".join(out).rstrip() + "\n")
+    print(f"wrote {rel(args.out)}")
+    print("\n".join(headline))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
