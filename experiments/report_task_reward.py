@@ -82,11 +82,12 @@ def compare_to_sac(values: dict[str, np.ndarray], better: str) -> list[str]:
     for variant, v in values.items():
         if variant == "SAC":
             continue
+        if not (np.all(np.isfinite(v)) and np.all(np.isfinite(base))):
+            out.append(f"{variant}: not comparable (a run never reached it)")
+            continue
         diff = v.mean() - base.mean()
         spread = max(v.std(), base.std())
-        if not np.isfinite(diff):
-            verdict = "not comparable (a run never reached it)"
-        elif abs(diff) <= spread:
+        if abs(diff) <= spread:
             verdict = f"within the seeds' spread ({diff:+.3g}, std {spread:.2g}): no difference shown"
         else:
             good = diff > 0 if better == "higher" else diff < 0

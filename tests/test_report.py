@@ -1,0 +1,90 @@
+"""experiments/report_task_reward.py: RESULTS.md numbers from fake run folders, checked by hand."""
+
+import csv
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("report_task_reward", ROOT / "experiments/report_task_reward.py")
+report = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(report)
+
+
+def fake_run(results: Path, task: str, variant: str, seed: int, success: list[float], seconds: float,
+             finished: str, motion: dict | None = None) -> None:
+    folder = results / task / variant / f"seed{seed}"
+    folder.mkdir(parents=True)
+    (folder / "params.json").write_text(json.dumps({"env_name": task, "note": variant, "seed": seed, "num_cpu": 2}))
+    with open(folder / "progress.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", "test/success_rate", "train/episode", "train/object_displacement",
+                         "train/object_lift", "mi_reward/mean"])
+        for epoch, s in enumerate(success):
+            writer.writerow([epoch, s, 16 * (epoch + 1), 0.01 * epoch, 0.001 * epoch, -1 + 0.001 * epoch])
+    (folder / "sweep.json").write_text(json.dumps({"scale": "small", "ranks": 2, "n_epochs": len(success),
+                                                   "n_cycles": 8, "seconds": seconds, "finished": finished}))
+    for kind, rows in (motion or {}).items():
+        with open(folder / f"motion_{kind}.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["mode", "object_displacement", "object_lift", "mi_reward_mean"])
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def motion(displacement: float, lift: float) -> list[dict]:
+    return [{"mode": "train", "object_displacement": displacement, "object_lift": lift, "mi_reward_mean": -0.99},
+            {"mode": "test", "object_displacement": displacement / 2, "object_lift": lift / 2,
+             "mi_reward_mean": -0.99}]
+
+
+def test_report_numbers_match_a_hand_computation(tmp_path):
+    results = tmp_path / "task_reward"
+    task = "FetchPush-v1"
+    # SAC: success reaches 0.2 at epoch 2 (seed 0) and never (seed 1).
+    fake_run(results, task, "SAC", 0, [0.0, 0.1, 0.2], 100, "2026-01-01T00:10:00")
+    fake_run(results, task, "SAC", 1, [0.0, 0.0, 0.1], 100, "2026-01-01T00:12:00")
+    # -r: reaches 0.2 at epoch 0 on both seeds.
+    fake_run(results, task, "SAC+MUSIC-r", 0, [0.2, 0.4, 0.6], 50, "2026-01-01T00:20:00")
+    fake_run(results, task, "SAC+MUSIC-r", 1, [0.3, 0.5, 0.7], 50, "2026-01-01T00:30:00")
+    fake_run(results, task, "SAC+MUSIC", 0, [0.0, 0.0, 0.0], 300, "2026-01-01T00:05:00",
+             {"untrained": motion(0.01, 0.001), "trained": motion(0.03, 0.002)})
+    fake_run(results, task, "SAC+MUSIC", 1, [0.0, 0.0, 0.0], 300, "2026-01-01T00:07:00",
+             {"untrained": motion(0.02, 0.001), "trained": motion(0.01, 0.004)})
+    out = tmp_path / "RESULTS.md"
+    assert report.main(["--results", str(results), "--out", str(out), "--figures", str(tmp_path / "fig")]) == 0
+    text = out.read_text()
+
+    # 6 runs: 100+100+50+50+300+300 s = 900 s; first start 00:05:00 - 300 s = 00:00:00, last finish 00:30:00.
+    assert "sum of run times 0.25 h, first start to last finish 0.50 h" in text
+    # final success: SAC (0.2, 0.1) -> 0.15 ± 0.05; -r (0.6, 0.7) -> 0.65 ± 0.05
+    # mean over epochs: SAC (0.1, 0.0333) -> 0.0667 ± 0.0333; episodes = 16 * (epoch + 1) * 2 ranks
+    assert "| FetchPush-v1 | SAC | 2 | 0.15 ± 0.05 | 0.0667 ± 0.033 | 80 (2/2) | 96 (1/2) |" in text
+    assert "| FetchPush-v1 | SAC+MUSIC-r | 2 | 0.65 ± 0.05 | 0.45 ± 0.05 | 32 (2/2) | 32 (2/2) |" in text
+    # -r is better than SAC in area (0.45 - 0.0667 = +0.383 > spread 0.05); at 0.2 SAC has a seed that never
+    # reached it, so the mean episode count is not comparable.
+    assert "SAC+MUSIC-r: better than SAC (+0.383, std 0.05)" in text
+    assert "episodes to 0.2: SAC+MUSIC-r: not comparable" in text
+    # episodes to 0.1: SAC (64, 96) -> 80 vs -r (32, 32) -> 32: -48, spread max(16, 0) = 16 -> better
+    assert "episodes to 0.1: SAC+MUSIC-r: better than SAC (-48, std 16)" in text
+    # motion: train mode displacement trained (0.03, 0.01) -> 0.02 ± 0.01 vs untrained (0.01, 0.02) -> 0.015
+    assert "| FetchPush-v1 | train | trained | 2 | 0.02 ± 0.01 | 0.003 ± 0.001 | -0.99 ± 0 |" in text
+    assert "train mode, displacement: trained 0.0200 m vs untrained 0.0150 m (1.3x); trained > untrained in " \
+           "1 of 2 seeds" in text
+    for name in ("task_reward_success", "intrinsic_displacement", "intrinsic_lift", "intrinsic_mi_reward"):
+        assert (tmp_path / "fig" / f"{name}.png").stat().st_size > 0
+        assert f"--out {tmp_path}/fig/{name}" in text
+
+
+def test_episodes_to_reach_uses_all_ranks_and_never_is_inf(tmp_path):
+    fake_run(tmp_path, "FetchPush-v1", "SAC", 0, [0.0, 0.3], 10, "2026-01-01T00:00:10")
+    run = report.plot.load_run(tmp_path / "FetchPush-v1/SAC/seed0")
+    assert report.episodes_to_reach(run, 0.3) == 2 * 16 * 2
+    assert report.episodes_to_reach(run, 0.31) == np.inf
+
+
+def test_no_runs_is_a_clear_error(tmp_path, capsys):
+    assert report.main(["--results", str(tmp_path), "--out", str(tmp_path / "R.md")]) == 2
+    assert "no finished runs under" in capsys.readouterr().err
+    assert not (tmp_path / "R.md").exists()
