@@ -67,7 +67,9 @@ def instrument(prof: Profiler, policy, workers) -> None:
     for adam in (policy.Q_adam, policy.pi_adam, policy.mi_adam, policy.sk_adam):
         if adam is not None:
             prof.wrap(adam, "update", "adam")
+            prof.wrap(adam, "step", "adam")  # DDPG.train calls step and writes both networks itself
             adam.comm = TimedComm(adam.comm, prof, "mpi_reduce")
+    prof.wrap(policy._main_params, "set", "adam")
     prof.wrap(policy, "_mi_grad", "mine_training")
     prof.wrap(policy, "_sk_grad", "skill_training")
     for norm in (policy.o_stats, policy.g_stats):

@@ -246,8 +246,11 @@ class DDPG:
     def _build_graphs(self) -> None:
         o, z, g, u = _spec(None, self.dimo), _spec(None, self.dimz), _spec(None, self.dimg), _spec(None, self.dimu)
         act_sig = [o, z, g]
-        self._act_main = graph(functools.partial(self._act_graph, self.main), act_sig)
-        self._act_target = graph(functools.partial(self._act_graph, self.target), act_sig)
+        # Acting with and without Q(o, pi(o)): training rollouts need no critic pass.
+        self._act_main = graph(functools.partial(self._act_graph, self.main, False), act_sig)
+        self._act_target = graph(functools.partial(self._act_graph, self.target, False), act_sig)
+        self._act_main_q = graph(functools.partial(self._act_graph, self.main, True), act_sig)
+        self._act_target_q = graph(functools.partial(self._act_graph, self.target, True), act_sig)
 
         batch_sig = {"o": o, "z": z, "g": g, "u": u, "o_2": o, "g_2": g, "r": _spec(None), "m": _spec(None),
                      "s": _spec(None)}
@@ -269,11 +272,12 @@ class DDPG:
             self._sk_reward = graph(self._sk_reward_graph, [o, z])
             self._sk_grad = graph(self._sk_grad_graph, [o, z])
 
-    def _act_graph(self, net: ActorCritic, o, z, g):
+    def _act_graph(self, net: ActorCritic, with_q: bool, o, z, g):
+        # Drawn with or without Q, so that the random stream (shared with training) is the same.
         noise = self.tf_rng.normal(tf.stack([tf.shape(o)[0], self.dimu])) if self.sac else None
         out = net.actor(o, z, g, noise)
         # SAC acts with its mean (exploration noise is added outside); Q_pi uses the sample.
-        return out.mu, net.critic(o, z, g, out.pi)
+        return (out.mu, net.critic(o, z, g, out.pi)) if with_q else out.mu
 
     def _critic_target(self, batch, weights, neg_logp_pi, target_q_pi):
         """SPEC §4 target. (B, 1), or (B, B) for SAC in the original entropy mode."""
@@ -374,8 +378,12 @@ class DDPG:
         for name, array, dim in (("o", o, self.dimo), ("z", z, self.dimz), ("g", g, self.dimg), ("ag", ag, self.dimg)):
             self._check_width(name, array, dim)
         o, g = self._preprocess_og(o, ag, g)
-        act = self._act_target if use_target_net else self._act_main
-        u, q = act(o.reshape(-1, self.dimo), z.reshape(-1, self.dimz), g.reshape(-1, self.dimg))
+        if compute_Q:
+            act = self._act_target_q if use_target_net else self._act_main_q
+            u, q = act(o.reshape(-1, self.dimo), z.reshape(-1, self.dimz), g.reshape(-1, self.dimg))
+        else:
+            act = self._act_target if use_target_net else self._act_main
+            u = act(o.reshape(-1, self.dimo), z.reshape(-1, self.dimz), g.reshape(-1, self.dimg))
         u = u.numpy().astype(np.float64)
         u = u + noise_eps * self.max_u * self.rng.standard_normal(u.shape)
         u = np.clip(u, -self.max_u, self.max_u)
