@@ -28,15 +28,17 @@ def fake_run(results: Path, task: str, variant: str, seed: int, success: list[fl
                                                    "n_cycles": 8, "seconds": seconds, "finished": finished}))
     for kind, rows in (motion or {}).items():
         with open(folder / f"motion_{kind}.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["mode", "object_displacement", "object_lift", "mi_reward_mean"])
+            writer = csv.DictWriter(f, fieldnames=["mode", "object_displacement", "object_lift", "mi_reward_mean",
+                                                   "success_rate"])
             writer.writeheader()
             writer.writerows(rows)
 
 
-def motion(displacement: float, lift: float) -> list[dict]:
-    return [{"mode": "train", "object_displacement": displacement, "object_lift": lift, "mi_reward_mean": -0.99},
+def motion(displacement: float, lift: float, test_success: float = 0.0) -> list[dict]:
+    return [{"mode": "train", "object_displacement": displacement, "object_lift": lift, "mi_reward_mean": -0.99,
+             "success_rate": 0.0},
             {"mode": "test", "object_displacement": displacement / 2, "object_lift": lift / 2,
-             "mi_reward_mean": -0.99}]
+             "mi_reward_mean": -0.99, "success_rate": test_success}]
 
 
 def test_report_numbers_match_a_hand_computation(tmp_path):
@@ -49,9 +51,9 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     fake_run(results, task, "SAC+MUSIC-r", 0, [0.2, 0.4, 0.6], 50, "2026-01-01T00:20:00")
     fake_run(results, task, "SAC+MUSIC-r", 1, [0.3, 0.5, 0.7], 50, "2026-01-01T00:30:00")
     fake_run(results, task, "SAC+MUSIC", 0, [0.0, 0.0, 0.0], 300, "2026-01-01T00:05:00",
-             {"untrained": motion(0.01, 0.001), "trained": motion(0.03, 0.002)})
+             {"untrained": motion(0.01, 0.001, 0.1), "trained": motion(0.03, 0.002)})
     fake_run(results, task, "SAC+MUSIC", 1, [0.0, 0.0, 0.0], 300, "2026-01-01T00:07:00",
-             {"untrained": motion(0.02, 0.001), "trained": motion(0.01, 0.004)})
+             {"untrained": motion(0.02, 0.001, 0.3), "trained": motion(0.01, 0.004)})
     out = tmp_path / "RESULTS.md"
     assert report.main(["--results", str(results), "--out", str(out), "--figures", str(tmp_path / "fig")]) == 0
     text = out.read_text()
@@ -60,8 +62,12 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     assert "sum of run times 0.25 h, first start to last finish 0.50 h" in text
     # final success: SAC (0.2, 0.1) -> 0.15 ± 0.05; -r (0.6, 0.7) -> 0.65 ± 0.05
     # mean over epochs: SAC (0.1, 0.0333) -> 0.0667 ± 0.0333; episodes = 16 * (epoch + 1) * 2 ranks
-    assert "| FetchPush-v1 | SAC | 2 | 0.15 ± 0.05 | 0.0667 ± 0.033 | 80 (2/2) | 96 (1/2) |" in text
-    assert "| FetchPush-v1 | SAC+MUSIC-r | 2 | 0.65 ± 0.05 | 0.45 ± 0.05 | 32 (2/2) | 32 (2/2) |" in text
+    # train displacement 0.01 * epoch -> mean over 3 epochs 0.01 on every run
+    assert "| FetchPush-v1 | SAC | 2 | 0.15 ± 0.05 | 0.0667 ± 0.033 | 0.01 ± 0 | 80 (2/2) | 96 (1/2) |" in text
+    assert "| FetchPush-v1 | SAC+MUSIC-r | 2 | 0.65 ± 0.05 | 0.45 ± 0.05 | 0.01 ± 0 | 32 (2/2) | 32 (2/2) |" in text
+    assert "train object displacement: SAC+MUSIC-r: within the seeds' spread (+0, std 0)" in text
+    # chance level: test-mode success of the untrained policies (0.1, 0.3) -> 0.200
+    assert "Chance level, FetchPush-v1: an untrained policy's test success is 0.200 (2 x 100 episodes" in text
     # -r is better than SAC in area (0.45 - 0.0667 = +0.383 > spread 0.05); at 0.2 SAC has a seed that never
     # reached it, so the mean episode count is not comparable.
     assert "SAC+MUSIC-r: better than SAC (+0.383, std 0.05)" in text
