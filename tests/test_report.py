@@ -75,9 +75,15 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     # episodes to 0.1: SAC (64, 96) -> 80 vs -r (32, 32) -> 32: -48, spread max(16, 0) = 16 -> better
     assert "episodes to 0.1: SAC+MUSIC-r: better than SAC (-48, std 16)" in text
     # motion: train mode displacement trained (0.03, 0.01) -> 0.02 ± 0.01 vs untrained (0.01, 0.02) -> 0.015
-    assert "| FetchPush-v1 | train | trained | 2 | 0.02 ± 0.01 | 0.003 ± 0.001 | -0.99 ± 0 |" in text
+    assert "| FetchPush-v1 | train | trained | 2 | 0.0200 ± 0.0100 | 0.0030 ± 0.0010 | -0.9900 ± 0.0000 |" in text
     assert "train mode, displacement: trained 0.0200 m vs untrained 0.0150 m (1.3x); trained > untrained in " \
            "1 of 2 seeds" in text
+    # summary: 1 of 2 seeds moved it more -> not reproduced; -r better than SAC in area and episodes to 0.1
+    assert "- MUSIC alone, FetchPush-v1: not reproduced at this scale" in text
+    assert ("- With task reward, FetchPush-v1: better than SAC beyond the seeds' spread: "
+            "SAC+MUSIC-r (episodes to 0.1), SAC+MUSIC-r (mean success over epochs)") in text
+    # test-mode lift: untrained (0.0005, 0.0005) is below a millimetre, so no ratio is given
+    assert "test mode, lift: trained 0.0015 m vs untrained 0.0005 m (ratio n/a: untrained < 1 mm)" in text
     for name in ("task_reward_success", "intrinsic_displacement", "intrinsic_lift", "intrinsic_mi_reward"):
         assert (tmp_path / "fig" / f"{name}.png").stat().st_size > 0
         assert f"--out {tmp_path}/fig/{name}" in text
