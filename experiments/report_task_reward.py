@@ -248,8 +248,21 @@ def main(argv: list[str] | None = None) -> int:
             out.append("| " + " | ".join(cells) + " |")
             headline.append(f"{task} {variant}: final test success {mean_std(final)}, "
                             f"mean over epochs {mean_std(area)} ({len(group)} seeds)")
+    for task in tasks:
+        # With the same seed, every variant sees the same test goals and object positions; a policy that
+        # never moves the object scores the same successes, so equal numbers say "nothing learned yet".
+        per_seed = [[r.columns["test/success_rate"] for v in TASK_VARIANTS for r in by.get((task, v), [])
+                     if r.seed == seed] for seed in seeds]
+        per_seed = [np.stack(curves) for curves in per_seed if len(curves) > 1]
+        if per_seed:
+            same = sum(int(np.sum(np.all(c == c[0], axis=0))) for c in per_seed)
+            total = sum(c.shape[1] for c in per_seed)
+            out.append(f"- {task}: in {same} of {total} (seed, epoch) pairs all variants have exactly the same "
+                       "test success: the same test episodes (same seed) are solved by all, i.e. the ones whose "
+                       "goal needs no object motion.")
     out.append("")
-    better: dict[str, list[str]] = {}  # task -> variants better than SAC on some measure
+    better: dict[str, list[str]] = {}  # task -> "variant (measure)" better than SAC beyond the seeds' spread
+    worse: dict[str, list[str]] = {}
     for task in tasks:
         groups = {v: by[(task, v)] for v in TASK_VARIANTS if (task, v) in by}
         area = {v: np.array([np.mean(r.columns["test/success_rate"]) for r in g]) for v, g in groups.items()}
@@ -262,8 +275,9 @@ def main(argv: list[str] | None = None) -> int:
         out += lines
         headline += [line[2:] for line in lines]
         # lines read "- <task>, <measure>: <variant>: better than SAC (...)"
-        better[task] = sorted(f"{line.split(': ')[1]} ({line.split(': ')[0].split(', ', 1)[1]})"
-                              for line in lines if "better than SAC" in line)
+        for verdict, found in (("better", better), ("worse", worse)):
+            found[task] = sorted(f"{line.split(': ')[1]} ({line.split(': ')[0].split(', ', 1)[1]})"
+                                 for line in lines if f"{verdict} than SAC" in line)
     out.append("")
     out += figure([str(rel(args.results)), "--variants", *TASK_VARIANTS, "--metric", "test/success_rate",
                    "--x", "episodes", "--out", f"{rel(args.figures)}/task_reward_success",
@@ -281,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         if task in better:
             summary.append(f"- With task reward, {task}: " + (
                 f"better than SAC beyond the seeds' spread: {', '.join(better[task])}" if better[task] else
-                "not reproduced at this scale: no variant differs from SAC by more than the seeds' spread"
+                "not reproduced at this scale: no variant is better than SAC by more than the seeds' spread"
+                + (f"; worse: {', '.join(worse[task])}" if worse[task] else "")
                 + (f"; test success stays at chance level ({chance[task]:.3f})" if task in chance else "")))
     summary.append("")
     at = out.index("## 1. Does MUSIC alone (no task reward) make the robot move the object?")

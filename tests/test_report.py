@@ -66,6 +66,8 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     assert "| FetchPush-v1 | SAC | 2 | 0.15 ± 0.05 | 0.0667 ± 0.033 | 0.01 ± 0 | 80 (2/2) | 96 (1/2) |" in text
     assert "| FetchPush-v1 | SAC+MUSIC-r | 2 | 0.65 ± 0.05 | 0.45 ± 0.05 | 0.01 ± 0 | 32 (2/2) | 32 (2/2) |" in text
     assert "train object displacement: SAC+MUSIC-r: within the seeds' spread (+0, std 0)" in text
+    # SAC and -r differ at every (seed, epoch): 0 of 2 seeds x 3 epochs
+    assert "- FetchPush-v1: in 0 of 6 (seed, epoch) pairs all variants have exactly the same test success" in text
     # chance level: test-mode success of the untrained policies (0.1, 0.3) -> 0.200
     assert "Chance level, FetchPush-v1: an untrained policy's test success is 0.200 (2 x 100 episodes" in text
     # -r is better than SAC in area (0.45 - 0.0667 = +0.383 > spread 0.05); at 0.2 SAC has a seed that never
