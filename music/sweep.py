@@ -52,7 +52,7 @@ class Scale:
 ALL_TASKS = ("FetchPush-v1", "FetchPickAndPlace-v1", "FetchSlide-v1")
 SCALES = {
     "paper": Scale("paper", ranks=16, n_epochs=50, n_cycles=50, seeds=(0, 1, 2, 3, 4), tasks=ALL_TASKS),
-    # Sized so that the 30 runs of task_reward.py finish in about two hours on a 2-core machine.
+    # Sized for a 2-core machine: the 30 runs of task_reward.py took 64 min (experiments/RESULTS.md).
     "small": Scale("small", ranks=2, n_epochs=10, n_cycles=8, seeds=(0, 1, 2),
                    tasks=("FetchPush-v1", "FetchPickAndPlace-v1")),
 }
