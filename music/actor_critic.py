@@ -41,6 +41,26 @@ def squash(mu: tf.Tensor, pi: tf.Tensor, logp_pi: tf.Tensor):
     return mu, pi, logp_pi
 
 
+def action_bound(max_u, dimu: int) -> float | np.ndarray:
+    """The action bound: a float, or a float32 array (dimu,) for a per-dimension bound.
+
+    The original's config turns a list-valued ``max_u`` into an array, and every use
+    (actor scaling, clipping, the action penalty, random actions) broadcasts it.
+    """
+    if np.ndim(max_u) == 0:
+        bound = float(max_u)
+        if not bound > 0:
+            raise ValueError(f"max_u must be > 0, got {max_u!r}")
+        return bound
+    bound = np.asarray(max_u, dtype=np.float32)
+    if bound.shape != (dimu,):
+        raise ValueError(f"max_u has {bound.size} bounds but actions have {dimu} dimensions; give one number "
+                         f"or a list of {dimu}")
+    if not np.all(bound > 0):
+        raise ValueError(f"every max_u bound must be > 0, got {list(map(float, bound))}")
+    return bound
+
+
 class ActorOutput(NamedTuple):
     mu: tf.Tensor  # (B, dimu) deterministic action in [-max_u, max_u] (DDPG: = pi)
     pi: tf.Tensor  # (B, dimu) action used by the critic's Q_pi (SAC: the sample)
@@ -56,7 +76,8 @@ class ActorCritic(tf.Module):
 
     Args:
         dimo, dimz, dimg, dimu: sizes of observation, skill, goal and action.
-        max_u: the largest action magnitude; actor outputs are scaled by it.
+        max_u: the largest action magnitude (a float, or an array (dimu,) from
+            ``action_bound``); actor outputs are scaled by it.
         o_stats, g_stats: normalizers applied to o and g (shared by main and target).
         hidden, layers: width and depth of the MLPs.
         sac: SAC head (squashed Gaussian) instead of DDPG's tanh.
@@ -70,7 +91,7 @@ class ActorCritic(tf.Module):
         dimz: int,
         dimg: int,
         dimu: int,
-        max_u: float,
+        max_u: float | np.ndarray,
         o_stats: Normalizer,
         g_stats: Normalizer,
         hidden: int,
@@ -80,7 +101,7 @@ class ActorCritic(tf.Module):
     ):
         super().__init__(name=name)
         self.dimu = dimu
-        self.max_u = float(max_u)
+        self.max_u = action_bound(max_u, dimu)
         self.sac = sac
         self.o_stats = o_stats
         self.g_stats = g_stats

@@ -28,7 +28,7 @@ class ParamsError(ValueError):
 
 DEFAULT_PARAMS: dict[str, Any] = {
     # env
-    "max_u": 1.0,  # largest absolute value of each action coordinate
+    "max_u": 1.0,  # largest absolute value of each action coordinate (or a list: one bound per coordinate)
     # ddpg
     "layers": 3,  # hidden layers of actor and critic
     "hidden": 256,  # units per hidden layer
@@ -80,19 +80,21 @@ DEFAULT_PARAMS: dict[str, Any] = {
     # not in the original (see docs/deviations.md)
     "entropy_reward_mode": "original",
     "replay_dtype": "float32",  # the original stored float64 (twice the memory)
+    "mi_end_mode": "original",  # after mi_end_epoch the MI term is -m_w ('original') or 0 ('drop')
 }
 
 # What each key accepts (beyond DEFAULT_PARAMS's own type).
-_FLOAT_KEYS = {"max_u", "Q_lr", "pi_lr", "mi_lr", "sk_lr", "polyak", "action_l2", "clip_obs", "random_eps",
+_FLOAT_KEYS = {"Q_lr", "pi_lr", "mi_lr", "sk_lr", "polyak", "action_l2", "clip_obs", "random_eps",
                "noise_eps", "norm_eps", "norm_clip", "replay_k", "r_scale", "mi_r_scale", "sk_r_scale", "et_r_scale"}
 _INT_KEYS = {"layers", "hidden", "buffer_size", "n_cycles", "rollout_batch_size", "n_batches", "batch_size",
              "n_test_rollouts", "num_objective", "mi_end_epoch", "num_skills"}
 _BOOL_KEYS = {"relative_goals", "test_with_polyak", "collect_data", "collect_video", "sac", "finetune_pi",
               "no_train_mi", "mi_prioritization"}
 _CHOICES = {"replay_strategy": REPLAY_STRATEGIES, "goal_generation": ("Env", "Zero"),
-            "entropy_reward_mode": ("original", "per_transition"), "replay_dtype": ("float32", "float64")}
+            "entropy_reward_mode": ("original", "per_transition"), "replay_dtype": ("float32", "float64"),
+            "mi_end_mode": ("original", "drop")}
 _POSITIVE = {"layers", "hidden", "buffer_size", "n_cycles", "rollout_batch_size", "n_batches", "batch_size",
-             "num_skills", "max_u", "norm_clip", "clip_obs"}
+             "num_skills", "norm_clip", "clip_obs"}
 _NON_NEGATIVE = {"n_test_rollouts", "replay_k", "r_scale", "mi_r_scale", "sk_r_scale", "et_r_scale", "Q_lr",
                  "pi_lr", "mi_lr", "sk_lr", "action_l2", "norm_eps", "num_objective", "mi_end_epoch"}
 _PROBABILITY = {"random_eps", "polyak"}
@@ -110,6 +112,12 @@ def _check_type(key: str, value: Any) -> str | None:
         return f"expected true or false, got {value!r}"
     if key in _CHOICES and value not in _CHOICES[key]:
         return f"expected one of {', '.join(_CHOICES[key])}, got {value!r}"
+    if key == "max_u":
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            return f"expected a number or a list of numbers (one per action dimension), got {value!r}"
+        if not all(v > 0 for v in values):
+            return f"must be > 0, got {value!r}"
     if key in ("note",) and not isinstance(value, str):
         return f"expected a string, got {value!r}"
     if key in ("mi_w_schedule", "et_w_schedule"):
@@ -248,10 +256,12 @@ def configure_ddpg(dims: dict[str, int], params: dict[str, Any], env, pretrain_w
         clip_return=(1.0 / (1.0 - gamma)) * params["num_objective"] if clip_return else np.inf,
         sample_transitions=configure_her(params, env), gamma=gamma, env_name=params["env_name"],
         sac=params["sac"], finetune_pi=params["finetune_pi"], mi_prioritization=params["mi_prioritization"],
-        pretrain_weights=pretrain_weights, entropy_reward_mode=params["entropy_reward_mode"], seed=seed,
+        pretrain_weights=pretrain_weights, entropy_reward_mode=params["entropy_reward_mode"],
+        mi_end_mode=params.get("mi_end_mode", "original"), seed=seed,
         buffer_dtype=np.dtype(params.get("replay_dtype", "float32")).type,
         info={"env_name": params["env_name"], "note": params["note"], "goal_generation": params["goal_generation"],
               "num_skills": params["num_skills"], "use_skill_n": params["use_skill_n"], "T": T,
-              "test_with_polyak": params["test_with_polyak"]},
+              "test_with_polyak": params["test_with_polyak"], "noise_eps": params["noise_eps"],
+              "random_eps": params["random_eps"]},
         comm=comm,
     )

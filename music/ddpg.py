@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from mpi4py import MPI
 
-from music.actor_critic import ActorCritic
+from music.actor_critic import ActorCritic, action_bound
 from music.discriminator import Discriminator
 from music.envs import SUPPORTED_ENVS, canonical_env_name, observation_split
 from music.mpi_adam import MpiAdam
@@ -28,6 +28,7 @@ from music.replay_buffer import ReplayBuffer
 from music.tf_util import FlatParams, flatten, graph
 
 ENTROPY_REWARD_MODES = ("original", "per_transition")
+MI_END_MODES = ("original", "drop")
 
 # Scopes whose variables ``load_weight`` understands, as in the original.
 WEIGHT_SCOPES = ("o_stats", "g_stats", "main", "target", "state_mi", "skill_ds")
@@ -64,7 +65,8 @@ class DDPG:
         r_scale, mi_r_scale, sk_r_scale, et_r_scale: scales of the task, MI, skill and
             entropy rewards (SPEC §4).
         norm_eps, norm_clip: normalizer std floor and clip range.
-        max_u: largest action magnitude.
+        max_u: largest action magnitude: a number, or one bound per action dimension
+            (a list, as the original's config accepts).
         action_l2: weight of the actor's (pi / max_u)^2 penalty.
         clip_obs: observations and goals are clipped to [-clip_obs, clip_obs].
         T: episode length.
@@ -79,12 +81,17 @@ class DDPG:
         finetune_pi: with ``pretrain_weights``, also load actor, critic and targets.
         mi_prioritization: prioritize replay of episodes by their MI.
         pretrain_weights: a name -> array dict (``save_weight``) whose MINE is loaded.
+        mi_end_mode: what the critic target's MI term becomes once ``mi_r_scale`` is set to 0
+            (at ``mi_end_epoch``). ``original``: the target keeps the scale the agent was
+            built with, so the term is the constant ``-m_w`` per transition (the original
+            built it into its TF1 graph); ``drop``: the term is 0. See docs/deviations.md.
         entropy_reward_mode: ``original`` reproduces the original SAC critic target,
             where the (B,) entropy reward broadcasts against the (B, 1) target into a
             (B, B) matrix: the critic loss averages over all pairs, so its gradient is
             that of a target with the batch-mean entropy reward. ``per_transition``
             gives each transition its own entropy reward. See docs/deviations.md.
-        seed: seeds the initial weights and this agent's numpy and TF random streams.
+        seed: seeds three independent streams (``np.random.SeedSequence(seed).spawn``): the
+            initial weights, this agent's numpy generator and its TF generator.
         history_len: how many recent rewards the logs average over.
         buffer_dtype: replay storage dtype; float32 halves the memory of the original's
             float64 (see docs/deviations.md).
@@ -112,7 +119,7 @@ class DDPG:
         et_r_scale: float,
         norm_eps: float,
         norm_clip: float,
-        max_u: float,
+        max_u: float | list[float],
         action_l2: float,
         clip_obs: float,
         T: int,
@@ -128,6 +135,7 @@ class DDPG:
         mi_prioritization: bool = False,
         pretrain_weights: dict[str, np.ndarray] | None = None,
         entropy_reward_mode: str = "original",
+        mi_end_mode: str = "original",
         seed: int = 0,
         history_len: int = 10000,
         buffer_dtype=np.float32,
@@ -140,6 +148,8 @@ class DDPG:
         self._init_kwargs = {k: v for k, v in args.items() if k not in dropped}
         if entropy_reward_mode not in ENTROPY_REWARD_MODES:
             raise ValueError(f"entropy_reward_mode must be one of {ENTROPY_REWARD_MODES}, got {entropy_reward_mode!r}")
+        if mi_end_mode not in MI_END_MODES:
+            raise ValueError(f"mi_end_mode must be one of {MI_END_MODES}, got {mi_end_mode!r}")
         for key in ("o", "z", "g", "u"):
             if key not in input_dims:
                 raise ValueError(f"input_dims lacks {key!r}: {input_dims}")
@@ -151,7 +161,11 @@ class DDPG:
         self.batch_size = batch_size
         self.Q_lr, self.pi_lr, self.mi_lr, self.sk_lr = Q_lr, pi_lr, mi_lr, sk_lr
         self.r_scale, self.mi_r_scale, self.sk_r_scale, self.et_r_scale = r_scale, mi_r_scale, sk_r_scale, et_r_scale
-        self.max_u = float(max_u)
+        # The MI scale the critic target uses: the one the agent was built with, unless
+        # mi_end_mode='drop' makes it follow mi_r_scale (which the loop sets to 0 at mi_end_epoch).
+        self.built_mi_r_scale = mi_r_scale
+        self.mi_end_mode = mi_end_mode
+        self.max_u = action_bound(max_u, self.dimu)
         self.action_l2 = action_l2
         self.clip_obs = clip_obs
         self.T = T
@@ -175,9 +189,11 @@ class DDPG:
         else:
             self.split = observation_split(env_name, self.dimo)
 
-        self.rng = np.random.default_rng(seed)
-        self.tf_rng = tf.random.Generator.from_seed(seed)
-        init_rng = np.random.default_rng(seed)
+        # Separate streams, so that no sampling draw repeats a draw that made the initial weights.
+        init_seq, np_seq, tf_seq = np.random.SeedSequence(seed).spawn(3)
+        init_rng = np.random.default_rng(init_seq)
+        self.rng = np.random.default_rng(np_seq)
+        self.tf_rng = tf.random.Generator.from_seed(int(tf_seq.generate_state(1, np.uint64)[0] >> 1))
 
         self.o_stats = Normalizer(self.dimo, norm_eps, norm_clip, name="o_stats", comm=self.comm)
         self.g_stats = Normalizer(self.dimg, norm_eps, norm_clip, name="g_stats", comm=self.comm)
@@ -384,11 +400,14 @@ class DDPG:
         else:
             act = self._act_target if use_target_net else self._act_main
             u = act(o.reshape(-1, self.dimo), z.reshape(-1, self.dimz), g.reshape(-1, self.dimg))
-        u = u.numpy().astype(np.float64)
-        u = u + noise_eps * self.max_u * self.rng.standard_normal(u.shape)
+        # float32 throughout, as the original: each float64 term is added to the float32
+        # actions in place, so the sum is rounded back to float32 (env.step and the replay
+        # buffer get float32 actions).
+        u = u.numpy().copy()
+        u += noise_eps * self.max_u * self.rng.standard_normal(u.shape)
         u = np.clip(u, -self.max_u, self.max_u)
         explore = self.rng.binomial(1, random_eps, u.shape[0]).reshape(-1, 1)
-        u = u + explore * (self._random_action(u.shape[0]) - u)
+        u += explore * (self._random_action(u.shape[0]) - u)
         if u.shape[0] == 1:
             u = u[0]
         return (u.copy(), q.numpy()) if compute_Q else u.copy()
@@ -431,7 +450,8 @@ class DDPG:
                  "r": tr["r"], "m": tr["m"], "s": tr["s"]}
         batch = {k: np.asarray(v, dtype=np.float32) for k, v in batch.items()}
         weights = {k: np.float32(tr[k]) for k in WEIGHT_KEYS if k != "mi_r_scale"}
-        weights["mi_r_scale"] = np.float32(self.mi_r_scale)
+        graph_scale = self.built_mi_r_scale if self.mi_end_mode == "original" else self.mi_r_scale
+        weights["mi_r_scale"] = np.float32(graph_scale)
         return batch, weights
 
     def train(self, epoch: int, batch=None):

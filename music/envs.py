@@ -91,8 +91,11 @@ def observation_split(env_name: str, dimo: int | None = None) -> ObservationSpli
 _ALIAS_PRINTED: set[str] = set()
 
 
-def make_env(env_name: str, render_mode: str | None = None, max_episode_steps: int | None = None):
+def make_env(env_name: str, render_mode: str | None = None, max_episode_steps: int | None = None,
+             frame_size: int | None = None):
     """Create the gymnasium-robotics task ``env_name`` (v1 aliases accepted, announced once).
+
+    ``frame_size`` sets the width and height of rendered frames (gymnasium-robotics: 480).
 
     Raises ``UnknownEnvError`` listing the supported names for anything else.
     """
@@ -112,6 +115,8 @@ def make_env(env_name: str, render_mode: str | None = None, max_episode_steps: i
     kwargs = {"render_mode": render_mode} if render_mode else {}
     if max_episode_steps is not None:
         kwargs["max_episode_steps"] = max_episode_steps
+    if frame_size is not None:
+        kwargs.update(width=frame_size, height=frame_size)
     return gym.make(name, **kwargs)
 
 

@@ -57,19 +57,58 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# The original's evaluator kept the last 100 episodes (of all skills together) for its summary.
+SUMMARY_EPISODES = 100
+
+
+def exploration_settings(policy, note_params: dict | None) -> dict:
+    """noise_eps, random_eps and test_with_polyak: the note's params, else the policy's training run's.
+
+    Policies saved before these were recorded in ``policy.info`` get the original's defaults.
+    """
+    from music.config import DEFAULT_PARAMS
+
+    settings = {}
+    for key in ("noise_eps", "random_eps", "test_with_polyak"):
+        if note_params is not None and key in note_params:
+            settings[key] = note_params[key]
+        else:
+            settings[key] = policy.info.get(key, DEFAULT_PARAMS[key])
+    return settings
+
+
+def summarize(worker, last: int = SUMMARY_EPISODES) -> dict:
+    """The original's play summary: means over the last ``last`` episodes, all skills together."""
+    histories = {"success_rate": worker.success_history, "mean_Q": worker.Q_history,
+                 "episode": None, "object_displacement": worker.displacement_history,
+                 "object_lift": worker.lift_history}
+    out = {}
+    for key, history in histories.items():
+        if key == "episode":
+            out["test/episode"] = min(worker.n_episodes, last)
+        elif history:
+            out[f"test/{key}"] = float(np.mean(list(history)[-last:]))
+    return out
+
+
 def play(args) -> dict:
+    """Run the policy per skill; returns {skill: logs, 'all': the all-skills summary}."""
     from music.envs import make_env
     from music.rollout import RolloutWorker
     from music.save_weight import load_policy
 
     policy = load_policy(args.policy_file)
     env_name = policy.info.get("env_name", policy.env_name)
-    goal_generation = args.goal_generation
-    if goal_generation is None and args.note:
+    note_params = None
+    if args.note:
         from music.config import load_params_file, params_file
 
-        goal_generation = load_params_file(params_file(env_name, args.note)).get("goal_generation")
+        note_params = load_params_file(params_file(env_name, args.note))
+    goal_generation = args.goal_generation
+    if goal_generation is None and note_params is not None:
+        goal_generation = note_params.get("goal_generation")
     goal_generation = goal_generation or policy.info.get("goal_generation", "Zero")
+    settings = exploration_settings(policy, note_params)
     num_skills = policy.dimz
     np.random.seed(args.seed)
     policy.rng = np.random.default_rng(args.seed)
@@ -78,8 +117,9 @@ def play(args) -> dict:
     dims = {k: v for k, v in policy.input_dims.items()}
     worker = RolloutWorker(lambda: make_env(env_name), policy,
                            dims, T=policy.T, rollout_batch_size=1, exploit=args.exploit,
-                           use_target_net=policy.info.get("test_with_polyak", False), compute_Q=args.compute_q,
-                           noise_eps=0.2, random_eps=0.3, env_name=env_name, history_len=10**6, render=render)
+                           use_target_net=settings["test_with_polyak"], compute_Q=args.compute_q,
+                           noise_eps=settings["noise_eps"], random_eps=settings["random_eps"], env_name=env_name,
+                           history_len=10**6, render=render)
     worker.seed(args.seed)
     base = Path(args.policy_file)
     outdir = Path(args.outdir) if args.outdir else base.parent
@@ -87,7 +127,7 @@ def play(args) -> dict:
     goal = np.zeros((1, dims["g"])) if goal_generation == "Zero" else None
     results = {}
     for z in range(num_skills):
-        worker.clear_history()
+        first_episode = worker.n_episodes
         z_onehot = np.eye(num_skills)[[z]]
         for i in range(args.n_test_rollouts):
             name = f"{base.stem}_test_{i:02d}_exploit_{args.exploit}_compute_q_{args.compute_q}_skill_{z}"
@@ -98,12 +138,17 @@ def play(args) -> dict:
                 episode = worker.generate_rollouts(generated_goal=goal, z_s_onehot=z_onehot)
             if args.collect_data:
                 (outdir / f"{name}.txt").write_text(json.dumps(episode["o"].tolist()))
-        logs = dict(worker.logs("test"))
+        logs = summarize(worker, last=worker.n_episodes - first_episode)
         results[z] = logs
         line = ", ".join(f"{k} {v:.4g}" for k, v in logs.items())
         print(f"skill {z}: {line}", flush=True)
-    print(f"{env_name}, goals {goal_generation}, {num_skills} skill(s) x {args.n_test_rollouts} episodes; "
-          f"outputs in {outdir}")
+    results["all"] = summarize(worker)
+    line = ", ".join(f"{k} {v:.4g}" for k, v in results["all"].items())
+    shown = min(worker.n_episodes, SUMMARY_EPISODES)
+    print(f"all skills (last {shown} episodes, as the original): {line}", flush=True)
+    print(f"{env_name}, goals {goal_generation}, {num_skills} skill(s) x {args.n_test_rollouts} episodes, "
+          f"noise_eps {settings['noise_eps']}, random_eps {settings['random_eps']}, exploit {args.exploit}, "
+          f"target networks {settings['test_with_polyak']}; outputs in {outdir}")
     return results
 
 

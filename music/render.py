@@ -15,6 +15,9 @@ import os
 
 import numpy as np
 
+# Frames of 500 x 500 pixels, the size the original's videos had (gym's Fetch render default).
+FRAME_SIZE = 500
+
 
 def _state_spec():
     import mujoco
@@ -39,7 +42,7 @@ def _serve(conn, env_name: str) -> None:
 
         from music.envs import make_env
 
-        env = make_env(env_name, render_mode="rgb_array")
+        env = make_env(env_name, render_mode="rgb_array", frame_size=FRAME_SIZE)
         env.reset(seed=0)
         model, data = env.unwrapped.model, env.unwrapped.data
         conn.send("ready")

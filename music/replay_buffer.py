@@ -46,7 +46,9 @@ class ReplayBuffer:
         self.rng = rng if rng is not None else np.random.default_rng()
         self.buffers = {key: np.empty([self.size, *shape], dtype=dtype) for key, shape in self.buffer_shapes.items()}
         if mi_prioritization:
-            self.buffers["p"] = np.zeros([self.size, 1], dtype=dtype)
+            # float64 whatever the replay dtype, as the original: priorities are sums of values
+            # up to 0.0002, and float32 rounding would create ties in their dense ranking.
+            self.buffers["p"] = np.zeros([self.size, 1], dtype=np.float64)
         self.current_size = 0  # episodes stored
         self.n_transitions_stored = 0
         self.lock = threading.Lock()

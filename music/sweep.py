@@ -2,11 +2,15 @@
 
 Each run goes to ``<results>/<family>/<task>/<variant>/seed<k>/``. A run trains into
 ``seed<k>.partial/`` and is renamed when it has finished, with ``sweep.json`` beside
-its outputs recording the command and a sha256 of its params file. So a finished run
-is skipped, an interrupted one (a ``.partial`` folder) is started again from scratch,
-and results made with a different version of a params file are refused before
-anything runs. Variants that need a pretrained policy (-r, -p, -f, -t, MUSIC+DIAYN,
--f DIAYN) wait for their pretraining run of the same seed and load its policy.
+its outputs recording the command, the code's git commit, the wall time and a sha256 of
+its params file. So a finished run is skipped; an interrupted one (a ``.partial``
+folder) resumes from its last checkpoint (``music.train --resume``), or starts again if
+it has none; and results made with a different version of a params file are refused
+before anything runs. Variants that need a pretrained policy (-r, -p, -f, -t,
+MUSIC+DIAYN, -f DIAYN) wait for their pretraining run of the same seed and load its
+policy. SIGTERM or SIGINT to the sweep stops the running trainings cleanly (each writes
+a checkpoint) and says what the next start will do. ``on_finish`` hooks (e.g. the
+campaign's export of small results into the repository) run after each finished run.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +49,7 @@ class Scale:
     n_cycles: int
     seeds: tuple[int, ...]
     tasks: tuple[str, ...]
+    params: tuple[str, ...] = ()  # extra --param KEY=VALUE of every run (e.g. to make test runs tiny)
 
     def describe(self) -> str:
         return (f"scale {self.name}: {self.ranks} MPI ranks, {self.n_epochs} epochs of {self.n_cycles} cycles, "
@@ -55,7 +62,22 @@ SCALES = {
     # Sized for a 2-core machine: the 30 runs of task_reward.py took 64 min (experiments/RESULTS.md).
     "small": Scale("small", ranks=2, n_epochs=10, n_cycles=8, seeds=(0, 1, 2),
                    tasks=("FetchPush-v1", "FetchPickAndPlace-v1")),
+    # Every paper default on 2 ranks: the paper's 100,000 optimizer steps per run with 1/8 of
+    # its episodes (10,000). Runs for hours: see experiments/campaign.py.
+    "medium": Scale("medium", ranks=2, n_epochs=50, n_cycles=50, seeds=(0, 1, 2),
+                    tasks=("FetchPush-v1", "FetchPickAndPlace-v1")),
 }
+
+
+def default_results(scale_name: str) -> Path:
+    """Where runs of a scale go by default: the repository for small (committed), else a runs folder.
+
+    Long runs live outside the clone (``$MUSIC_RUNS``, default ``~/music-runs``) so that a new
+    checkout does not lose them.
+    """
+    if scale_name.startswith("small"):
+        return RESULTS_DIR
+    return Path(os.environ.get("MUSIC_RUNS", Path.home() / "music-runs")) / scale_name
 
 # Variant -> (pretraining variant, task of the pretraining run or None for the same task).
 PRETRAINING = {
@@ -133,10 +155,18 @@ def pretrained_policy(results: Path, job: Job, scale: Scale) -> Path:
     return run_dir(results, job.pretrain) / name
 
 
-def train_command(job: Job, scale: Scale, results: Path, python: str = sys.executable) -> list[str]:
-    cmd = [python, "-m", "music.train", "--env_name", job.task, "--note", job.variant, "--seed", str(job.seed),
-           "--n_epochs", str(scale.n_epochs), "--n_cycles", str(scale.n_cycles)]
-    if job.pretrain is not None:
+def train_command(job: Job, scale: Scale, results: Path, python: str = sys.executable,
+                  resume: Path | None = None) -> list[str]:
+    """The ``music.train`` command of a job (without ``--logdir``); with ``resume``, the command continuing it."""
+    if resume is not None:
+        cmd = [python, "-m", "music.train", "--resume", str(resume)]
+    else:
+        cmd = [python, "-m", "music.train", "--env_name", job.task, "--note", job.variant, "--seed", str(job.seed),
+               "--n_epochs", str(scale.n_epochs), "--n_cycles", str(scale.n_cycles)]
+    if resume is None:
+        for item in scale.params:
+            cmd += ["--param", item]
+    if job.pretrain is not None and resume is None:
         cmd += ["--param", f'load_weight="{pretrained_policy(results, job, scale)}"']
     if scale.ranks > 1:
         from music.train import find_mpiexec
@@ -146,6 +176,25 @@ def train_command(job: Job, scale: Scale, results: Path, python: str = sys.execu
             raise SweepError("scale needs MPI ranks but no mpiexec was found")
         cmd = [mpiexec, "-n", str(scale.ranks), *cmd]
     return cmd
+
+
+def code_commit() -> str | None:
+    """The git commit of the code this process runs (None outside a git checkout)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
+                             text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def resumable(partial: Path) -> dict | None:
+    """The checkpoint manifest of an interrupted run, if it can resume (None: start it again)."""
+    try:
+        manifest = json.loads((partial / "checkpoint" / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if (partial / "params.json").exists() else None
 
 
 def job_status(results: Path, job: Job, scale: Scale) -> str:
@@ -180,7 +229,7 @@ def sweep_record(job: Job, scale: Scale, cmd: list[str]) -> dict:
 
 @dataclass
 class Running:
-    """A started run: its process, command, console file and folder."""
+    """A started run: its process, command, console file, folder and the wall time of earlier sessions."""
 
     job: Job
     proc: subprocess.Popen
@@ -188,21 +237,53 @@ class Running:
     console: object  # the open file the process writes to
     partial: Path
     started: float
+    earlier_seconds: float = 0.0
+    commits: list = field(default_factory=list)
+
+
+SEGMENTS = "sweep_segments.json"  # inside a .partial folder: wall time and commit of each session of the run
+
+
+def _segments(partial: Path) -> list[dict]:
+    try:
+        return json.loads((partial / SEGMENTS).read_text())
+    except (OSError, ValueError):
+        return []
 
 
 def _start(job: Job, scale: Scale, results: Path, log) -> Running:
     folder = run_dir(results, job)
     partial = folder.with_name(folder.name + ".partial")
-    for stale in (partial, folder):
-        if stale.exists():
-            log(f"restarting interrupted run {job.name()} (removing {stale})")
-            shutil.rmtree(stale)
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    cmd = train_command(job, scale, results) + ["--logdir", str(partial)]
-    console = open(partial.parent / f"{partial.name}.out", "w")
-    proc = subprocess.Popen(cmd, stdout=console, stderr=subprocess.STDOUT,
+    if folder.exists():
+        log(f"removing {folder}: a run folder without sweep.json (unfinished, from an older runner)")
+        shutil.rmtree(folder)
+    manifest = resumable(partial) if partial.exists() else None
+    segments = _segments(partial) if manifest else []
+    if manifest:
+        cmd = train_command(job, scale, results, resume=partial)
+        log(f"resuming {job.name()} from its checkpoint of epoch {manifest['epoch']}, cycle {manifest['cycle']}")
+    else:
+        if partial.exists():
+            log(f"restarting interrupted run {job.name()} (no checkpoint; removing {partial})")
+            shutil.rmtree(partial)
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        cmd = train_command(job, scale, results) + ["--logdir", str(partial)]
+    console = open(partial.parent / f"{partial.name}.out", "a")
+    proc = subprocess.Popen(cmd, stdout=console, stderr=subprocess.STDOUT, start_new_session=True,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    return Running(job, proc, cmd, console, partial, time.time())
+    return Running(job, proc, cmd, console, partial, time.time(),
+                   earlier_seconds=sum(seg["seconds"] for seg in segments),
+                   commits=[seg.get("commit") for seg in segments])
+
+
+def _record_segment(run: Running) -> None:
+    """Add this session's wall time (and code commit) to the run's segments file."""
+    if not run.partial.exists():
+        return
+    segments = _segments(run.partial)
+    segments.append({"seconds": round(time.time() - run.started, 1), "commit": code_commit(),
+                     "ended": datetime.datetime.now().isoformat(timespec="seconds"), "exit": run.proc.returncode})
+    (run.partial / SEGMENTS).write_text(json.dumps(segments, indent=1))
 
 
 def _finish(run: Running, scale: Scale, results: Path) -> float:
@@ -211,53 +292,119 @@ def _finish(run: Running, scale: Scale, results: Path) -> float:
     log_path = partial.parent / f"{partial.name}.out"
     seconds = time.time() - run.started
     if run.proc.returncode != 0:
+        _record_segment(run)
         tail = log_path.read_text().splitlines()[-5:] if log_path.exists() else []
         raise RuntimeError(f"{job.name()} failed (exit {run.proc.returncode}); see {log_path}:\n" + "\n".join(tail))
-    record = sweep_record(job, scale, run.cmd)
-    record.update(seconds=round(seconds, 1), finished=datetime.datetime.now().isoformat(timespec="seconds"))
+    commit = code_commit()
+    record = sweep_record(job, scale, [*train_command(job, scale, results), "--logdir", str(run_dir(results, job))])
+    record.update(seconds=round(run.earlier_seconds + seconds, 1), sessions=len(run.commits) + 1,
+                  commit=commit, finished=datetime.datetime.now().isoformat(timespec="seconds"))
+    if any(c != commit for c in run.commits):
+        record["commits_of_earlier_sessions"] = run.commits
     (partial / "sweep.json").write_text(json.dumps(record, indent=1))
+    (partial / SEGMENTS).unlink(missing_ok=True)
     os.replace(log_path, partial / "console.out")
     os.replace(partial, run_dir(results, job))
-    return seconds
+    return run.earlier_seconds + seconds
+
+
+def _stop_all(running: list[Running], signum: int, log, timeout: float = 600.0) -> None:
+    """Forward the signal to every running training and wait for their checkpoints."""
+    for run in running:
+        log(f"stopping {run.job.name()} (signal {signal.Signals(signum).name}: it writes a checkpoint first)")
+        try:
+            os.killpg(run.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.time() + timeout
+    for run in running:
+        try:
+            run.proc.wait(timeout=max(1.0, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            log(f"{run.job.name()} did not stop within {timeout:.0f} s; killing it (its last checkpoint stays)")
+            os.killpg(run.proc.pid, signal.SIGKILL)
+            run.proc.wait()
+        run.console.close()
+        _record_segment(run)
+        manifest = resumable(run.partial)
+        where = (f"epoch {manifest['epoch']}, cycle {manifest['cycle']}" if manifest else "the start (no checkpoint)")
+        log(f"stopped {run.job.name()} (exit {run.proc.returncode}); the next start resumes it from {where}")
+
+
+class SweepStopped(Exception):
+    """The sweep was stopped by a signal; running trainings wrote checkpoints."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.exit_code = 128 + signum
 
 
 def run_sweep(jobs: list[Job], scale: Scale, results: Path, parallel: int = 1, dry_run: bool = False,
-              log=print) -> dict[str, int]:
-    """Run ``jobs`` (pretraining first), ``parallel`` at a time. Returns counts of done/skipped/run."""
+              log=print, on_finish: Callable[[Job, Path], None] | None = None) -> dict[str, int]:
+    """Run ``jobs`` (pretraining first), ``parallel`` at a time. Returns counts of done/skipped/run.
+
+    ``on_finish(job, run_folder)`` is called after each run has finished. SIGTERM/SIGINT stop
+    the running trainings at their next cycle end (checkpoint written), then raise ``SweepStopped``.
+    """
     status = {job.key: job_status(results, job, scale) for job in jobs}  # may raise before anything runs
     todo = [job for job in jobs if status[job.key] != "done"]
     total, skipped = len(jobs), len(jobs) - len(todo)
     log(f"{scale.describe()}; {total} runs, {skipped} already done, {len(todo)} to run, {parallel} at a time")
     if dry_run:
         for job in todo:
-            log(f"would run {job.name()}: {' '.join(train_command(job, scale, results))}")
+            partial = run_dir(results, job).with_name(f"seed{job.seed}.partial")
+            manifest = resumable(partial) if partial.exists() else None
+            cmd = train_command(job, scale, results, resume=partial if manifest else None)
+            log(f"would {'resume' if manifest else 'run'} {job.name()}: {' '.join(cmd)}")
         return {"total": total, "skipped": skipped, "run": 0}
     done_keys = {job.key for job in jobs if status[job.key] == "done"}
     running: list[Running] = []
     durations: list[float] = []
     pending = list(todo)
-    while pending or running:
-        ready = [j for j in pending if j.pretrain is None or j.pretrain.key in done_keys]
-        while ready and len(running) < parallel:
-            job = ready.pop(0)
-            pending.remove(job)
-            running.append(_start(job, scale, results, log))
-            log(f"started {job.name()}")
-        time.sleep(1.0)
-        for run in list(running):
-            if run.proc.poll() is None:
-                continue
-            running.remove(run)
-            job = run.job
-            seconds = _finish(run, scale, results)
-            durations.append(seconds)
-            done_keys.add(job.key)
-            left = len(pending) + len(running)
-            eta = (sum(durations) / len(durations)) * left / parallel
-            log(f"[{len(done_keys)}/{total}] finished {job.name()} in {seconds:.0f} s; "
-                f"about {datetime.timedelta(seconds=int(eta))} to go")
-        if pending and not running and not any(j.pretrain is None or j.pretrain.key in done_keys for j in pending):
-            raise RuntimeError("no runnable job left (a pretraining run is missing)")
+    received: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while pending or running:
+            if received:
+                _stop_all(running, received[0], log)
+                raise SweepStopped(received[0])
+            ready = [j for j in pending if j.pretrain is None or j.pretrain.key in done_keys]
+            while ready and len(running) < parallel:
+                job = ready.pop(0)
+                pending.remove(job)
+                running.append(_start(job, scale, results, log))
+                log(f"started {job.name()}")
+            time.sleep(1.0)
+            for run in list(running):
+                if run.proc.poll() is None:
+                    continue
+                running.remove(run)
+                job = run.job
+                if run.proc.returncode in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+                    # stopped from outside (checkpoint written): stop the others too, resume next time
+                    signum = run.proc.returncode - 128
+                    run.console.close()
+                    _record_segment(run)
+                    log(f"{job.name()} was stopped by {signal.Signals(signum).name} from outside; "
+                        "the next start resumes it")
+                    _stop_all(running, signum, log)
+                    raise SweepStopped(signum)
+                seconds = _finish(run, scale, results)
+                durations.append(seconds)
+                done_keys.add(job.key)
+                if on_finish is not None:
+                    on_finish(job, run_dir(results, job))
+                left = len(pending) + len(running)
+                eta = (sum(durations) / len(durations)) * left / parallel
+                log(f"[{len(done_keys)}/{total}] finished {job.name()} in {seconds:.0f} s; "
+                    f"about {datetime.timedelta(seconds=int(eta))} to go")
+            if pending and not running and not any(j.pretrain is None or j.pretrain.key in done_keys
+                                                   for j in pending):
+                raise RuntimeError("no runnable job left (a pretraining run is missing)")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return {"total": total, "skipped": skipped, "run": len(todo)}
 
 
@@ -273,7 +420,9 @@ def main(family: str, variants: list[str], description: str, argv: list[str] | N
     p.add_argument("--n_cycles", type=int, help="override the scale's cycles per epoch")
     p.add_argument("--ranks", type=int, help="override the scale's MPI ranks")
     p.add_argument("--parallel", type=int, default=1, help="runs at a time")
-    p.add_argument("--results", type=Path, default=RESULTS_DIR)
+    p.add_argument("--results", type=Path, default=None,
+                   help="where run folders go (default: experiments/results for small, else $MUSIC_RUNS/<scale>, "
+                        "MUSIC_RUNS defaulting to ~/music-runs)")
     p.add_argument("--dry-run", action="store_true", help="list what would run")
     args = p.parse_args(argv)
     base = SCALES[args.scale]
@@ -281,6 +430,7 @@ def main(family: str, variants: list[str], description: str, argv: list[str] | N
     scale = Scale(base.name if not (args.n_epochs or args.n_cycles or args.ranks) else base.name + "-custom",
                   ranks=args.ranks or base.ranks, n_epochs=args.n_epochs or base.n_epochs,
                   n_cycles=args.n_cycles or base.n_cycles, seeds=tuple(args.seeds or base.seeds), tasks=tasks)
+    args.results = args.results or default_results(scale.name)
     try:
         jobs = make_jobs(family, scale.tasks, args.variants, scale.seeds)
         started = time.time()
@@ -288,6 +438,9 @@ def main(family: str, variants: list[str], description: str, argv: list[str] | N
     except SweepError as err:
         print(f"sweep: error: {err}", file=sys.stderr)
         return 2
+    except SweepStopped as stopped:
+        print(f"sweep {family}: {stopped}; start the same command again to resume", flush=True)
+        return stopped.exit_code
     print(f"sweep {family}: {counts['run']} runs in {time.time() - started:.0f} s "
           f"({counts['skipped']} skipped); results in {args.results / family}")
     return 0

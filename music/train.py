@@ -177,6 +177,13 @@ def resolve_params(args) -> dict:
         raise BadInput(f"--policy_save_interval must be >= 0, got {args.policy_save_interval}")
     params["env_name"] = args.env_name
     params["params_source"] = str(source) if source else None
+    if isinstance(params["max_u"], list):
+        from music.envs import make_env
+
+        dimu = make_env(args.env_name).action_space.shape[0]
+        if len(params["max_u"]) != dimu:
+            raise BadInput(f"max_u lists {len(params['max_u'])} bounds but {args.env_name} has {dimu} action "
+                           f"dimensions; give one number or a list of {dimu}")
     return params
 
 

@@ -60,6 +60,11 @@ def sample_skill(num_skills: int, n: int, use_skill_n: int | None, rng: np.rando
     return z.reshape(n, 1), np.eye(num_skills)[z]
 
 
+def video_name(epoch: int, rank: int, cycle: int, rollout: int, skill: int) -> str:
+    """File name of a training video: the original's, with the mp4 container."""
+    return f"video_epoch_{epoch}_rank_{rank}_cycle_{cycle}_rollout_{rollout}_skill_{skill}.mp4"
+
+
 def save_policy(policy, path: Path) -> None:
     """Pickle the policy atomically (temporary file, then rename), plus its pickle-free twin."""
     import cloudpickle
@@ -126,7 +131,7 @@ def train(*, policy, rollout_worker, evaluator, logger, params: dict, n_epochs: 
         while loop["cycle"] < params["n_cycles"]:
             cycle = loop["cycle"]
             inject_fault(rank, epoch, cycle, policy)
-            _, z_onehot = sample_skill(params["num_skills"], params["rollout_batch_size"], params["use_skill_n"], rng)
+            z, z_onehot = sample_skill(params["num_skills"], params["rollout_batch_size"], params["use_skill_n"], rng)
             goal = np.zeros(rollout_worker.g.shape) if params["goal_generation"] == "Zero" else None
             episode = rollout_worker.generate_rollouts(generated_goal=goal, z_s_onehot=z_onehot)
             if rollout_worker.renderer is not None:  # collect_video, rank 0
@@ -134,7 +139,7 @@ def train(*, policy, rollout_worker, evaluator, logger, params: dict, n_epochs: 
 
                 frames, episode = episode
                 for i, clip in enumerate(frames):
-                    save_video(clip, logdir / f"video_epoch_{epoch}_rank_{rank}_cycle_{cycle}_rollout_{i}.mp4")
+                    save_video(clip, logdir / video_name(epoch, rank, cycle, i, int(z[i, 0])))
             episodes.append(episode)
             policy.store_episode(episode)
             try:

@@ -16,7 +16,7 @@ def test_frames_follow_the_state_of_the_env_being_rolled_out():
     try:
         first = renderer.render(env)
         again = renderer.render(env)
-        assert first.shape == (480, 480, 3) and first.dtype == np.uint8 and first.std() > 1
+        assert first.shape == (500, 500, 3) and first.dtype == np.uint8 and first.std() > 1
         np.testing.assert_array_equal(first, again)
         for _ in range(10):
             env.step(np.array([1.0, 0.0, 1.0, 0.0]))  # the arm moves

@@ -98,7 +98,7 @@ def test_play_writes_videos_and_data(two_rank_run, tmp_path):
     assert [v.name for v in videos] == [f"policy_latest_test_0{i}_exploit_True_compute_q_True_skill_0.mp4"
                                         for i in range(2)]
     frames = iio.imread(videos[0])
-    assert frames.shape == (50, 480, 480, 3) and frames.std() > 1  # T frames of a real scene
+    assert frames.shape == (50, 500, 500, 3) and frames.std() > 1  # T frames of a real scene
     data = json.loads((tmp_path / videos[0].name.replace(".mp4", ".txt")).read_text())
     assert np.asarray(data).shape == (1, 51, 25)
     assert re.search(r"skill 0: test/success_rate \S+, test/mean_Q \S+, test/episode 2, test/object_displacement",

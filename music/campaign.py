@@ -1,0 +1,379 @@
+"""A sweep that outlives a working session: fixed code, background runner, export of results.
+
+A campaign is a list of stages, each a list of (task, variant, seeds), run at one scale
+by ``music.sweep``. Everything lives in a folder outside the clone (``$MUSIC_RUNS/<name>``,
+default ``~/music-runs/<name>``):
+
+    code/            a git worktree of the campaign's fixed commit: the runner and every
+                     training run from here, so editing the clone never changes a run halfway
+    runs/            the run folders (checkpoints, policies; large, never committed)
+    export/          what is small and final of each finished run (see ``export_run``)
+    campaign.json    the commit and the stages allowed to run
+    campaign.log     the runner's log; runner.pid its process
+
+``start`` launches the runner in the background (it survives the shell that started it),
+``stop`` sends it SIGTERM: the running training writes a checkpoint at its next cycle end
+and the next ``start`` resumes it. ``status`` says what is done, half-way and to do. A
+finished run is exported at once, copied into the clone's ``experiments/results/<name>/``
+and, with ``--commit-exports``, committed there (only those files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from music.sweep import (
+    PRETRAINING,
+    SCALES,
+    Job,
+    Scale,
+    SweepError,
+    SweepStopped,
+    make_jobs,
+    resumable,
+    run_dir,
+    run_sweep,
+)
+
+SMALL_FILES = ("progress.csv", "params.json", "log.txt", "sweep.json")
+# Variants whose final weights other variants load (MUSIC alone, DIAYN, ...): exported as npz.
+PRETRAINING_VARIANTS = sorted({variant for variant, _ in PRETRAINING.values()})
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """What a campaign runs: its name (folder), scale and ordered stages of (task, variant, seeds)."""
+
+    name: str
+    scale: Scale
+    stages: dict[int, list[tuple[str, str, tuple[int, ...]]]]
+
+    def jobs(self, stages: list[int]) -> list[Job]:
+        """The jobs of ``stages`` in order (pretraining runs first where a job needs one)."""
+        jobs: dict[tuple, Job] = {}
+        for stage in sorted(stages):
+            if stage not in self.stages:
+                raise SweepError(f"campaign {self.name} has stages {sorted(self.stages)}, not {stage}")
+            for task, variant, seeds in self.stages[stage]:
+                for job in make_jobs(self.name, [task], [variant], list(seeds)):
+                    jobs.setdefault(job.key, job)
+        return list(jobs.values())
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The folders and files of a campaign (see the module docstring)."""
+
+    root: Path
+
+    @property
+    def code(self) -> Path:
+        return self.root / "code"
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def export(self) -> Path:
+        return self.root / "export"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "campaign.json"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "campaign.log"
+
+    @property
+    def pid(self) -> Path:
+        return self.root / "runner.pid"
+
+
+def default_root(name: str) -> Path:
+    return Path(os.environ.get("MUSIC_RUNS", Path.home() / "music-runs")) / name
+
+
+def _git(repo: Path, *args: str, check: bool = True) -> str:
+    out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    if check and out.returncode != 0:
+        raise SweepError(f"git {' '.join(args)} in {repo} failed: {out.stderr.strip()}")
+    return out.stdout.strip()
+
+
+def ensure_worktree(repo: Path, code: Path, commit: str) -> None:
+    """A working checkout of ``commit`` at ``code`` (re-created if missing, broken or elsewhere)."""
+    if code.exists():
+        head = subprocess.run(["git", "-C", str(code), "rev-parse", "HEAD"], capture_output=True, text=True)
+        if head.returncode == 0 and head.stdout.strip() == commit:
+            return
+        # A checkout of another clone (the work tree is laid anew between sessions) or of
+        # another commit: it holds only code, so make it again from this clone.
+        shutil.rmtree(code)
+    _git(repo, "worktree", "prune")
+    _git(repo, "worktree", "add", "--detach", str(code), commit)
+
+
+def runner_pid(layout: Layout) -> int | None:
+    """The pid of a live runner of this campaign, else None."""
+    try:
+        pid = int(layout.pid.read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    try:  # a recycled pid is not our runner
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return pid
+    return pid if "music.campaign" in cmdline or "campaign" in cmdline else None
+
+
+def _relative(text: str, run_folder: Path) -> str:
+    """Paths of the machine that made a run, written relative to the run folder."""
+    for path in (run_folder.with_name(run_folder.name + ".partial"), run_folder):
+        text = text.replace(str(path), ".")
+    return text
+
+
+def export_run(job: Job, folder: Path, export_root: Path) -> Path:
+    """Copy what is small and final of a finished run to ``export_root/<task>/<variant>/seed<k>/``.
+
+    progress.csv, params.json, log.txt, sweep.json (command, wall time, commit), with this
+    machine's paths made relative; for pretraining variants also the final policy's weights
+    as a pickle-free ``policy_<epoch>_weight.npz`` (MINE, actor, critic, targets,
+    normalizers: what -r/-p/-f load).
+    """
+    from music.save_weight import extract_weights, write_weights
+
+    dest = export_root / job.task / job.variant / f"seed{job.seed}"
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in SMALL_FILES:
+        source = folder / name
+        if source.exists():
+            (tmp / name).write_text(_relative(source.read_text(), folder))
+    if job.variant in PRETRAINING_VARIANTS:
+        epochs = sorted(int(p.stem.split("_")[1]) for p in folder.glob("policy_*.npz")
+                        if p.stem.split("_")[1].isdigit())
+        last = folder / f"policy_{epochs[-1]}.npz" if epochs else folder / "policy_latest.npz"
+        weights = extract_weights(last, write=False)
+        latest = extract_weights(folder / "policy_latest.npz", write=False)
+        if set(weights) != set(latest) or not all(np.array_equal(weights[k], latest[k]) for k in weights):
+            raise SweepError(f"{last} differs from {folder / 'policy_latest.npz'}: not the final policy")
+        write_weights(weights, tmp / f"{last.stem}_weight.npz")
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(tmp, dest)
+    return dest
+
+
+def copy_exports(export_root: Path, repo_results: Path) -> list[Path]:
+    """Copy exported runs not yet (or differently) in the clone; returns the run folders copied."""
+    copied = []
+    for sweep_json in sorted(export_root.glob("*/*/seed*/sweep.json")):
+        source = sweep_json.parent
+        dest = repo_results / source.relative_to(export_root)
+        if (dest / "sweep.json").exists() and (dest / "sweep.json").read_bytes() == sweep_json.read_bytes():
+            continue
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(source, dest)
+        copied.append(dest)
+    return copied
+
+
+def commit_paths(repo: Path, paths: list[Path], message: str, attempts: int = 5) -> bool:
+    """Commit exactly ``paths`` in ``repo`` (other staged or edited files stay as they are)."""
+    rel = [str(p.resolve().relative_to(repo.resolve())) for p in paths]
+    for attempt in range(attempts):
+        added = subprocess.run(["git", "-C", str(repo), "add", "--", *rel], capture_output=True, text=True)
+        done = added.returncode == 0 and subprocess.run(
+            ["git", "-C", str(repo), "commit", "--quiet", "-m", message, "--only", "--", *rel],
+            capture_output=True, text=True).returncode == 0
+        if done:
+            return True
+        time.sleep(2.0 * (attempt + 1))  # e.g. index.lock held by a git command of the session
+    return False
+
+
+def log_line(text: str) -> None:
+    print(f"{datetime.datetime.now():%Y-%m-%d %H:%M:%S} {text}", flush=True)
+
+
+# ---------------------------------------------------------------------------- commands
+def run(campaign: Campaign, layout: Layout, stages: list[int], repo: Path | None, commit_exports: bool) -> int:
+    """The runner (foreground): run the stages' jobs, export each finished run."""
+    import music
+
+    log_line(f"runner {os.getpid()}: campaign {campaign.name}, stages {stages}, code {Path(music.__file__).parent}")
+    repo_results = repo / "experiments" / "results" / campaign.name if repo else None
+
+    def on_finish(job: Job, folder: Path) -> None:
+        export_run(job, folder, layout.export)
+        if repo_results is None:
+            return
+        copied = copy_exports(layout.export, repo_results)
+        log_line(f"exported {job.name()} to {repo_results}")
+        if commit_exports and copied:
+            seconds = json.loads((folder / "sweep.json").read_text()).get("seconds", 0)
+            ok = commit_paths(repo, copied, f"Campaign {campaign.name}: {job.name()} finished "
+                                            f"({seconds / 3600:.2f} h), results exported")
+            log_line(f"committed {job.name()}" if ok else f"could not commit {job.name()}: commit it by hand")
+
+    try:
+        run_sweep(campaign.jobs(stages), campaign.scale, layout.runs, log=log_line, on_finish=on_finish)
+    except SweepStopped as stopped:
+        log_line(f"runner stopped ({stopped}); `start` resumes the campaign")
+        return stopped.exit_code
+    log_line(f"stages {stages} finished")
+    return 0
+
+
+def start(campaign: Campaign, layout: Layout, repo: Path, stages: list[int] | None, commit: str | None,
+          commit_exports: bool) -> int:
+    """Start (or resume) the runner in the background from the campaign's fixed commit."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    pid = runner_pid(layout)
+    if pid:
+        print(f"campaign {campaign.name}: runner {pid} is already running (log: {layout.log})")
+        return 0
+    state = json.loads(layout.state.read_text()) if layout.state.exists() else {}
+    wanted = _git(repo, "rev-parse", commit or state.get("commit") or "HEAD")
+    if state.get("commit") and wanted != state["commit"]:
+        halfway = [p for p in layout.runs.glob("**/seed*.partial") if resumable(p)]
+        if halfway:
+            raise SweepError(f"campaign {campaign.name} runs commit {state['commit'][:10]} and "
+                             f"{len(halfway)} run(s) are half-way (e.g. {halfway[0]}); they must finish on the "
+                             "code they started with")
+    state.update(commit=wanted, stages=sorted(stages or state.get("stages") or [min(campaign.stages)]))
+    state.setdefault("created", datetime.datetime.now().isoformat(timespec="seconds"))
+    ensure_worktree(repo, layout.code, wanted)
+    layout.state.write_text(json.dumps(state, indent=1))
+    copy_exports(layout.export, repo / "experiments" / "results" / campaign.name)
+    cmd = [sys.executable, "-m", "music.campaign", "run", "--name", campaign.name, "--root", str(layout.root),
+           "--repo", str(repo.resolve()), "--stages", *map(str, state["stages"])]
+    if commit_exports:
+        cmd.append("--commit-exports")
+    env = {**os.environ, "PYTHONPATH": str(layout.code), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    with open(layout.log, "a") as log:
+        proc = subprocess.Popen(cmd, cwd=layout.code, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    layout.pid.write_text(str(proc.pid))
+    print(f"campaign {campaign.name}: runner {proc.pid} started from commit {wanted[:10]} "
+          f"(stages {state['stages']}); log: {layout.log}")
+    return 0
+
+
+def stop(layout: Layout, timeout: float = 900.0) -> int:
+    """SIGTERM the runner; wait until its trainings have written checkpoints and it has exited."""
+    pid = runner_pid(layout)
+    if not pid:
+        print("no runner is running")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            break
+        time.sleep(1.0)
+    else:
+        print(f"runner {pid} still running after {timeout:.0f} s", file=sys.stderr)
+        return 1
+    layout.pid.unlink(missing_ok=True)
+    tail = layout.log.read_text().splitlines()[-4:] if layout.log.exists() else []
+    print("\n".join(tail))
+    return 0
+
+
+def status(campaign: Campaign, layout: Layout) -> list[dict]:
+    """One row per job of every stage: done (hours), half-way (checkpoint) or to do."""
+    state = json.loads(layout.state.read_text()) if layout.state.exists() else {}
+    rows = []
+    stage_of = {(task, variant, seed): stage for stage, entries in campaign.stages.items()
+                for task, variant, seeds in entries for seed in seeds}
+    for job in campaign.jobs(list(campaign.stages)):
+        folder = run_dir(layout.runs, job)
+        partial = folder.with_name(folder.name + ".partial")
+        if (folder / "sweep.json").exists():
+            seconds = json.loads((folder / "sweep.json").read_text()).get("seconds", 0)
+            what = f"done in {seconds / 3600:.2f} h"
+        elif partial.exists():
+            manifest = resumable(partial)
+            what = (f"half-way: checkpoint of epoch {manifest['epoch']}, cycle {manifest['cycle']}"
+                    if manifest else "started, no checkpoint yet")
+        else:
+            what = "to do"
+        stage = stage_of.get(job.key, "pre")  # "pre": a pretraining run another stage needs
+        rows.append({"stage": stage, "run": job.name(), "status": what})
+    pid = runner_pid(layout)
+    runner = f"running (pid {pid})" if pid else "not running"
+    print(f"campaign {campaign.name} at {layout.root}: commit {str(state.get('commit'))[:10]}, stages allowed "
+          f"{state.get('stages')}, runner {runner}")
+    for row in rows:
+        print(f"  stage {row['stage']}  {row['run']:45s} {row['status']}")
+    return rows
+
+
+def main(campaign: Campaign, argv: list[str] | None = None) -> int:
+    """Command line: start | stop | status | run (the runner itself)."""
+    p = argparse.ArgumentParser(prog=f"campaign {campaign.name}", description=__doc__.split("\n\n")[0])
+    p.add_argument("command", choices=["start", "stop", "status", "run"])
+    p.add_argument("--root", type=Path, default=None, help=f"campaign folder (default {default_root(campaign.name)})")
+    p.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent,
+                   help="the clone whose commit runs and which receives the exports")
+    p.add_argument("--stages", nargs="+", type=int, default=None,
+                   help=f"stages allowed to run (of {sorted(campaign.stages)}; default: as last time, else the first)")
+    p.add_argument("--commit", default=None, help="commit to run (default: the campaign's, else the clone's HEAD)")
+    p.add_argument("--commit-exports", action="store_true", help="commit each finished run's export in --repo")
+    p.add_argument("--name", default=campaign.name, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    layout = Layout(args.root or default_root(campaign.name))
+    try:
+        if args.command == "start":
+            return start(campaign, layout, args.repo, args.stages, args.commit, args.commit_exports)
+        if args.command == "stop":
+            code = stop(layout)
+            copied = copy_exports(layout.export, args.repo / "experiments" / "results" / campaign.name)
+            for path in copied:
+                print(f"exported (commit it): {path}")
+            return code
+        if args.command == "status":
+            status(campaign, layout)
+            return 0
+        return run(campaign, layout, args.stages or [min(campaign.stages)], args.repo, args.commit_exports)
+    except SweepError as err:
+        print(f"campaign: error: {err}", file=sys.stderr)
+        return 2
+
+
+# The medium-scale reproduction (every paper default on 2 ranks; see experiments/campaign_medium.py).
+SEEDS = (0, 1, 2)
+MEDIUM = Campaign(
+    name="medium",
+    scale=SCALES["medium"],
+    stages={
+        1: [("FetchPush-v1", "SAC+MUSIC", SEEDS)],
+        2: [("FetchPush-v1", variant, (seed,)) for seed in SEEDS
+            for variant in ("SAC", "SAC+MUSIC-r", "SAC+MUSIC-p", "SAC+MUSIC-f")],
+        3: [("FetchPickAndPlace-v1", "SAC+MUSIC", SEEDS)],
+    },
+)
+CAMPAIGNS = {"medium": MEDIUM}
+
+if __name__ == "__main__":
+    name = sys.argv[sys.argv.index("--name") + 1] if "--name" in sys.argv else "medium"
+    sys.exit(main(CAMPAIGNS[name]))

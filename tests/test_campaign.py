@@ -1,0 +1,144 @@
+"""The campaign runner on tiny real runs: stop with a checkpoint, resume, skip when done, export, commit."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from music.campaign import Campaign, commit_paths, copy_exports, ensure_worktree, export_run
+from music.sweep import Scale, make_jobs
+
+from conftest import REPO
+
+TINY_SCRIPT = """
+import sys
+sys.path.insert(0, {repo!r})
+from music.campaign import Campaign, main
+from music.sweep import Scale
+scale = Scale("tiny", ranks=1, n_epochs=3, n_cycles=4, seeds=(0,), tasks=("FetchPush-v1",),
+              params=("n_test_rollouts=1", "buffer_size=20000"))
+sys.exit(main(Campaign("tiny", scale, {{1: [("FetchPush-v1", "SAC+MUSIC", (0,))]}}), sys.argv[1:]))
+"""
+
+
+def git(repo, *args):
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+def init_repo(path):
+    path.mkdir()
+    git(path, "init", "-q")
+    git(path, "config", "user.email", "t@example.com")
+    git(path, "config", "user.name", "test")
+    (path / "README").write_text("x\n")
+    git(path, "add", "README")
+    git(path, "commit", "-qm", "first")
+    return path
+
+
+@pytest.mark.slow
+def test_runner_stops_with_a_checkpoint_resumes_exports_commits_and_skips(tmp_path):
+    script = tmp_path / "tiny.py"
+    script.write_text(TINY_SCRIPT.format(repo=str(REPO)))
+    repo = init_repo(tmp_path / "clone")
+    (repo / "notes.txt").write_text("work in progress\n")  # an edit of the session: must stay uncommitted
+    root = tmp_path / "runs"
+    cmd = [sys.executable, str(script), "run", "--root", str(root), "--repo", str(repo), "--commit-exports"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    partial = root / "runs" / "tiny" / "FetchPush-v1" / "SAC+MUSIC" / "seed0.partial"
+
+    # 1. stop the runner once the run has a checkpoint of epoch 1
+    runner = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        manifest = partial / "checkpoint" / "manifest.json"
+        if manifest.exists() and json.loads(manifest.read_text())["epoch"] >= 1:
+            break
+        assert runner.poll() is None, runner.stdout.read()
+        time.sleep(0.2)
+    runner.send_signal(signal.SIGTERM)
+    out, _ = runner.communicate(timeout=300)
+    assert runner.returncode == 143, out
+    assert "the next start resumes it from epoch" in out
+    stopped_at = json.loads((partial / "checkpoint" / "manifest.json").read_text())
+    assert stopped_at["epoch"] >= 1 and (partial / "sweep_segments.json").exists()
+
+    # 2. the next run resumes from that checkpoint, finishes, exports and commits only the export
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (f"resuming FetchPush-v1/SAC+MUSIC/seed0 from its checkpoint of epoch {stopped_at['epoch']}, "
+            f"cycle {stopped_at['cycle']}") in done.stdout
+    folder = root / "runs" / "tiny" / "FetchPush-v1" / "SAC+MUSIC" / "seed0"
+    record = json.loads((folder / "sweep.json").read_text())
+    assert record["sessions"] == 2 and record["seconds"] > 0 and len(record["commit"]) == 40
+    progress = (folder / "progress.csv").read_text().splitlines()
+    assert [row.split(",")[progress[0].split(",").index("epoch")] for row in progress[1:]] == ["0", "1", "2"]
+    export = repo / "experiments" / "results" / "tiny" / "FetchPush-v1" / "SAC+MUSIC" / "seed0"
+    assert sorted(p.name for p in export.iterdir()) == [
+        "log.txt", "params.json", "policy_2_weight.npz", "progress.csv", "sweep.json"]
+    assert str(root) not in (export / "params.json").read_text() + (export / "log.txt").read_text()
+    with np.load(export / "policy_2_weight.npz") as weights:
+        assert "ir/state_mi/x/kernel" in weights.files and "main/pi/_0/kernel" in weights.files
+    assert "Campaign tiny: FetchPush-v1/SAC+MUSIC/seed0 finished" in git(repo, "log", "-1", "--format=%s")
+    assert git(repo, "status", "--porcelain").strip() == "?? notes.txt"
+
+    # 3. a finished run is skipped
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert again.returncode == 0 and "1 runs, 1 already done, 0 to run" in again.stdout
+
+
+def test_export_copies_small_files_with_relative_paths_and_the_final_weights(tmp_path):
+    job = make_jobs("c", ["FetchPush-v1"], ["SAC"], [0])[0]
+    folder = tmp_path / "runs" / "seed0"
+    folder.mkdir(parents=True)
+    (folder / "params.json").write_text(json.dumps({"logdir": str(folder.with_name("seed0.partial"))}))
+    (folder / "progress.csv").write_text("epoch\n0\n")
+    (folder / "checkpoint").mkdir()
+    dest = export_run(job, folder, tmp_path / "export")
+    assert json.loads((dest / "params.json").read_text()) == {"logdir": "."}
+    assert sorted(p.name for p in dest.iterdir()) == ["params.json", "progress.csv"]  # SAC: no weights
+    # copy_exports copies only finished (sweep.json) runs, once
+    (dest / "sweep.json").write_text("{}")
+    clone = tmp_path / "clone"
+    assert copy_exports(tmp_path / "export", clone) == [clone / "FetchPush-v1" / "SAC" / "seed0"]
+    assert copy_exports(tmp_path / "export", clone) == []
+
+
+def test_commit_paths_commits_only_those_paths(tmp_path):
+    repo = init_repo(tmp_path / "r")
+    (repo / "README").write_text("edited\n")
+    git(repo, "add", "README")  # staged work of the session
+    (repo / "data").mkdir()
+    (repo / "data" / "a.csv").write_text("1\n")
+    assert commit_paths(repo, [repo / "data"], "data")
+    assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["data/a.csv"]
+    assert git(repo, "diff", "--cached", "--name-only").split() == ["README"]
+
+
+def test_worktree_is_made_at_the_commit_and_remade_when_broken(tmp_path):
+    repo = init_repo(tmp_path / "r")
+    first = git(repo, "rev-parse", "HEAD").strip()
+    (repo / "README").write_text("second\n")
+    git(repo, "commit", "-qam", "second")
+    code = tmp_path / "code"
+    ensure_worktree(repo, code, first)
+    assert (code / "README").read_text() == "x\n"
+    (code / ".git").write_text("gitdir: /nonexistent\n")  # a checkout whose clone is gone
+    ensure_worktree(repo, code, first)
+    assert git(code, "rev-parse", "HEAD").strip() == first
+
+
+def test_campaign_stages_order_jobs_and_refuse_unknown_stages():
+    scale = Scale("t", 1, 1, 1, (0,), ("FetchPush-v1",))
+    campaign = Campaign("t", scale, {1: [("FetchPush-v1", "SAC+MUSIC", (0, 1))],
+                                     2: [("FetchPush-v1", "SAC+MUSIC-r", (0,))]})
+    assert [j.name() for j in campaign.jobs([2, 1])] == [
+        "FetchPush-v1/SAC+MUSIC/seed0", "FetchPush-v1/SAC+MUSIC/seed1", "FetchPush-v1/SAC+MUSIC-r/seed0"]
+    assert [j.name() for j in campaign.jobs([2])] == ["FetchPush-v1/SAC+MUSIC/seed0", "FetchPush-v1/SAC+MUSIC-r/seed0"]
+    with pytest.raises(ValueError, match="has stages \\[1, 2\\], not 4"):
+        campaign.jobs([4])
