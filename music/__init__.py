@@ -18,3 +18,10 @@ Baselines' ``her``). The library modules map one to one onto the original:
 """
 
 __version__ = "0.1.0"
+
+import os as _os
+
+# TensorFlow's C++ start-up lines (CPU features, absl), printed by every rank, drown the
+# run's own output; set before any module imports TensorFlow. Users who want them set
+# TF_CPP_MIN_LOG_LEVEL themselves.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

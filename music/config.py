@@ -83,6 +83,39 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "mi_end_mode": "original",  # after mi_end_epoch the MI term is -m_w ('original') or 0 ('drop')
 }
 
+# One line per key for --list_params (the comments above say the same, beside the values).
+PARAM_HELP = {
+    "max_u": "largest absolute action per coordinate (a number, or a list with one bound per coordinate)",
+    "layers": "hidden layers of actor and critic", "hidden": "units per hidden layer",
+    "Q_lr": "critic learning rate", "pi_lr": "actor learning rate", "mi_lr": "MINE learning rate",
+    "sk_lr": "skill discriminator learning rate", "buffer_size": "replay capacity in transitions",
+    "polyak": "target <- polyak * target + (1 - polyak) * main", "action_l2": "actor penalty on (pi / max_u)^2",
+    "clip_obs": "observations and goals are clipped to +-clip_obs", "relative_goals": "feed g - ag instead of g",
+    "n_cycles": "cycles per epoch", "rollout_batch_size": "episodes per cycle per rank",
+    "n_batches": "gradient steps per cycle", "batch_size": "transitions per gradient step (episodes per MINE step)",
+    "n_test_rollouts": "test rollouts per epoch", "test_with_polyak": "test with the target networks",
+    "random_eps": "probability of a uniformly random action", "noise_eps": "std of the action noise / max_u",
+    "norm_eps": "normalizer std floor", "norm_clip": "normalized inputs are clipped to +-norm_clip",
+    "replay_strategy": "HER relabelling: future, final or none", "collect_data": "save train observations per epoch",
+    "collect_video": "save videos of the train rollouts (rank 0)", "num_objective": "clip_return scale",
+    "note": "the variant's name", "sac": "SAC actor (else DDPG)", "replay_k": "relabelled : original goals",
+    "r_scale": "task reward scale", "mi_r_scale": "MI reward scale", "sk_r_scale": "skill (DIAYN) reward scale",
+    "et_r_scale": "SAC entropy reward scale", "mi_w_schedule": "(epoch, weight) points of the MI reward weight",
+    "mi_end_epoch": "MI reward off from this epoch on", "goal_generation": "Env goals or Zero goals",
+    "num_skills": "number of skills", "use_skill_n": "always use skill n (1..num_skills), or null",
+    "et_w_schedule": "(epoch, weight) points of the entropy reward weight",
+    "finetune_pi": "with load_weight, also load actor, critic and targets", "no_train_mi": "keep MINE frozen",
+    "mi_prioritization": "replay episodes by their MI", "load_weight": "policy file (or one per seed) to load",
+    "entropy_reward_mode": "original (B x B broadcast, as the authors) or per_transition",
+    "replay_dtype": "replay storage: float32 (ours) or float64 (the original's)",
+    "mi_end_mode": "after mi_end_epoch the MI term is -m_w (original) or 0 (drop)",
+}
+
+
+def describe_param(key: str) -> str:
+    return PARAM_HELP.get(key, "")
+
+
 # What each key accepts (beyond DEFAULT_PARAMS's own type).
 _FLOAT_KEYS = {"Q_lr", "pi_lr", "mi_lr", "sk_lr", "polyak", "action_l2", "clip_obs", "random_eps",
                "noise_eps", "norm_eps", "norm_clip", "replay_k", "r_scale", "mi_r_scale", "sk_r_scale", "et_r_scale"}
@@ -173,7 +206,9 @@ def check_consistency(params: dict[str, Any], source: str = "params") -> None:
 
 def params_file(env_name: str, note: str, params_dir: Path = PARAMS_DIR) -> Path:
     """Where the params of variant ``note`` for ``env_name`` live (v1 folder names, as the original)."""
-    folder = env_name if (params_dir / env_name).is_dir() else canonical_env_name(env_name).replace("-v4", "-v1")
+    canonical = canonical_env_name(env_name)
+    candidates = [env_name, canonical.replace("-v4", "-v1"), canonical]
+    folder = next((name for name in candidates if (params_dir / name).is_dir()), candidates[1])
     path = params_dir / folder / f"{note}.json"
     if not path.is_file():
         available = sorted(p.stem for p in (params_dir / folder).glob("*.json"))

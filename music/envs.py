@@ -92,17 +92,19 @@ _ALIAS_PRINTED: set[str] = set()
 
 
 def make_env(env_name: str, render_mode: str | None = None, max_episode_steps: int | None = None,
-             frame_size: int | None = None):
+             frame_size: int | None = None, quiet: bool = False):
     """Create the gymnasium-robotics task ``env_name`` (v1 aliases accepted, announced once).
 
     ``frame_size`` sets the width and height of rendered frames (gymnasium-robotics: 480).
+    ``quiet`` counts the alias as announced without printing it (MPI ranks other than 0).
 
     Raises ``UnknownEnvError`` listing the supported names for anything else.
     """
     name = canonical_env_name(env_name)
     if env_name != name and env_name not in _ALIAS_PRINTED:
         _ALIAS_PRINTED.add(env_name)
-        print(f"{env_name} -> {name}", flush=True)
+        if not quiet:
+            print(f"{env_name} -> {name}", flush=True)
     import contextlib
     import io
 

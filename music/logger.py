@@ -7,8 +7,11 @@ nothing and writes nothing, so callers need no ``if rank == 0`` around logging.
 from __future__ import annotations
 
 import csv
+import datetime
 import math
 import os
+import sys
+import time
 from pathlib import Path
 
 
@@ -98,3 +101,64 @@ class Logger:
             self._text.close()
         if self._tb is not None:
             self._tb.close()
+
+
+def _clock(seconds: float) -> str:
+    return str(datetime.timedelta(seconds=int(max(0.0, seconds))))
+
+
+class CycleProgress:
+    """Progress within an epoch on the console: cycles done, seconds per cycle, ETA of the epoch and run.
+
+    Redrawn in place after every cycle (``\r``) when ``enabled``; the training loop also logs
+    the run's ETA after every epoch whatever this shows.
+    """
+
+    def __init__(self, n_epochs: int, n_cycles: int, enabled: bool, stream=None):
+        self.n_epochs, self.n_cycles = n_epochs, n_cycles
+        self.enabled = enabled
+        self.stream = stream or sys.stdout
+        self._epoch_start = time.perf_counter()
+        self._first_cycle = 0
+        self._drawn = False
+
+    @staticmethod
+    def wanted(mode: str, stream=None) -> bool:
+        """``on``, ``off``, or ``auto``: on when the output is a terminal."""
+        stream = stream or sys.stdout
+        return mode == "on" or (mode == "auto" and hasattr(stream, "isatty") and stream.isatty())
+
+    def start_epoch(self, first_cycle: int) -> None:
+        self._epoch_start = time.perf_counter()
+        self._first_cycle = first_cycle
+
+    def seconds_per_cycle(self, cycles_done: int) -> float:
+        done = cycles_done - self._first_cycle
+        return (time.perf_counter() - self._epoch_start) / done if done > 0 else float("nan")
+
+    def line(self, epoch: int, cycles_done: int) -> str:
+        per_cycle = self.seconds_per_cycle(cycles_done)
+        epoch_left = per_cycle * (self.n_cycles - cycles_done)
+        run_left = epoch_left + per_cycle * self.n_cycles * (self.n_epochs - epoch - 1)
+        bar = "#" * (20 * cycles_done // self.n_cycles)
+        return (f"epoch {epoch + 1}/{self.n_epochs} [{bar:<20}] cycle {cycles_done}/{self.n_cycles} "
+                f"{per_cycle:.2f} s/cycle, epoch ETA {_clock(epoch_left)}, run ETA {_clock(run_left)}")
+
+    def cycle_done(self, epoch: int, cycles_done: int) -> None:
+        if self.enabled:
+            self.stream.write("\r" + self.line(epoch, cycles_done))
+            self.stream.flush()
+            self._drawn = True
+
+    def end_epoch(self) -> None:
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
+
+    def run_eta(self, epochs_done: int, epoch_seconds: float) -> str:
+        """One line for the log after an epoch: its time and when the run should end."""
+        left = epoch_seconds * (self.n_epochs - epochs_done)
+        end = datetime.datetime.now() + datetime.timedelta(seconds=left)
+        return (f"epoch {epochs_done - 1} took {epoch_seconds:.0f} s; {self.n_epochs - epochs_done} to go, "
+                f"run ETA {_clock(left)} (about {end:%Y-%m-%d %H:%M})")

@@ -8,6 +8,7 @@ in a run folder written by ``music.train`` gets a warning first.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -28,9 +29,19 @@ def _json_kwargs(kwargs: dict) -> dict:
     return out
 
 
-def save_safe_policy(policy, path: Path) -> None:
-    """Write weights + constructor arguments (no pickle) atomically to ``path`` (.npz)."""
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def save_safe_policy(policy, path: Path, pickle_sha256: str | None = None) -> None:
+    """Write weights + constructor arguments (no pickle) atomically to ``path`` (.npz).
+
+    ``pickle_sha256``: the digest of the pickle twin, recorded so that loading the pickle
+    can detect damage (a pickle with overwritten bytes may still unpickle).
+    """
     meta = {"format": 1, "kind": "music-policy", "init_kwargs": _json_kwargs(policy._init_kwargs)}
+    if pickle_sha256:
+        meta["pickle_sha256"] = pickle_sha256
     tmp = path.with_name(path.stem + ".tmp.npz")
     with open(tmp, "wb") as f:
         np.savez(f, __policy__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
@@ -66,6 +77,16 @@ def load_safe_policy(path: Path):
     return policy
 
 
+def recorded_pickle_sha256(pickle_path: Path) -> str | None:
+    """The pickle digest recorded in the ``.npz`` twin of ``pickle_path`` (None if there is none)."""
+    twin = Path(pickle_path).with_suffix(".npz")
+    try:
+        with np.load(twin, allow_pickle=False) as data:
+            return json.loads(data["__policy__"].tobytes().decode()).get("pickle_sha256")
+    except Exception:  # no twin, or one without the digest
+        return None
+
+
 def written_by_music_train(path: Path) -> bool:
     """A file inside a run folder of music.train (params.json and progress.csv beside it)."""
     folder = Path(path).resolve().parent
@@ -81,6 +102,10 @@ def load_policy(path: Path | str):
         raise PolicyFileError(f"policy file {path} does not exist")
     if path.suffix == ".npz":
         return load_safe_policy(path)
+    recorded = recorded_pickle_sha256(path)
+    if recorded and recorded != file_sha256(path):
+        raise PolicyFileError(f"{path} is damaged: its sha256 differs from the one recorded in "
+                              f"{path.with_suffix('.npz').name} when it was written; use {path.with_suffix('.npz')}")
     if not written_by_music_train(path):
         print(f"warning: {path} is a pickle from outside a music.train run folder; loading a pickle can run "
               f"arbitrary code. Prefer the .npz policy files.", file=sys.stderr)

@@ -13,6 +13,20 @@ from music.envs import SUPPORTED_ENVS, canonical_env_name, set_goal
 log = logging.getLogger(__name__)
 
 
+# A block nobody touches still settles by ~2e-8 m in the simulator; motion below this
+# counts as none, so that an untouched object logs exactly 0.
+RESTING_TOLERANCE = 1e-6  # m
+
+
+def object_motion(path: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per episode, from object positions ``path`` (n, T+1, 3): the distance between the first and
+    last position and the highest rise above the first height, in m (0 below RESTING_TOLERANCE)."""
+    displacement = np.linalg.norm(path[:, -1] - path[:, 0], axis=-1)
+    lift = np.max(path[:, :, 2] - path[:, :1, 2], axis=1)
+    return (np.where(displacement < RESTING_TOLERANCE, 0.0, displacement),
+            np.where(lift < RESTING_TOLERANCE, 0.0, lift))
+
+
 class RolloutError(RuntimeError):
     """Episodes kept failing (NaN observations) after the allowed number of retries."""
 
@@ -86,6 +100,9 @@ class RolloutWorker:
         self.g = np.empty((rollout_batch_size, dims["g"]), np.float32)
         self.initial_o = np.empty((rollout_batch_size, dims["o"]), np.float32)
         self.initial_ag = np.empty((rollout_batch_size, dims["g"]), np.float32)
+        # Object positions in the simulator's float64 for the displacement and lift logs:
+        # float32 copies of a resting object differ by ~3e-8 m of rounding.
+        self.initial_object = np.zeros((rollout_batch_size, 3))
 
     def seed(self, seed: int) -> None:
         """Env i is seeded with seed + 1000 * i at its next reset (as the original)."""
@@ -100,6 +117,8 @@ class RolloutWorker:
             self.g[i] = generated_goal[i]
         self.initial_o[i] = obs["observation"]
         self.initial_ag[i] = obs["achieved_goal"]
+        if self.object_slice is not None:
+            self.initial_object[i] = obs["observation"][self.object_slice]
 
     def generate_rollouts(self, generated_goal: np.ndarray | None = None, z_s_onehot: np.ndarray | None = None):
         """Run one episode in every env. Returns {key: (rollout_batch_size, T or T+1, dim)}.
@@ -130,6 +149,7 @@ class RolloutWorker:
         obs, zs, achieved, acts, goals, successes, qs = [], [], [], [], [], [], []
         info_values = {k: np.empty((self.T, n, self.dims["info_" + k]), np.float32) for k in self.info_keys}
         frames = [[] for _ in range(n)] if self.render else None
+        object_path = [self.initial_object.copy()]  # float64, (n, 3) per step
         for t in range(self.T):
             out = self.policy.get_actions(
                 o, z, ag, self.g, compute_Q=self.compute_Q,
@@ -156,6 +176,8 @@ class RolloutWorker:
                     frames[i].append(self.renderer.render(env))
             if np.isnan(o_new).any():
                 return None
+            if self.object_slice is not None:
+                object_path.append(o_new[:, self.object_slice].copy())
             obs.append(o.copy())
             zs.append(z.copy())
             achieved.append(ag.copy())
@@ -175,9 +197,9 @@ class RolloutWorker:
         if self.compute_Q:
             self.Q_history.append(float(np.mean(qs)))
         if self.object_slice is not None:
-            objects = episode["o"][..., self.object_slice]  # (n, T+1, 3)
-            self.displacement_history.append(float(np.mean(np.linalg.norm(objects[:, -1] - objects[:, 0], axis=-1))))
-            self.lift_history.append(float(np.mean(np.max(objects[:, :, 2] - objects[:, :1, 2], axis=1))))
+            displacement, lift = object_motion(np.stack(object_path, axis=1))
+            self.displacement_history.append(float(np.mean(displacement)))
+            self.lift_history.append(float(np.mean(lift)))
         self.n_episodes += n
         if self.render:
             return np.asarray(frames, dtype=np.uint8), episode

@@ -40,26 +40,30 @@ def _str2bool(text: str) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m music.train", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False,
+                                epilog="Variants per task: python -m music.train --list_notes. "
+                                       "Parameters --param accepts: python -m music.train --list_params.")
     p.add_argument("--env_name", default="FetchPickAndPlace-v1",
-                   help="FetchPush, FetchPickAndPlace, FetchSlide (-v1 or -v4), FetchReach-v4")
-    p.add_argument("--n_epochs", type=int, default=None, help="number of training epochs (default 50)")
+                   help="FetchPush, FetchPickAndPlace, FetchSlide (-v1 or -v4), FetchReach-v4 (-v1)")
+    p.add_argument("--n_epochs", type=int, default=50, help="number of training epochs")
     p.add_argument("--num_cpu", type=int, default=1, help="MPI ranks; > 1 re-launches under mpiexec")
-    p.add_argument("--seed", type=int, default=0, help="seed of rank 0 (rank r: seed + 1000000 r)")
+    p.add_argument("--seed", type=int, default=0, help="seed of rank 0 (rank r: seed + 1000000 r), >= 0")
     p.add_argument("--policy_save_interval", type=int, default=1,
                    help="save policy_{epoch}.pkl every this many epochs (0: only best and latest)")
     p.add_argument("--n_cycles", type=int, default=50, help="cycles per epoch")
-    p.add_argument("--replay_strategy", choices=["future", "final", "none"], default="future")
+    p.add_argument("--replay_strategy", choices=["future", "final", "none"], default="future",
+                   help="HER goal relabelling: a later achieved goal of the episode, the last one, or none")
     p.add_argument("--clip_return", type=int, default=0, help="1: clip targets to (1/(1-gamma)) * num_objective")
     p.add_argument("--binding", choices=["none", "core"], default="core", help="process binding under --num_cpu")
     p.add_argument("--logging", type=_str2bool, nargs="?", const=True, default=False,
                    help="True: log to logs/<run name>; False: to a temporary folder (unless --logdir)")
     p.add_argument("--version", type=int, default=0, help="a number recorded in the run name")
-    p.add_argument("--note", default=None, help="variant: loads experiments/params/<env_name>/<note>.json")
+    p.add_argument("--note", default="SAC+MUSIC",
+                   help="variant: loads experiments/params/<env_name>/<note>.json (see --list_notes)")
     p.add_argument("--logdir", default=None, help="log folder (must be new or empty)")
     p.add_argument("--params_file", default=None, help="a params JSON file to use instead of the note's")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a parameter, e.g. --param n_batches=20 (repeatable; JSON values)")
+                   help="override a parameter, e.g. --param n_batches=20 (repeatable; JSON values; see --list_params)")
     p.add_argument("--resume", default=None, metavar="LOGDIR",
                    help="continue the run in LOGDIR from its last checkpoint (same ranks; --n_epochs may extend it)")
     p.add_argument("--checkpoint_interval", type=int, default=1, help="epochs between checkpoints (0: none)")
@@ -67,7 +71,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="include the replay buffer in checkpoints (False saves disk; a resumed run then "
                         "starts with an empty buffer)")
     p.add_argument("--keep_policies", type=int, default=0, help="keep only the newest N policy_{epoch} files (0: all)")
+    p.add_argument("--progress", choices=["auto", "on", "off"], default="auto",
+                   help="progress line within epochs on rank 0 (auto: when the output is a terminal)")
+    p.add_argument("--list_notes", action="store_true", help="list the variants (notes) of each task and exit")
+    p.add_argument("--list_params", action="store_true", help="list the parameters --param accepts and exit")
     return p
+
+
+# Options that define a run: they cannot change when it resumes (its params.json holds them).
+FIXED_ON_RESUME = ("--env_name", "--seed", "--policy_save_interval", "--n_cycles", "--replay_strategy",
+                   "--clip_return", "--logging", "--version", "--note", "--logdir", "--params_file", "--param",
+                   "--num_cpu", "--binding")
+
+
+def given_options(argv: list[str]) -> set[str]:
+    """The options written on the command line (prefix matching is off, so they are exact)."""
+    return {token.split("=", 1)[0] for token in argv if token.startswith("--")}
+
+
+def list_notes(params_dir: Path | None = None) -> str:
+    """The variants (params files) of each task, one line per task."""
+    from music.config import PARAMS_DIR
+
+    params_dir = params_dir or PARAMS_DIR
+    lines = []
+    for folder in sorted(p for p in params_dir.iterdir() if p.is_dir()):
+        notes = sorted(f.stem for f in folder.glob("*.json"))
+        lines.append(f"{folder.name}: {', '.join(notes)}")
+    return "\n".join(lines)
+
+
+def list_params() -> str:
+    """Every key --param and params files accept, with its default and meaning."""
+    from music.config import DEFAULT_PARAMS, describe_param
+
+    return "\n".join(f"{key} = {json.dumps(DEFAULT_PARAMS[key])}  {describe_param(key)}".rstrip()
+                     for key in DEFAULT_PARAMS)
 
 
 class BadInput(Exception):
@@ -173,6 +212,8 @@ def resolve_params(args) -> dict:
     for name in ("n_epochs", "num_cpu"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise BadInput(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.seed < 0:
+        raise BadInput(f"--seed must be >= 0, got {args.seed} (rank r uses seed + 1000000 r)")
     if args.policy_save_interval < 0:
         raise BadInput(f"--policy_save_interval must be >= 0, got {args.policy_save_interval}")
     params["env_name"] = args.env_name
@@ -196,11 +237,24 @@ def default_logdir(args, num_cpu: int) -> Path:
     return Path(tempfile.gettempdir()) / datetime.datetime.now().strftime("openai-%Y-%m-%d-%H-%M-%S-%f")
 
 
+def choose_logdir(args, comm) -> Path:
+    """Rank 0 names the log folder (from its own clock, once) and every rank uses that name.
+
+    Each rank stamping the default name with its own clock gave different folders to ranks
+    that crossed a second boundary, and the run crashed at its first checkpoint.
+    """
+    name = None
+    if comm.Get_rank() == 0:
+        name = str(Path(args.logdir) if args.logdir else default_logdir(args, comm.Get_size()))
+    return Path(comm.bcast(name, root=0))
+
+
 def check_logdir(logdir: Path) -> None:
     if logdir.exists() and not logdir.is_dir():
         raise BadInput(f"--logdir {logdir} is a file; give a folder")
     if logdir.is_dir() and any(logdir.iterdir()):
-        raise BadInput(f"--logdir {logdir} already holds files (a previous run?); give a new or empty folder")
+        hint = (f"to continue that run use --resume {logdir}; " if (logdir / "params.json").exists() else "")
+        raise BadInput(f"--logdir {logdir} already holds files (a previous run?); {hint}give a new or empty folder")
 
 
 def resolve_load_weight(params: dict, seed: int) -> Path | None:
@@ -276,11 +330,18 @@ def check_ranks_agree(policy, logger, comm) -> bool:
     return same
 
 
-def resume_params(args, size: int) -> tuple[dict, Path]:
-    """Parameters and folder of the run to continue; checks that its checkpoint fits."""
+def resume_params(args, size: int, given: set[str]) -> tuple[dict, Path]:
+    """Parameters and folder of the run to continue; checks that its checkpoint fits.
+
+    Options that define the run (``FIXED_ON_RESUME``) are refused: the run keeps its own.
+    """
     from music.checkpoint import CheckpointError, read_manifest
 
     logdir = Path(args.resume)
+    fixed = sorted(given & set(FIXED_ON_RESUME))
+    if fixed:
+        raise BadInput(f"--resume continues {logdir} with its own settings; {', '.join(fixed)} cannot change on "
+                       "resume (only --n_epochs and the checkpoint options can)")
     try:
         params = json.loads((logdir / "params.json").read_text())
     except FileNotFoundError:
@@ -294,7 +355,7 @@ def resume_params(args, size: int) -> tuple[dict, Path]:
     if manifest["ranks"] != size:
         raise BadInput(f"--resume {logdir}: its checkpoint was written by {manifest['ranks']} ranks, this run has "
                        f"{size}; start it with mpirun -np {manifest['ranks']}")
-    if args.n_epochs is not None:
+    if "--n_epochs" in given:
         params["n_epochs"] = args.n_epochs
     return params, logdir
 
@@ -331,21 +392,19 @@ def launch(args, argv: list[str]) -> int:
 
     from mpi4py import MPI
 
-    import music.tf_util  # noqa: F401  (TF threads before anything else touches TF)
-
     comm = MPI.COMM_WORLD
     rank, size = comm.Get_rank(), comm.Get_size()
 
     # Every rank checks the inputs; all exit together if any rank found a problem.
     error = None
     policy_to_load = None
+    given = given_options(argv)
+    logdir = None if args.resume else choose_logdir(args, comm)
     try:
         if args.resume:
-            params, logdir = resume_params(args, size)
+            params, logdir = resume_params(args, size, given)
         else:
-            args.n_epochs = 50 if args.n_epochs is None else args.n_epochs
             params = resolve_params(args)
-            logdir = Path(args.logdir) if args.logdir else default_logdir(args, size)
             if rank == 0:
                 check_logdir(logdir)
             policy_to_load = resolve_load_weight(params, args.seed)
@@ -356,16 +415,26 @@ def launch(args, argv: list[str]) -> int:
         if rank == 0:
             print(f"music.train: error: {first_error}", file=sys.stderr, flush=True)
         return EXIT_BAD_INPUT
+    if args.resume:
+        from music.checkpoint import read_manifest
+
+        done = read_manifest(logdir)
+        if done["epoch"] >= params["n_epochs"] and done["cycle"] == 0:
+            if rank == 0:
+                print(f"music.train: {logdir} has finished its {params['n_epochs']} epochs; nothing to do "
+                      f"(--n_epochs {params['n_epochs'] + 10} would extend it)", flush=True)
+            return 0
 
     import random
     import socket
 
     import tensorflow as tf
 
+    import music.tf_util  # noqa: F401  (TF threads and log level before anything else touches TF)
     from music import checkpoint
     from music.ddpg import MineNaNError
     from music.envs import episode_length, make_env
-    from music.logger import Logger
+    from music.logger import CycleProgress, Logger
     from music.rollout import RolloutError
     from music.training import Preempted, StopRequest, train
 
@@ -384,7 +453,7 @@ def launch(args, argv: list[str]) -> int:
         logger.info(f"Resuming from the checkpoint of epoch {manifest['epoch']}, cycle {manifest['cycle']}")
     hosts = comm.allgather(socket.gethostname())
     logger.info(f"MPI ranks on hosts: {' '.join(f'{r}:{h}' for r, h in enumerate(hosts))}")
-    if size != args.num_cpu and not args.resume:
+    if "--num_cpu" in given and size != args.num_cpu and not args.resume:
         logger.info(f"Running on {size} MPI ranks (--num_cpu {args.num_cpu} ignored under an MPI launcher)")
 
     seed = params["seed"] if args.resume else args.seed
@@ -399,7 +468,7 @@ def launch(args, argv: list[str]) -> int:
         logger.info(f"Pretrained weights from {policy_to_load}")
 
     env_name = params["env_name"]
-    reward_env = make_env(env_name)
+    reward_env = make_env(env_name, quiet=rank != 0)
     if not args.resume:
         params["T"] = episode_length(reward_env)
         params["gamma"] = 1.0 - 1.0 / params["T"]
@@ -440,11 +509,15 @@ def launch(args, argv: list[str]) -> int:
 
     stop = StopRequest()
     stop.install()
+    progress = None
+    if rank == 0:
+        progress = CycleProgress(params["n_epochs"], params["n_cycles"], CycleProgress.wanted(args.progress))
     try:
         train(policy=policy, rollout_worker=rollout_worker, evaluator=evaluator, logger=logger, params=params,
               n_epochs=params["n_epochs"], policy_save_interval=params["policy_save_interval"], save_policies=True,
               comm=comm, loop=loop, checkpoint_interval=args.checkpoint_interval,
-              checkpoint_buffer=args.checkpoint_buffer, keep_policies=args.keep_policies, stop=stop)
+              checkpoint_buffer=args.checkpoint_buffer, keep_policies=args.keep_policies, stop=stop,
+              progress=progress)
     except Preempted as stopped:
         logger.info(str(stopped))
         logger.close()
@@ -467,6 +540,9 @@ def launch(args, argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    if args.list_notes or args.list_params:
+        print(list_notes() if args.list_notes else list_params())
+        return 0
     try:
         return launch(args, argv)
     except BadInput as err:

@@ -69,7 +69,7 @@ def save_policy(policy, path: Path) -> None:
     """Pickle the policy atomically (temporary file, then rename), plus its pickle-free twin."""
     import cloudpickle
 
-    from music.policy_files import save_safe_policy
+    from music.policy_files import file_sha256, save_safe_policy
 
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
@@ -77,7 +77,7 @@ def save_policy(policy, path: Path) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    save_safe_policy(policy, path.with_suffix(".npz"))
+    save_safe_policy(policy, path.with_suffix(".npz"), pickle_sha256=file_sha256(path))
 
 
 def inject_fault(rank: int, epoch: int, cycle: int, policy) -> None:
@@ -101,8 +101,12 @@ def inject_fault(rank: int, epoch: int, cycle: int, policy) -> None:
 
 def train(*, policy, rollout_worker, evaluator, logger, params: dict, n_epochs: int, policy_save_interval: int,
           save_policies: bool, comm, loop: dict | None = None, checkpoint_interval: int = 0,
-          checkpoint_buffer: bool = True, keep_policies: int = 0, stop: StopRequest | None = None) -> dict:
-    """Train until epoch ``n_epochs``, starting at ``loop`` (default: epoch 0, cycle 0)."""
+          checkpoint_buffer: bool = True, keep_policies: int = 0, stop: StopRequest | None = None,
+          progress=None) -> dict:
+    """Train until epoch ``n_epochs``, starting at ``loop`` (default: epoch 0, cycle 0).
+
+    ``progress`` (a ``music.logger.CycleProgress``, rank 0) shows progress within epochs.
+    """
     from music.ddpg import MineNaNError
     from music.mpi_util import mpi_average
 
@@ -128,6 +132,8 @@ def train(*, policy, rollout_worker, evaluator, logger, params: dict, n_epochs: 
         if loop["cycle"] == 0:
             rollout_worker.clear_history()
         episodes = []  # of this epoch (after a mid-epoch resume: since the resume)
+        if progress is not None:
+            progress.start_epoch(loop["cycle"])
         while loop["cycle"] < params["n_cycles"]:
             cycle = loop["cycle"]
             inject_fault(rank, epoch, cycle, policy)
@@ -161,7 +167,11 @@ def train(*, policy, rollout_worker, evaluator, logger, params: dict, n_epochs: 
                                    f"(if any) is in {checkpoint.checkpoint_dir(logdir)}") from None
             policy.update_target_net()
             loop["cycle"] += 1
+            if progress is not None:
+                progress.cycle_done(epoch, loop["cycle"])
             stop_if_asked()
+        if progress is not None:
+            progress.end_epoch()
 
         if params["collect_data"] and rank == 0:
             with open(logdir / f"rollout_{epoch}_{rank}.txt", "w") as f:
@@ -177,15 +187,21 @@ def train(*, policy, rollout_worker, evaluator, logger, params: dict, n_epochs: 
         for key, value in evaluator.logs("test") + rollout_worker.logs("train") + policy.logs():
             logger.record_tabular(key, mpi_average(value, comm))
         logger.record_tabular("train/nan_retries", mpi_average(rollout_worker.nan_retries, comm))
+        # The best test success rate so far, this epoch included (the original logged it
+        # before updating, so its column lagged an epoch; see docs/deviations.md).
+        success_rate = mpi_average(evaluator.current_success_rate(), comm)
+        new_best = success_rate >= loop["best_success_rate"]
+        loop["best_success_rate"] = max(loop["best_success_rate"], success_rate)
         logger.record_tabular("best_success_rate", loop["best_success_rate"])
         logger.record_tabular("time/epoch", time.perf_counter() - epoch_start)  # s on rank 0, before saving
         row = logger.dump_tabular(step=epoch)
+        if progress is not None:
+            logger.info(progress.run_eta(epoch + 1, time.perf_counter() - epoch_start))
 
-        success_rate = mpi_average(evaluator.current_success_rate(), comm)
         if rank == 0 and save_policies:
-            if success_rate >= loop["best_success_rate"]:
-                loop["best_success_rate"] = success_rate
-                logger.info(f"New best success rate: {success_rate}. Saving policy to {logdir / 'policy_best.pkl'} ...")
+            if new_best:
+                logger.info(f"New best success rate: {success_rate:.4g}. Saving policy to "
+                            f"{logdir / 'policy_best.pkl'} ...")
                 save_policy(policy, logdir / "policy_best.pkl")
             save_policy(policy, logdir / "policy_latest.pkl")
             if policy_save_interval > 0 and epoch % policy_save_interval == 0:
@@ -193,8 +209,6 @@ def train(*, policy, rollout_worker, evaluator, logger, params: dict, n_epochs: 
                 save_policy(policy, logdir / f"policy_{epoch}.pkl")
                 if keep_policies > 0:
                     prune_policies(logdir, keep_policies)
-        else:
-            loop["best_success_rate"] = max(loop["best_success_rate"], success_rate)
         loop["epoch"] += 1
         loop["cycle"] = 0
         if checkpoint_interval > 0 and (loop["epoch"] % checkpoint_interval == 0 or loop["epoch"] == n_epochs):

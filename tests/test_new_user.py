@@ -1,0 +1,167 @@
+"""What a new user following the README runs into: shared log folders, progress, options, one-line errors."""
+
+import csv
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from music.logger import CycleProgress
+from music.rollout import RESTING_TOLERANCE, object_motion
+
+from conftest import REPO, mpiexec, run_mpi
+
+TINY = ["--env_name", "FetchPush-v1", "--note", "SAC+MUSIC", "--n_cycles", "2", "--param", "n_batches=2",
+        "--param", "n_test_rollouts=1", "--param", "hidden=32", "--param", "batch_size=32"]
+
+
+def train(args, mpi=0, cwd=REPO, timeout=600):
+    cmd = ([mpiexec(), "-n", str(mpi)] if mpi else []) + [sys.executable, "-m", "music.train", *args]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+
+
+def test_ranks_with_different_clocks_share_rank_0s_log_folder():
+    out = run_mpi("logdir_clock.py")
+    assert out.count("one folder") == 2
+
+
+@pytest.mark.slow
+def test_two_ranks_without_logdir_write_one_run_and_print_once(tmp_path):
+    proc = train([*TINY, "--n_epochs", "2", "--logging", "True"], mpi=2, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    runs = list((tmp_path / "logs").iterdir())
+    assert len(runs) == 1 and (runs[0] / "checkpoint" / "manifest.json").exists()
+    assert proc.stdout.count("FetchPush-v1 -> FetchPush-v4") == 1
+    assert "ignored under an MPI launcher" not in proc.stdout
+    assert "I0000" not in proc.stderr and "cpu_feature_guard" not in proc.stderr  # TF's start-up lines
+    rows = list(csv.DictReader(open(runs[0] / "progress.csv")))
+    # the best success rate so far includes this epoch (row 0 is not -1)
+    best = [float(r["best_success_rate"]) for r in rows]
+    assert best[0] == float(rows[0]["test/success_rate"])
+    assert best[1] == max(float(r["test/success_rate"]) for r in rows)
+    log = (runs[0] / "log.txt").read_text()
+    assert "run ETA" in log
+    for line in log.splitlines():
+        if line.startswith("New best success rate:"):
+            assert len(line.split(":")[1].split(".")[1].split(" ")[0].rstrip(".")) <= 4, line
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "-5"], "--seed must be >= 0, got -5"),
+    (["--env_name", "FetchReach-v4"], "no params file for note 'SAC+MUSIC' and env FetchReach-v4"),
+    (["--n_epoch", "1"], "unrecognized arguments: --n_epoch 1"),
+])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, message, tmp_path):
+    proc = train([*args, "--logdir", str(tmp_path / "x")], mpi=2, timeout=300)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("run") / "push"
+    proc = train([*TINY, "--n_epochs", "1", "--logdir", str(logdir)])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return logdir
+
+
+def snapshot(folder):
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+@pytest.mark.slow
+def test_resume_refuses_options_that_define_the_run(finished_run):
+    before = snapshot(finished_run)
+    proc = train(["--resume", str(finished_run), "--env_name", "FetchSlide-v1", "--n_cycles", "3"])
+    assert proc.returncode == 2
+    assert "--env_name, --n_cycles cannot change on resume" in proc.stderr
+    assert snapshot(finished_run) == before
+
+
+@pytest.mark.slow
+def test_resuming_a_finished_run_does_nothing_and_writes_nothing(finished_run):
+    before = snapshot(finished_run)
+    proc = train(["--resume", str(finished_run)])
+    assert proc.returncode == 0, proc.stderr
+    assert "has finished its 1 epochs; nothing to do" in proc.stdout
+    assert snapshot(finished_run) == before
+
+
+@pytest.mark.slow
+def test_an_existing_run_folder_points_at_resume(finished_run):
+    proc = train([*TINY, "--logdir", str(finished_run)])
+    assert proc.returncode == 2 and f"to continue that run use --resume {finished_run}" in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_damaged_pickle_is_detected(finished_run, tmp_path):
+    from music.policy_files import PolicyFileError, load_policy
+
+    for name in ("policy_0.pkl", "policy_0.npz", "params.json", "progress.csv"):
+        (tmp_path / name).write_bytes((finished_run / name).read_bytes())
+    load_policy(tmp_path / "policy_0.pkl")  # intact: loads
+    data = bytearray((tmp_path / "policy_0.pkl").read_bytes())
+    data[len(data) // 2: len(data) // 2 + 4] = b"\x00\x01\x02\x03"  # inside the weights: still unpickles
+    (tmp_path / "policy_0.pkl").write_bytes(bytes(data))
+    with pytest.raises(PolicyFileError, match="policy_0.pkl is damaged: its sha256 differs"):
+        load_policy(tmp_path / "policy_0.pkl")
+
+
+def test_help_shows_one_default_per_option_and_lists():
+    from music.train import build_parser, list_notes, list_params
+
+    text = build_parser().format_help()
+    assert "number of training epochs (default: 50)" in " ".join(text.split())
+    assert "(default: SAC+MUSIC)" in " ".join(text.split())
+    assert "FetchReach-v4: DDPG+HER" in list_notes()
+    assert "mi_end_mode = \"original\"" in list_params()
+
+
+def test_fetch_reach_v1_finds_its_params():
+    from music.config import params_file
+
+    assert params_file("FetchReach-v1", "DDPG+HER").parent.name == "FetchReach-v4"
+
+
+def test_progress_line_counts_cycles_and_estimates():
+    stream = io.StringIO()
+    progress = CycleProgress(n_epochs=4, n_cycles=10, enabled=True, stream=stream)
+    progress.start_epoch(0)
+    progress.cycle_done(epoch=1, cycles_done=3)
+    progress.end_epoch()
+    text = stream.getvalue()
+    assert text.startswith("\repoch 2/4 [######              ] cycle 3/10") and "run ETA" in text
+    assert text.endswith("\n")
+    quiet = io.StringIO()
+    CycleProgress(4, 10, enabled=CycleProgress.wanted("auto", quiet), stream=quiet).cycle_done(0, 1)
+    assert quiet.getvalue() == ""  # not a terminal
+    assert "3 to go" in progress.run_eta(epochs_done=1, epoch_seconds=60.0)
+
+
+def test_object_motion_counts_settling_as_none():
+    rest = np.full((2, 51, 3), [1.3, 0.75, 0.425])
+    rest[:, 1:, 2] -= 2e-8  # the block settles: no motion
+    moved = rest.copy()
+    moved[1, -1] += [0.03, 0.04, 0.0]
+    moved[1, 10, 2] += 0.05
+    displacement, lift = object_motion(moved)
+    assert displacement[0] == 0 and lift[0] == 0
+    assert displacement[1] == pytest.approx(0.05, abs=1e-7) and lift[1] == pytest.approx(0.05, abs=1e-7)
+    assert RESTING_TOLERANCE < 1e-5
+
+
+def test_each_scale_has_its_own_default_results(tmp_path, monkeypatch):
+    from music import sweep
+
+    monkeypatch.setenv("MUSIC_RUNS", str(tmp_path))
+    assert sweep.default_results("small") == sweep.RESULTS_DIR
+    assert sweep.default_results("paper") == tmp_path / "paper"
+    code = sweep.main("task_reward", ["SAC"], "d", ["--scale", "paper", "--tasks", "FetchPush-v1", "--dry-run"])
+    assert code == 0
+
+
