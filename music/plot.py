@@ -74,12 +74,41 @@ def aggregate(runs: list[Run], metric: str, x: str):
     return x_values(runs[0], x)[:length], ys.mean(axis=0), ys.std(axis=0), len(runs)
 
 
-def plot_metric(runs: list[Run], metric: str, x: str, out: Path, title: str | None = None) -> list[Path]:
-    """Draw ``metric`` of ``runs`` (mean +- std over seeds); writes out.png and out.pdf."""
+# Variants with identical curves would hide each other: each gets its own line style and
+# marker, and larger markers are drawn first so that every one stays visible.
+STYLES = [("-", "o", 7), ("--", "s", 6), (":", "^", 5), ("-.", "D", 4), ("-", "v", 3), ("--", "x", 3)]
+
+
+def metric_label(metric: str) -> str:
+    """The y label with its unit."""
+    if "displacement" in metric or "lift" in metric:
+        return f"{metric} (m)"
+    if "success_rate" in metric:
+        return f"{metric} (fraction of episodes)"
+    if metric.startswith("time/"):
+        return f"{metric} (s)"
+    return metric
+
+
+def save_reproducibly(fig, out: Path) -> list[Path]:
+    """out.png and out.pdf, byte for byte the same for the same figure (no creation date)."""
+    paths = [out.with_suffix(".png"), out.with_suffix(".pdf")]
+    fig.savefig(paths[0], dpi=120, metadata={"Software": None})
+    fig.savefig(paths[1], metadata={"CreationDate": None, "Producer": None, "Creator": None})
+    return paths
+
+
+def plot_metric(runs: list[Run], metric: str, x: str, out: Path, title: str | None = None,
+                chance: dict[str, float] | None = None) -> list[Path]:
+    """Draw ``metric`` of ``runs`` (mean +- std over seeds); writes out.png and out.pdf.
+
+    ``chance`` {task: value} draws the chance level (e.g. an untrained policy's success rate).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     missing = sorted({str(r.folder) for r in runs if metric not in r.columns})
     if missing:
@@ -87,6 +116,7 @@ def plot_metric(runs: list[Run], metric: str, x: str, out: Path, title: str | No
     tasks = sorted({r.task for r in runs})
     variants = sorted({r.variant for r in runs})
     colours = {v: plt.get_cmap("tab10")(i % 10) for i, v in enumerate(variants)}
+    styles = {v: STYLES[i % len(STYLES)] for i, v in enumerate(variants)}
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4), squeeze=False)
     for ax, task in zip(axes[0], tasks, strict=True):
         ranks = sorted({r.ranks for r in runs if r.task == task})
@@ -98,21 +128,26 @@ def plot_metric(runs: list[Run], metric: str, x: str, out: Path, title: str | No
                     continue
                 xs, mean, std, n = aggregate(group, metric, x)
                 label = variant + (f", {n_ranks} ranks" if len(ranks) > 1 else "") + f" ({n} run{'s' * (n > 1)})"
-                style = "-" if n_ranks == ranks[-1] else "--"
-                ax.plot(xs, mean, style, color=colours[variant], label=label, marker="o", markersize=3)
-                ax.fill_between(xs, mean - std, mean + std, color=colours[variant], alpha=0.2)
+                line, marker, size = styles[variant]
+                if n_ranks != ranks[-1]:
+                    line = "--"
+                ax.plot(xs, mean, linestyle=line, color=colours[variant], label=label, marker=marker,
+                        markersize=size, markerfacecolor="none", linewidth=1.4)
+                ax.fill_between(xs, mean - std, mean + std, color=colours[variant], alpha=0.15)
+        if chance and task in chance:
+            ax.axhline(chance[task], color="0.4", linestyle=":", linewidth=1.2,
+                       label=f"chance (untrained): {chance[task]:.3g}")
         ax.set_title(f"{task} ({'/'.join(map(str, ranks))} MPI rank{'s' if ranks != [1] else ''})")
         ax.set_xlabel("epoch" if x == "epoch" else "episodes (all ranks)")
-        ax.set_ylabel(metric)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(metric_label(metric))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
-    paths = [out.with_suffix(".png"), out.with_suffix(".pdf")]
-    for path in paths:
-        fig.savefig(path, dpi=120)
+    paths = save_reproducibly(fig, out)
     plt.close(fig)
     return paths
 
@@ -158,9 +193,7 @@ def plot_skills(positions: dict[int, np.ndarray], out: Path, title: str) -> list
     axes[0].legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    paths = [out.with_suffix(".png"), out.with_suffix(".pdf")]
-    for path in paths:
-        fig.savefig(path, dpi=120)
+    paths = save_reproducibly(fig, out)
     plt.close(fig)
     return paths
 
@@ -171,15 +204,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--metric", default="test/success_rate", help="a progress.csv column")
     p.add_argument("--x", choices=["epoch", "episodes"], default="epoch")
     p.add_argument("--variants", nargs="+", help="only these variants (notes)")
-    p.add_argument("--out", default="figure", help="output path without extension (.png and .pdf)")
+    p.add_argument("--out", default=None,
+                   help="output path without extension (.png and .pdf); default: <first folder>/<metric>")
+    p.add_argument("--chance", action="append", default=[], metavar="TASK=VALUE",
+                   help="draw a chance level on TASK's panel (repeatable)")
     p.add_argument("--title", default=None)
     p.add_argument("--skills", default=None, metavar="POLICY", help="draw final object positions per skill")
     p.add_argument("--n_rollouts", type=int, default=10, help="episodes per skill with --skills")
     args = p.parse_args(argv)
     try:
+        chance = {}
+        for item in args.chance:
+            task, _, value = item.partition("=")
+            try:
+                chance[task] = float(value)
+            except ValueError:
+                raise ValueError(f"--chance {item!r}: expected TASK=VALUE, e.g. FetchPush-v1=0.064") from None
         if args.skills:
             positions = skill_final_positions(Path(args.skills), args.n_rollouts)
-            paths = plot_skills(positions, Path(args.out), args.title or f"final object positions: {args.skills}")
+            out = Path(args.out) if args.out else Path(args.skills).with_name(Path(args.skills).stem + "_skills")
+            paths = plot_skills(positions, out, args.title or f"final object positions: {args.skills}")
         else:
             folders = find_run_folders(args.paths)
             if not folders:
@@ -189,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
                 runs = [r for r in runs if r.variant in args.variants]
                 if not runs:
                     raise ValueError(f"none of the runs is of variants {args.variants}")
-            paths = plot_metric(runs, args.metric, args.x, Path(args.out), args.title)
+            out = Path(args.out) if args.out else Path(args.paths[0]) / args.metric.replace("/", "_")
+            paths = plot_metric(runs, args.metric, args.x, out, args.title, chance)
     except (ValueError, OSError) as err:
         print(f"music.plot: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -219,12 +219,21 @@ def job_status(results: Path, job: Job, scale: Scale) -> str:
     return "todo"
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
+def repo_relative(text: str) -> str:
+    """``text`` with this checkout's absolute path removed (paths relative to the repository)."""
+    return str(text).replace(str(REPO) + os.sep, "")
+
+
 def sweep_record(job: Job, scale: Scale, cmd: list[str]) -> dict:
     """What ``sweep.json`` records about a finished run (the params file's sha256 included)."""
     return {"family": job.family, "task": job.task, "variant": job.variant, "seed": job.seed,
             "scale": scale.name, "ranks": scale.ranks, "n_epochs": scale.n_epochs, "n_cycles": scale.n_cycles,
-            "params_file": str(params_file(job.task, job.variant)),
-            "params_sha256": file_sha256(params_file(job.task, job.variant)), "command": cmd}
+            "params_file": repo_relative(params_file(job.task, job.variant)),
+            "params_sha256": file_sha256(params_file(job.task, job.variant)),
+            "command": [repo_relative(part) for part in cmd]}
 
 
 @dataclass
@@ -434,7 +443,8 @@ def main(family: str, variants: list[str], description: str, argv: list[str] | N
     try:
         jobs = make_jobs(family, scale.tasks, args.variants, scale.seeds)
         started = time.time()
-        counts = run_sweep(jobs, scale, args.results, parallel=args.parallel, dry_run=args.dry_run)
+        counts = run_sweep(jobs, scale, args.results, parallel=args.parallel, dry_run=args.dry_run,
+                           log=lambda text: print(repo_relative(text), flush=True))
     except SweepError as err:
         print(f"sweep: error: {err}", file=sys.stderr)
         return 2
@@ -442,5 +452,5 @@ def main(family: str, variants: list[str], description: str, argv: list[str] | N
         print(f"sweep {family}: {stopped}; start the same command again to resume", flush=True)
         return stopped.exit_code
     print(f"sweep {family}: {counts['run']} runs in {time.time() - started:.0f} s "
-          f"({counts['skipped']} skipped); results in {args.results / family}")
+          f"({counts['skipped']} skipped); results in {repo_relative(args.results / family)}")
     return 0

@@ -217,7 +217,7 @@ def resolve_params(args) -> dict:
     if args.policy_save_interval < 0:
         raise BadInput(f"--policy_save_interval must be >= 0, got {args.policy_save_interval}")
     params["env_name"] = args.env_name
-    params["params_source"] = str(source) if source else None
+    params["params_source"] = repo_relative(source) if source else None
     if isinstance(params["max_u"], list):
         from music.envs import make_env
 
@@ -226,6 +226,15 @@ def resolve_params(args) -> dict:
             raise BadInput(f"max_u lists {len(params['max_u'])} bounds but {args.env_name} has {dimu} action "
                            f"dimensions; give one number or a list of {dimu}")
     return params
+
+
+def repo_relative(path: Path) -> str:
+    """``path`` relative to this repository when it lies inside it (no machine paths in params.json)."""
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        return str(Path(path).resolve().relative_to(repo))
+    except ValueError:
+        return str(path)
 
 
 def default_logdir(args, num_cpu: int) -> Path:

@@ -114,3 +114,17 @@ def test_plot_mean_and_std_over_seeds(tmp_path, fake_train):
     assert main([str(tmp_path), "--out", str(tmp_path / "fig")]) == 0
     assert (tmp_path / "fig.png").stat().st_size > 5000 and (tmp_path / "fig.pdf").exists()
     assert main([str(tmp_path), "--metric", "nope", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_plot_is_byte_reproducible_with_a_default_output_and_a_chance_line(tmp_path, fake_train):
+    from music.plot import main, metric_label
+
+    run_sweep(make_jobs("t", ["FetchPush-v1"], ["SAC"], [0]), SCALE, tmp_path, log=lambda _: None)
+    assert main([str(tmp_path), "--chance", "FetchPush-v1=0.064"]) == 0
+    first = {p.name: p.read_bytes() for p in tmp_path.glob("test_success_rate.*")}
+    assert sorted(first) == ["test_success_rate.pdf", "test_success_rate.png"]  # beside the runs, not in cwd
+    assert main([str(tmp_path), "--chance", "FetchPush-v1=0.064"]) == 0
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("test_success_rate.*")} == first
+    assert b"CreationDate" not in first["test_success_rate.pdf"]
+    assert main([str(tmp_path), "--chance", "FetchPush-v1"]) == 2
+    assert metric_label("train/object_displacement") == "train/object_displacement (m)"
