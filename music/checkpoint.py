@@ -1,9 +1,9 @@
 """Checkpoints that let a run continue exactly where it stopped (``music.train --resume``).
 
-Each rank writes its own state to ``<logdir>/checkpoint/rank<r>.npz``: every variable
+Each rank writes its own state to ``<logdir>/checkpoints/rank<r>.npz``: every variable
 (networks, targets, normalizers), the four optimizers' moments and step counts, the
 random states (numpy, TF, every env), the log histories, the rollout counters and, by
-default, the replay buffer. Rank 0 then writes ``checkpoint/manifest.json`` naming the
+default, the replay buffer. Rank 0 then writes ``checkpoints/manifest.json`` naming the
 epoch and cycle to continue from and the sha256 of every rank file. Every file is
 written to a temporary name, flushed and renamed, and the manifest comes last, so a
 run killed at any moment leaves the previous complete checkpoint readable.
@@ -29,8 +29,16 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, damaged, or does not fit this run."""
 
 
+LEGACY_DIR = "checkpoint"  # runs made before the rename; TensorBoard warns about a folder of this name
+
+
 def checkpoint_dir(logdir: Path) -> Path:
-    return Path(logdir) / "checkpoint"
+    """``<logdir>/checkpoints``, or the ``checkpoint`` folder of a run written before the rename."""
+    logdir = Path(logdir)
+    legacy = logdir / LEGACY_DIR
+    if (legacy / "manifest.json").exists() and not (logdir / "checkpoints").exists():
+        return legacy
+    return logdir / "checkpoints"
 
 
 def _atomic_write(path: Path, write) -> None:

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from music.checkpoint import checkpoint_dir
 from music.config import PARAMS_DIR, ParamsError, load_params_file, params_file
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "experiments" / "results"
@@ -191,7 +192,7 @@ def code_commit() -> str | None:
 def resumable(partial: Path) -> dict | None:
     """The checkpoint manifest of an interrupted run, if it can resume (None: start it again)."""
     try:
-        manifest = json.loads((partial / "checkpoint" / "manifest.json").read_text())
+        manifest = json.loads((checkpoint_dir(partial) / "manifest.json").read_text())
     except (OSError, ValueError):
         return None
     return manifest if (partial / "params.json").exists() else None

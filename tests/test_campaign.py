@@ -56,7 +56,7 @@ def test_runner_stops_with_a_checkpoint_resumes_exports_commits_and_skips(tmp_pa
     runner = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
     deadline = time.time() + 300
     while time.time() < deadline:
-        manifest = partial / "checkpoint" / "manifest.json"
+        manifest = partial / "checkpoints" / "manifest.json"
         if manifest.exists() and json.loads(manifest.read_text())["epoch"] >= 1:
             break
         assert runner.poll() is None, runner.stdout.read()
@@ -65,7 +65,7 @@ def test_runner_stops_with_a_checkpoint_resumes_exports_commits_and_skips(tmp_pa
     out, _ = runner.communicate(timeout=300)
     assert runner.returncode == 143, out
     assert "the next start resumes it from epoch" in out
-    stopped_at = json.loads((partial / "checkpoint" / "manifest.json").read_text())
+    stopped_at = json.loads((partial / "checkpoints" / "manifest.json").read_text())
     assert stopped_at["epoch"] >= 1 and (partial / "sweep_segments.json").exists()
 
     # 2. the next run resumes from that checkpoint, finishes, exports and commits only the export

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import os
 import subprocess
 import sys
@@ -34,7 +35,7 @@ def test_two_ranks_without_logdir_write_one_run_and_print_once(tmp_path):
     proc = train([*TINY, "--n_epochs", "2", "--logging", "True"], mpi=2, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     runs = list((tmp_path / "logs").iterdir())
-    assert len(runs) == 1 and (runs[0] / "checkpoint" / "manifest.json").exists()
+    assert len(runs) == 1 and (runs[0] / "checkpoints" / "manifest.json").exists()
     assert proc.stdout.count("FetchPush-v1 -> FetchPush-v4") == 1
     assert "ignored under an MPI launcher" not in proc.stdout
     assert "I0000" not in proc.stderr and "cpu_feature_guard" not in proc.stderr  # TF's start-up lines
@@ -165,3 +166,45 @@ def test_each_scale_has_its_own_default_results(tmp_path, monkeypatch):
     assert code == 0
 
 
+
+
+@pytest.mark.slow
+def test_checkpoints_of_the_old_folder_name_still_resume(finished_run, tmp_path):
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(finished_run, old)
+    (old / "checkpoints").rename(old / "checkpoint")  # as written before the rename (TensorBoard warned)
+    proc = train(["--resume", str(old), "--n_epochs", "2"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Resuming from the checkpoint of epoch 1, cycle 0" in proc.stdout
+    assert (old / "checkpoint" / "manifest.json").exists() and not (old / "checkpoints").exists()
+
+
+def test_wilson_interval_equals_a_hand_computation():
+    from music.evaluate import wilson_interval
+
+    # 7 of 20: p = 0.35, z = 1.96: centre (0.35 + 0.09604) / 1.19208, half 1.96 sqrt(0.011375 + 0.0024010) / 1.19208
+    low, high = wilson_interval(7, 20)
+    centre, half = 0.44604 / 1.19208, 1.96 * (0.013776) ** 0.5 / 1.19208
+    assert low == pytest.approx(centre - half, abs=1e-4) and high == pytest.approx(centre + half, abs=1e-4)
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
+
+
+@pytest.mark.slow
+def test_evaluate_writes_json_and_csv_without_rendering(finished_run, tmp_path):
+    cmd = [sys.executable, "-m", "music.evaluate", str(finished_run / "policy_latest.npz"), "--episodes", "4",
+           "--json", str(tmp_path / "e.json"), "--csv", str(tmp_path / "e.csv")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "e.json").read_text())
+    assert summary["episodes"] == 4 and summary["goals"] == "Env" and summary["mode"] == "test"
+    assert summary["success_ci95_low"] <= summary["success_rate"] <= summary["success_ci95_high"]
+    assert -1.0 <= summary["mi_reward_mean"] <= 0.0 and summary["object_displacement_mean"] >= 0
+    rows = list(csv.DictReader(open(tmp_path / "e.csv")))
+    assert len(rows) == 1 and float(rows[0]["success_rate"]) == summary["success_rate"]
+    assert "success" in proc.stdout and "95% CI" in proc.stdout
+    assert not list(tmp_path.glob("*.mp4"))
+    bad = subprocess.run([sys.executable, "-m", "music.evaluate", str(tmp_path / "none.npz")], capture_output=True,
+                         text=True, cwd=REPO, timeout=300)
+    assert bad.returncode == 2 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr

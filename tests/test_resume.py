@@ -58,7 +58,7 @@ def test_same_seed_same_numbers(full_run, tmp_path):
 def test_resume_continues_bit_exactly_without_duplicate_rows(full_run, tmp_path):
     part = tmp_path / "part"
     assert train([*SMALL, "--n_epochs", "1", "--logdir", str(part)]).returncode == 0
-    manifest = json.loads((part / "checkpoint" / "manifest.json").read_text())
+    manifest = json.loads((part / "checkpoints" / "manifest.json").read_text())
     assert (manifest["epoch"], manifest["cycle"], manifest["ranks"]) == (1, 0, 1)
     proc = train(["--resume", str(part), "--n_epochs", "3"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -82,7 +82,7 @@ def test_sigterm_on_one_rank_checkpoints_every_rank_and_resume_matches(tmp_path)
                     env={"MUSIC_FAULT": "rank:1,epoch:0,cycle:1,kind:term"})
     assert stopped.returncode == 143, stopped.stdout + stopped.stderr
     assert "Signal SIGTERM: checkpoint written at epoch 0, cycle 2" in stopped.stdout
-    manifest = json.loads((tmp_path / "cut" / "checkpoint" / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "cut" / "checkpoints" / "manifest.json").read_text())
     assert (manifest["epoch"], manifest["cycle"], manifest["ranks"]) == (0, 2, 2)
     resumed = train(["--resume", str(tmp_path / "cut")], mpi=2)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
@@ -124,7 +124,7 @@ def test_mine_nan_names_epoch_and_cycle_and_keeps_the_last_checkpoint(tmp_path):
                  env={"MUSIC_FAULT": "rank:0,epoch:1,cycle:1,kind:nan_mine"})
     assert proc.returncode == 3
     assert re.search(r"error on rank 0: epoch 1, cycle 1: MINE estimate is NaN or Inf", proc.stderr)
-    assert json.loads((logdir / "checkpoint" / "manifest.json").read_text())["epoch"] == 1
+    assert json.loads((logdir / "checkpoints" / "manifest.json").read_text())["epoch"] == 1
     assert "Traceback" not in proc.stderr
 
 
@@ -135,7 +135,7 @@ def test_damaged_or_foreign_checkpoints_are_refused(full_run, tmp_path):
     rank_file.write_bytes(rank_file.read_bytes()[:1000])  # truncated
     proc = train(["--resume", str(damaged)])
     assert proc.returncode == 2 and "damaged (sha256 differs from the manifest)" in proc.stderr
-    (damaged / "checkpoint" / "manifest.json").write_bytes(os.urandom(200))
+    (damaged / "checkpoints" / "manifest.json").write_bytes(os.urandom(200))
     proc = train(["--resume", str(damaged)])
     assert proc.returncode == 2 and "manifest.json is damaged" in proc.stderr
     # a checkpoint of another network size dropped into this run folder
@@ -153,7 +153,7 @@ def test_damaged_or_foreign_checkpoints_are_refused(full_run, tmp_path):
 def test_checkpoint_without_buffer_resumes_with_an_empty_one(tmp_path):
     logdir = tmp_path / "nobuf"
     assert train([*SMALL, "--n_epochs", "1", "--checkpoint_buffer", "False", "--logdir", str(logdir)]).returncode == 0
-    assert json.loads((logdir / "checkpoint" / "manifest.json").read_text())["with_buffer"] is False
+    assert json.loads((logdir / "checkpoints" / "manifest.json").read_text())["with_buffer"] is False
     proc = train(["--resume", str(logdir), "--n_epochs", "2"])
     assert proc.returncode == 0, proc.stderr
     assert "continues with an empty buffer" in proc.stdout

@@ -1,0 +1,122 @@
+"""Evaluate a policy without rendering: ``python -m music.evaluate POLICY --episodes 100``.
+
+Runs ``--episodes`` episodes (``test`` mode: greedy actions and the env's goals, as the
+training logs' test rollouts; ``train`` mode: the exploration and goals of training) and
+prints, and optionally writes as JSON or CSV: the success rate with a 95 % Wilson
+interval, the object's displacement and lift (m), and the MI reward of the episodes'
+two-step windows as the critic sees it, ``clip(mi_r_scale * MI, 0, 1) - 1``, scored by
+the policy's own MINE (or the one of ``--mine``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+EXIT_BAD_INPUT = 2
+MI_R_SCALE = 5000.0  # the paper's MI reward scale, used to express MI as the critic's reward
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a binomial proportion (95 % for z = 1.96)."""
+    if n == 0:
+        return (math.nan, math.nan)
+    p = successes / n
+    denominator = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def evaluate(policy_file: Path, episodes: int, seed: int = 0, mode: str = "test", mine: Path | None = None) -> dict:
+    """Run the episodes; returns the summary (see the module docstring)."""
+    from music.envs import make_env
+    from music.rollout import RolloutWorker
+    from music.save_weight import load_policy
+
+    policy = load_policy(policy_file)
+    if mine is not None:
+        policy.load_weight(load_policy(mine).save_weight(), ["state_mi"], verbose=False)
+    env_name = policy.info.get("env_name", policy.env_name)
+    exploit = mode == "test"
+    worker = RolloutWorker(lambda: make_env(env_name, quiet=True), policy, dict(policy.input_dims), T=policy.T,
+                           rollout_batch_size=1, exploit=exploit, compute_Q=False,
+                           noise_eps=policy.info.get("noise_eps", 0.2), random_eps=policy.info.get("random_eps", 0.3),
+                           use_target_net=policy.info.get("test_with_polyak", False), env_name=env_name,
+                           history_len=episodes)
+    worker.seed(seed)
+    policy.rng = np.random.default_rng(seed)
+    zero_goals = mode == "train" and policy.info.get("goal_generation", "Zero") == "Zero"
+    goal = np.zeros((1, policy.dimg)) if zero_goals else None
+    mi_rewards = []
+    for i in range(episodes):
+        skill = np.eye(policy.dimz)[[i % policy.dimz]]
+        episode = worker.generate_rollouts(generated_goal=goal, z_s_onehot=skill)
+        if policy.ir is not None:
+            pairs = np.stack([episode["o"][0, :-1], episode["o"][0, 1:]], axis=1)  # (T, 2, dimo)
+            mi = -policy.run_mi(pairs).reshape(-1)
+            mi_rewards.append(float(np.mean(np.clip(MI_R_SCALE * mi, 0.0, 1.0) - 1.0)))
+    successes = int(round(sum(worker.success_history)))
+    low, high = wilson_interval(successes, episodes)
+    summary = {
+        "policy": str(policy_file), "env_name": env_name, "mode": mode, "episodes": episodes, "seed": seed,
+        "goals": "Zero" if zero_goals else "Env",
+        "success_rate": successes / episodes, "success_ci95_low": low, "success_ci95_high": high,
+        "mi_reward_mean": float(np.mean(mi_rewards)) if mi_rewards else math.nan,
+        "mine": str(mine or policy_file) if mi_rewards else None,
+    }
+    for name, history in (("object_displacement", worker.displacement_history), ("object_lift", worker.lift_history)):
+        values = np.asarray(history, dtype=np.float64)
+        summary[f"{name}_mean"] = float(values.mean()) if values.size else math.nan
+        summary[f"{name}_std"] = float(values.std()) if values.size else math.nan
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m music.evaluate", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
+    p.add_argument("policy_file", help="policy_*.npz (no pickle) or policy_*.pkl")
+    p.add_argument("--episodes", type=int, default=100, help="episodes to run")
+    p.add_argument("--seed", type=int, default=0, help="seed of the env and the exploration")
+    p.add_argument("--mode", choices=["test", "train"], default="test",
+                   help="test: greedy, env goals; train: training's exploration and goals")
+    p.add_argument("--mine", default=None, help="score MI with this policy's MINE (default: the policy's own)")
+    p.add_argument("--json", default=None, help="also write the summary to this JSON file")
+    p.add_argument("--csv", default=None, help="also append the summary as a row of this CSV file")
+    args = p.parse_args(argv)
+    from music.policy_files import PolicyFileError
+
+    if args.episodes < 1 or args.seed < 0:
+        print("music.evaluate: error: --episodes must be >= 1 and --seed >= 0", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        summary = evaluate(Path(args.policy_file), args.episodes, args.seed, args.mode,
+                           Path(args.mine) if args.mine else None)
+    except PolicyFileError as err:
+        print(f"music.evaluate: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"{summary['env_name']}, {args.mode} mode, {args.episodes} episodes, goals {summary['goals']}: "
+          f"success {summary['success_rate']:.3f} (95% CI {summary['success_ci95_low']:.3f}-"
+          f"{summary['success_ci95_high']:.3f}), object displacement {summary['object_displacement_mean']:.4f} m, "
+          f"lift {summary['object_lift_mean']:.4f} m, MI reward {summary['mi_reward_mean']:.4f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=1) + "\n")
+    if args.csv:
+        path = Path(args.csv)
+        new = not path.exists() or path.stat().st_size == 0
+        with open(path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(summary))
+            if new:
+                writer.writeheader()
+            writer.writerow(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
