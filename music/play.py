@@ -42,13 +42,13 @@ def _str2bool(text: str) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m music.play", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("policy_file")
-    p.add_argument("--seed", type=int, default=0)
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
+    p.add_argument("policy_file", help="policy_*.pkl or policy_*.npz (no pickle)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the env and the exploration")
     p.add_argument("--n_test_rollouts", type=int, default=20, help="episodes per skill")
     p.add_argument("--render", choices=["rgb_array", "none"], default="rgb_array", help="rgb_array: write mp4s")
     p.add_argument("--exploit", type=_str2bool, default=True, help="act greedily")
-    p.add_argument("--compute_q", type=_str2bool, default=True)
+    p.add_argument("--compute_q", type=_str2bool, default=True, help="also record Q(o, pi(o)) (the mean_Q log)")
     p.add_argument("--collect_data", type=_str2bool, default=True, help="write each episode's observations")
     p.add_argument("--goal_generation", choices=["Zero", "Env"], default=None,
                    help="default: the note's, else the policy's training setting")
@@ -104,10 +104,12 @@ def play(args) -> dict:
         from music.config import load_params_file, params_file
 
         note_params = load_params_file(params_file(env_name, args.note))
-    goal_generation = args.goal_generation
-    if goal_generation is None and note_params is not None:
-        goal_generation = note_params.get("goal_generation")
-    goal_generation = goal_generation or policy.info.get("goal_generation", "Zero")
+    goal_generation, source = args.goal_generation, "--goal_generation"
+    if goal_generation is None and note_params is not None and note_params.get("goal_generation"):
+        goal_generation, source = note_params["goal_generation"], f"the params of --note {args.note}"
+    if goal_generation is None:
+        goal_generation, source = policy.info.get("goal_generation", "Zero"), "the policy's training setting"
+    print(f"{env_name}: goals {goal_generation} ({source})", flush=True)
     settings = exploration_settings(policy, note_params)
     num_skills = policy.dimz
     np.random.seed(args.seed)

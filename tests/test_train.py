@@ -103,6 +103,9 @@ def test_play_writes_videos_and_data(two_rank_run, tmp_path):
     assert np.asarray(data).shape == (1, 51, 25)
     assert re.search(r"skill 0: test/success_rate \S+, test/mean_Q \S+, test/episode 2, test/object_displacement",
                      proc.stdout)
+    assert "FetchPush-v1: goals Zero (the policy's training setting)" in proc.stdout
+    assert re.search(r"all skills \(last 2 episodes, as the original\): test/success_rate", proc.stdout)
+    assert "noise_eps 0.2, random_eps 0.3" in proc.stdout
 
 
 @pytest.mark.parametrize("args, message", [
