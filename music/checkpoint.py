@@ -14,13 +14,13 @@ no code from the file.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections import deque
 from pathlib import Path
 
 import numpy as np
+
+from music.files import atomic_write, file_sha256
 
 FORMAT_VERSION = 1
 
@@ -39,23 +39,6 @@ def checkpoint_dir(logdir: Path) -> Path:
     if (legacy / "manifest.json").exists() and not (logdir / "checkpoints").exists():
         return legacy
     return logdir / "checkpoints"
-
-
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _env_rng_states(worker) -> list:
@@ -141,13 +124,13 @@ def save(logdir: Path, comm, policy, rollout_worker, evaluator, loop: dict, with
     # rank files are written under a name keyed by the position, then the manifest.
     key = f"e{loop['epoch']}c{loop['cycle']}"
     path = folder / f"rank{rank}-{key}.npz"
-    _atomic_write(path, write)
-    digests = comm.gather(_sha256(path), root=0)
+    atomic_write(path, write)
+    digests = comm.gather(file_sha256(path), root=0)
     if rank == 0:
         manifest = {"format": FORMAT_VERSION, "epoch": loop["epoch"], "cycle": loop["cycle"], "ranks": size,
                     "files": [f"rank{r}-{key}.npz" for r in range(size)], "sha256": digests,
                     "with_buffer": with_buffer}
-        _atomic_write(folder / "manifest.json", lambda f: f.write(json.dumps(manifest, indent=1).encode()))
+        atomic_write(folder / "manifest.json", lambda f: f.write(json.dumps(manifest, indent=1).encode()))
         for old in folder.glob("rank*-e*c*.npz"):  # rank files of earlier checkpoints
             if old.name not in manifest["files"]:
                 old.unlink(missing_ok=True)
@@ -178,7 +161,7 @@ def load_rank(logdir: Path, rank: int, size: int) -> tuple[dict, dict, dict]:
     path = checkpoint_dir(logdir) / manifest["files"][rank]
     if not path.exists():
         raise CheckpointError(f"checkpoint file {path} is missing")
-    if _sha256(path) != manifest["sha256"][rank]:
+    if file_sha256(path) != manifest["sha256"][rank]:
         raise CheckpointError(f"checkpoint file {path} is damaged (sha256 differs from the manifest)")
     try:
         with np.load(path, allow_pickle=False) as data:

@@ -10,7 +10,6 @@ the policy's own MINE (or the one of ``--mine``).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -19,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-EXIT_BAD_INPUT = 2
+from music.cli import fail, parser
+
 MI_R_SCALE = 5000.0  # the paper's MI reward scale, used to express MI as the critic's reward
 
 
@@ -79,8 +79,7 @@ def evaluate(policy_file: Path, episodes: int, seed: int = 0, mode: str = "test"
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m music.evaluate", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
+    p = parser("python -m music.evaluate", __doc__.split("\n\n")[0])
     p.add_argument("policy_file", help="policy_*.npz (no pickle) or policy_*.pkl")
     p.add_argument("--episodes", type=int, default=100, help="episodes to run")
     p.add_argument("--seed", type=int, default=0, help="seed of the env and the exploration")
@@ -93,14 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     from music.policy_files import PolicyFileError
 
     if args.episodes < 1 or args.seed < 0:
-        print("music.evaluate: error: --episodes must be >= 1 and --seed >= 0", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return fail("music.evaluate", "--episodes must be >= 1 and --seed >= 0")
     try:
         summary = evaluate(Path(args.policy_file), args.episodes, args.seed, args.mode,
                            Path(args.mine) if args.mine else None)
     except PolicyFileError as err:
-        print(f"music.evaluate: error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return fail("music.evaluate", err)
     print(f"{summary['env_name']}, {args.mode} mode, {args.episodes} episodes, goals {summary['goals']}: "
           f"success {summary['success_rate']:.3f} (95% CI {summary['success_ci95_low']:.3f}-"
           f"{summary['success_ci95_high']:.3f}), object displacement {summary['object_displacement_mean']:.4f} m, "

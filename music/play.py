@@ -12,44 +12,25 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is imported
 
-import argparse  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-EXIT_BAD_INPUT = 2
+from music.cli import fail, parser, str2bool  # noqa: E402
+from music.render import save_video  # noqa: E402
 
 
-def save_video(frames: np.ndarray, path: Path | str, fps: float = 30.0) -> None:
-    """Write frames (n, H, W, 3) uint8 as an mp4 (atomically: temporary name, then rename)."""
-    import imageio.v2 as imageio
-
-    path = Path(path)
-    tmp = path.with_name(path.stem + ".partial" + path.suffix)
-    with imageio.get_writer(tmp, fps=fps, macro_block_size=1) as writer:
-        for frame in frames:
-            writer.append_data(np.asarray(frame, dtype=np.uint8))
-    os.replace(tmp, path)
-
-
-def _str2bool(text: str) -> bool:
-    from music.train import _str2bool as parse
-
-    return parse(text)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m music.play", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
+def build_parser():
+    p = parser("python -m music.play", __doc__.split("\n\n")[0])
     p.add_argument("policy_file", help="policy_*.pkl or policy_*.npz (no pickle)")
     p.add_argument("--seed", type=int, default=0, help="seed of the env and the exploration")
     p.add_argument("--n_test_rollouts", type=int, default=20, help="episodes per skill")
     p.add_argument("--render", choices=["rgb_array", "none"], default="rgb_array", help="rgb_array: write mp4s")
-    p.add_argument("--exploit", type=_str2bool, default=True, help="act greedily")
-    p.add_argument("--compute_q", type=_str2bool, default=True, help="also record Q(o, pi(o)) (the mean_Q log)")
-    p.add_argument("--collect_data", type=_str2bool, default=True, help="write each episode's observations")
+    p.add_argument("--exploit", type=str2bool, default=True, help="act greedily")
+    p.add_argument("--compute_q", type=str2bool, default=True, help="also record Q(o, pi(o)) (the mean_Q log)")
+    p.add_argument("--collect_data", type=str2bool, default=True, help="write each episode's observations")
     p.add_argument("--goal_generation", choices=["Zero", "Env"], default=None,
                    help="default: the note's, else the policy's training setting")
     p.add_argument("--note", default=None, help="variant whose params file sets goal_generation")
@@ -160,13 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     from music.save_weight import PolicyFileError
 
     if args.n_test_rollouts < 1:
-        print("music.play: error: --n_test_rollouts must be >= 1", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return fail("music.play", "--n_test_rollouts must be >= 1")
     try:
         play(args)
     except (PolicyFileError, ParamsError) as err:
-        print(f"music.play: error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return fail("music.play", err)
     return 0
 
 

@@ -8,7 +8,6 @@ runs a skill policy and draws where each skill leaves the object, one colour a s
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-EXIT_BAD_INPUT = 2
+from music.cli import fail, parser
 
 
 @dataclass
@@ -199,7 +198,7 @@ def plot_skills(positions: dict[int, np.ndarray], out: Path, title: str) -> list
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m music.plot", description=__doc__.split("\n\n")[0])
+    p = parser("python -m music.plot", __doc__.split("\n\n")[0])
     p.add_argument("paths", nargs="*", help="run folders, or folders to search for runs")
     p.add_argument("--metric", default="test/success_rate", help="a progress.csv column")
     p.add_argument("--x", choices=["epoch", "episodes"], default="epoch")
@@ -236,8 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             out = Path(args.out) if args.out else Path(args.paths[0]) / args.metric.replace("/", "_")
             paths = plot_metric(runs, args.metric, args.x, out, args.title, chance)
     except (ValueError, OSError) as err:
-        print(f"music.plot: error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return fail("music.plot", err)
     print("wrote", " ".join(map(str, paths)))
     return 0
 

@@ -8,14 +8,14 @@ in a run folder written by ``music.train`` gets a warning first.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import pickle
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from music.files import atomic_write, file_sha256
 
 
 class PolicyFileError(ValueError):
@@ -29,10 +29,6 @@ def _json_kwargs(kwargs: dict) -> dict:
     return out
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def save_safe_policy(policy, path: Path, pickle_sha256: str | None = None) -> None:
     """Write weights + constructor arguments (no pickle) atomically to ``path`` (.npz).
 
@@ -42,13 +38,8 @@ def save_safe_policy(policy, path: Path, pickle_sha256: str | None = None) -> No
     meta = {"format": 1, "kind": "music-policy", "init_kwargs": _json_kwargs(policy._init_kwargs)}
     if pickle_sha256:
         meta["pickle_sha256"] = pickle_sha256
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    with open(tmp, "wb") as f:
-        np.savez(f, __policy__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-                 **{f"var/{k}": v for k, v in policy.save_weight().items()})
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: np.savez(f, __policy__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+                                          **{f"var/{k}": v for k, v in policy.save_weight().items()}))
 
 
 def load_safe_policy(path: Path):

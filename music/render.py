@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -107,3 +108,14 @@ class SubprocessRenderer:
             self.close()
         except Exception:
             pass
+
+
+def save_video(frames: np.ndarray, path: Path | str, fps: float = 30.0) -> None:
+    """Write frames (n, H, W, 3) uint8 as an mp4, atomically."""
+    import imageio.v2 as imageio
+
+    from music.files import atomic_path
+
+    with atomic_path(path) as tmp, imageio.get_writer(tmp, fps=fps, macro_block_size=1) as writer:
+        for frame in frames:
+            writer.append_data(np.asarray(frame, dtype=np.uint8))

@@ -9,17 +9,16 @@ With ``--env_name`` and ``--note`` instead, converts the policy that the params 
 
 from __future__ import annotations
 
-import argparse
-import os
 import pickle
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from music.cli import fail, parser
+from music.files import atomic_write
 from music.policy_files import PolicyFileError, load_policy
 
-EXIT_BAD_INPUT = 2
 __all__ = ["PolicyFileError", "extract_weights", "load_policy", "read_weights", "saved_weights", "weights_file",
            "write_weights"]
 
@@ -32,16 +31,11 @@ def weights_file(policy_path: Path | str) -> Path:
 def write_weights(weights: dict[str, np.ndarray], path: Path) -> None:
     """Atomically write a name -> array dict: ``.pkl`` (the original's format) or ``.npz``."""
     path = Path(path)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
     arrays = {k: np.asarray(v) for k, v in weights.items()}
-    with open(tmp, "wb") as f:
-        if path.suffix == ".npz":
-            np.savez(f, **arrays)
-        else:
-            pickle.dump(arrays, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    if path.suffix == ".npz":
+        atomic_write(path, lambda f: np.savez(f, **arrays))
+    else:
+        atomic_write(path, lambda f: pickle.dump(arrays, f))
 
 
 def read_weights(path: Path | str) -> dict[str, np.ndarray]:
@@ -79,7 +73,7 @@ def extract_weights(policy_path: Path | str, write: bool = True) -> dict[str, np
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m music.save_weight", description=__doc__.split("\n\n")[0])
+    p = parser("python -m music.save_weight", __doc__.split("\n\n")[0])
     p.add_argument("policies", nargs="*", help="policy files (policy_*.pkl)")
     p.add_argument("--env_name", help="with --note: convert the params file's load_weight")
     p.add_argument("--note", help="variant whose params file names the policy")
@@ -106,8 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path} -> {weights_file(path)} and {weights_file(path).with_suffix('.npz').name} "
                   f"({len(weights)} arrays)")
     except (PolicyFileError, ValueError) as err:
-        print(f"music.save_weight: error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return fail("music.save_weight", err)
     return 0
 
 

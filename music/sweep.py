@@ -170,7 +170,7 @@ def train_command(job: Job, scale: Scale, results: Path, python: str = sys.execu
     if job.pretrain is not None and resume is None:
         cmd += ["--param", f'load_weight="{pretrained_policy(results, job, scale)}"']
     if scale.ranks > 1:
-        from music.train import find_mpiexec
+        from music.mpi_launch import find_mpiexec
 
         mpiexec = find_mpiexec()
         if mpiexec is None:

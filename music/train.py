@@ -12,12 +12,9 @@ logs and policies, every rank writes its own checkpoint file.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import traceback
@@ -25,24 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-EXIT_BAD_INPUT = 2
-EXIT_TRAINING_FAILED = 3  # the environment or MINE produced NaN; see crash_rank<r>.txt
+from music.cli import EXIT_BAD_INPUT, EXIT_TRAINING_FAILED, fail, parser, str2bool
+from music.mpi_launch import MpiLauncherError, mpi_fork
 
 
-def _str2bool(text: str) -> bool:
-    lowered = str(text).lower()
-    if lowered in ("1", "true", "yes", "y"):
-        return True
-    if lowered in ("0", "false", "no", "n"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m music.train", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False,
-                                epilog="Variants per task: python -m music.train --list_notes. "
-                                       "Parameters --param accepts: python -m music.train --list_params.")
+def build_parser():
+    p = parser("python -m music.train", __doc__.split("\n\n")[0],
+               epilog="Variants per task: python -m music.train --list_notes. "
+                      "Parameters --param accepts: python -m music.train --list_params.")
     p.add_argument("--env_name", default="FetchPickAndPlace-v1",
                    help="FetchPush, FetchPickAndPlace, FetchSlide (-v1 or -v4), FetchReach-v4 (-v1)")
     p.add_argument("--n_epochs", type=int, default=50, help="number of training epochs")
@@ -55,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="HER goal relabelling: a later achieved goal of the episode, the last one, or none")
     p.add_argument("--clip_return", type=int, default=0, help="1: clip targets to (1/(1-gamma)) * num_objective")
     p.add_argument("--binding", choices=["none", "core"], default="core", help="process binding under --num_cpu")
-    p.add_argument("--logging", type=_str2bool, nargs="?", const=True, default=False,
+    p.add_argument("--logging", type=str2bool, nargs="?", const=True, default=False,
                    help="True: log to logs/<run name>; False: to a temporary folder (unless --logdir)")
     p.add_argument("--version", type=int, default=0, help="a number recorded in the run name")
     p.add_argument("--note", default="SAC+MUSIC",
@@ -67,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", default=None, metavar="LOGDIR",
                    help="continue the run in LOGDIR from its last checkpoint (same ranks; --n_epochs may extend it)")
     p.add_argument("--checkpoint_interval", type=int, default=1, help="epochs between checkpoints (0: none)")
-    p.add_argument("--checkpoint_buffer", type=_str2bool, default=True,
+    p.add_argument("--checkpoint_buffer", type=str2bool, default=True,
                    help="include the replay buffer in checkpoints (False saves disk; a resumed run then "
                         "starts with an empty buffer)")
     p.add_argument("--keep_policies", type=int, default=0, help="keep only the newest N policy_{epoch} files (0: all)")
@@ -111,49 +98,6 @@ def list_params() -> str:
 
 class BadInput(Exception):
     """A problem with the command line or files that the user must fix (exit status 2)."""
-
-
-# ------------------------------------------------------------------------------ MPI fork
-def _inside_mpi_launcher() -> bool:
-    markers = ("IN_MPI", "PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")
-    return any(m in os.environ for m in markers)
-
-
-def find_mpiexec() -> str | None:
-    beside_python = Path(sys.executable).parent / "mpiexec"
-    return str(beside_python) if beside_python.exists() else shutil.which("mpiexec") or shutil.which("mpirun")
-
-
-def mpiexec_command(mpiexec: str, n: int, binding: str) -> list[str]:
-    """``mpiexec -n N`` with binding flags in the dialect of the MPI found (MPICH or Open MPI)."""
-    try:
-        version = subprocess.run([mpiexec, "--version"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        version = ""
-    cmd = [mpiexec, "-n", str(n)]
-    if "HYDRA" in version:  # MPICH
-        cmd += ["-bind-to", binding]
-    elif "Open MPI" in version or "OpenRTE" in version:
-        cmd += ["--bind-to", binding]
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            cmd += ["--allow-run-as-root"]
-        if n > (os.cpu_count() or 1):
-            cmd += ["--oversubscribe"]
-    return cmd
-
-
-def mpi_fork(n: int, binding: str, argv: list[str]) -> int | None:
-    """Re-run this command under mpiexec with n ranks; returns its exit status (None: no fork)."""
-    if n <= 1 or _inside_mpi_launcher():
-        return None
-    mpiexec = find_mpiexec()
-    if mpiexec is None:
-        raise BadInput("--num_cpu > 1 needs mpiexec: install the mpich extra (pip install -e '.[mpich]') "
-                       "or a system MPI, or launch with mpirun -np N yourself")
-    env = {**os.environ, "IN_MPI": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    cmd = mpiexec_command(mpiexec, n, binding) + [sys.executable, "-m", "music.train", *argv]
-    print("Launching:", " ".join(cmd), flush=True)
-    return subprocess.call(cmd, env=env)
 
 
 def install_excepthook(comm, logdir: Path) -> None:
@@ -372,6 +316,9 @@ def resume_params(args, size: int, given: set[str]) -> tuple[dict, Path]:
 def truncate_progress(logdir: Path, first_epoch: int) -> int:
     """Drop progress.csv rows of epochs >= first_epoch (they are redone); returns rows kept."""
     import csv
+    import io
+
+    from music.files import atomic_write_text
 
     path = logdir / "progress.csv"
     if not path.exists():
@@ -381,10 +328,9 @@ def truncate_progress(logdir: Path, first_epoch: int) -> int:
     header, body = rows[0], rows[1:]
     epoch_col = header.index("epoch")
     kept = [r for r in body if int(float(r[epoch_col])) < first_epoch]
-    tmp = path.with_name("progress.csv.tmp")
-    with open(tmp, "w", newline="") as f:
-        csv.writer(f).writerows([header, *kept])
-    os.replace(tmp, path)
+    text = io.StringIO()
+    csv.writer(text).writerows([header, *kept])
+    atomic_write_text(path, text.getvalue())
     return len(kept)
 
 
@@ -395,7 +341,10 @@ def agree_on_error(comm, error: str | None) -> str | None:
 
 
 def launch(args, argv: list[str]) -> int:
-    forked = mpi_fork(args.num_cpu, args.binding, argv)
+    try:
+        forked = mpi_fork(args.num_cpu, args.binding, [sys.executable, "-m", "music.train", *argv])
+    except MpiLauncherError as err:
+        raise BadInput(str(err)) from None
     if forked is not None:
         return forked
 
@@ -422,7 +371,7 @@ def launch(args, argv: list[str]) -> int:
     first_error = agree_on_error(comm, error)
     if first_error:
         if rank == 0:
-            print(f"music.train: error: {first_error}", file=sys.stderr, flush=True)
+            return fail("music.train", first_error)
         return EXIT_BAD_INPUT
     if args.resume:
         from music.checkpoint import read_manifest
@@ -510,7 +459,7 @@ def launch(args, argv: list[str]) -> int:
         first_error = agree_on_error(comm, error)
         if first_error:
             if rank == 0:
-                print(f"music.train: error: {first_error}", file=sys.stderr, flush=True)
+                return fail("music.train", first_error)
             return EXIT_BAD_INPUT
         if not meta["buffer"]["saved"]:
             logger.info("The checkpoint has no replay buffer (--checkpoint_buffer False): training continues "
@@ -555,8 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return launch(args, argv)
     except BadInput as err:
-        print(f"music.train: error: {err}", file=sys.stderr, flush=True)
-        return EXIT_BAD_INPUT
+        return fail("music.train", err)
 
 
 if __name__ == "__main__":

@@ -69,14 +69,10 @@ def save_policy(policy, path: Path) -> None:
     """Pickle the policy atomically (temporary file, then rename), plus its pickle-free twin."""
     import cloudpickle
 
-    from music.policy_files import file_sha256, save_safe_policy
+    from music.files import atomic_write, file_sha256
+    from music.policy_files import save_safe_policy
 
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        cloudpickle.dump(policy, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: cloudpickle.dump(policy, f))
     save_safe_policy(policy, path.with_suffix(".npz"), pickle_sha256=file_sha256(path))
 
 
@@ -141,7 +137,7 @@ def train(*, policy, rollout_worker, evaluator, logger, params: dict, n_epochs: 
             goal = np.zeros(rollout_worker.g.shape) if params["goal_generation"] == "Zero" else None
             episode = rollout_worker.generate_rollouts(generated_goal=goal, z_s_onehot=z_onehot)
             if rollout_worker.renderer is not None:  # collect_video, rank 0
-                from music.play import save_video
+                from music.render import save_video
 
                 frames, episode = episode
                 for i, clip in enumerate(frames):

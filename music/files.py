@@ -1,0 +1,50 @@
+"""Writing files so that a crash never leaves a half-written one: the one helper every writer uses.
+
+A file is written under a temporary name beside its final one, flushed to disk, then
+renamed over it (a rename is atomic on POSIX file systems): readers see the old file or
+the new one, never a torn mix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+
+@contextmanager
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix, so writers that choose a format by it
+    still work); renamed to ``path`` when the block ends, deleted if it raises."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.stem}.partial{path.suffix}")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(path: Path | str, write: Callable[[BinaryIO], object]) -> None:
+    """Write ``path`` atomically: ``write(f)`` fills an open binary file."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+
+
+def atomic_write_text(path: Path | str, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def file_sha256(path: Path | str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
