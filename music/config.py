@@ -274,7 +274,7 @@ def configure_her(params: dict[str, Any], reward_env):
 
 def configure_ddpg(dims: dict[str, int], params: dict[str, Any], env, pretrain_weights=None,
                    clip_return: bool = False, seed: int = 0, comm=None):
-    """Build the agent of ``params`` for ``env`` (SPEC §7; clip_return from the CLI flag)."""
+    """Build the agent of ``params`` for ``env`` (docs/algorithm.md; clip_return from the CLI flag)."""
     from music.ddpg import DDPG
 
     T = params["T"]

@@ -63,7 +63,7 @@ class DDPG:
         batch_size: transitions per gradient step (and episodes per MINE step).
         Q_lr, pi_lr, mi_lr, sk_lr: learning rates of critic, actor, MINE, skill discriminator.
         r_scale, mi_r_scale, sk_r_scale, et_r_scale: scales of the task, MI, skill and
-            entropy rewards (SPEC §4).
+            entropy rewards (docs/algorithm.md §3).
         norm_eps, norm_clip: normalizer std floor and clip range.
         max_u: largest action magnitude: a number, or one bound per action dimension
             (a list, as the original's config accepts).
@@ -296,7 +296,7 @@ class DDPG:
         return (out.mu, net.critic(o, z, g, out.pi)) if with_q else out.mu
 
     def _critic_target(self, batch, weights, neg_logp_pi, target_q_pi):
-        """SPEC §4 target. (B, 1), or (B, B) for SAC in the original entropy mode."""
+        """The critic target of docs/algorithm.md §3. (B, 1), or (B, B) for SAC in the original entropy mode."""
         r, m, s = batch["r"][:, None], batch["m"][:, None], batch["s"][:, None]
         mi_r_scale = weights["mi_r_scale"]
         mi_offset = tf.cast(tf.not_equal(mi_r_scale, 0.0), tf.float32)

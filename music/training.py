@@ -1,4 +1,4 @@
-"""The training loop (SPEC §5), resumable and preemptible.
+"""The training loop (docs/algorithm.md §5), resumable and preemptible.
 
 Every rank runs ``train`` in lock-step. The loop position (epoch, cycle), the best
 success rate and the MI scale live in ``loop``, a dict saved in checkpoints, so a run

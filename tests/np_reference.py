@@ -1,6 +1,6 @@
 """Independent numpy re-implementations of the networks, used as references by the tests.
 
-Written from SPEC §3 and §4, not from the library code: a bug in one is unlikely to
+Written from the description in docs/algorithm.md §2-3, not from the library code: a bug in one is unlikely to
 be repeated in the other.
 """
 

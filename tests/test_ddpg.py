@@ -1,4 +1,4 @@
-"""The agent: critic target and losses against SPEC §4 in numpy, updates, acting, weights, pickling."""
+"""The agent: critic target and losses against docs/algorithm.md §3 in numpy, updates, acting, weights, pickling."""
 
 import subprocess
 import sys
@@ -44,7 +44,7 @@ def set_stats(agent, rng):
 
 
 def numpy_terms(agent, batch, weights, noise, noise_2):
-    """SPEC §4 computed in numpy from the agent's weights."""
+    """docs/algorithm.md §3 computed in numpy from the agent's weights."""
     w = {k: v.astype(np.float64) for k, v in agent.save_weight().items()}
     b = {k: v.astype(np.float64) for k, v in batch.items()}
     L, mu = agent.layers, agent.max_u
