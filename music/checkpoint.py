@@ -15,7 +15,6 @@ no code from the file.
 from __future__ import annotations
 
 import json
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -41,71 +40,53 @@ def checkpoint_dir(logdir: Path) -> Path:
     return logdir / "checkpoints"
 
 
-def _env_rng_states(worker) -> list:
-    return [env.unwrapped.np_random.bit_generator.state for env in worker.envs]
-
-
-def _set_env_rng_states(worker, states) -> None:
-    if len(states) != len(worker.envs):
-        raise CheckpointError(f"checkpoint has {len(states)} envs for a worker with {len(worker.envs)}")
-    for env, state in zip(worker.envs, states, strict=True):
-        env.unwrapped.np_random.bit_generator.state = state
-
-
-def _worker_state(worker) -> dict:
-    return {"n_episodes": worker.n_episodes, "nan_retries": worker.nan_retries, "seeds": worker._seeds,
-            "env_rng": _env_rng_states(worker),
-            "history": {name: list(getattr(worker, name)) for name in
-                        ("success_history", "Q_history", "displacement_history", "lift_history")}}
-
-
-def _restore_worker(worker, state: dict) -> None:
-    worker.n_episodes = state["n_episodes"]
-    worker.nan_retries = state["nan_retries"]
-    worker._seeds = state["seeds"]
-    _set_env_rng_states(worker, state["env_rng"])
-    for name, values in state["history"].items():
-        getattr(worker, name).clear()
-        getattr(worker, name).extend(values)
-
-
 def rank_state(policy, rollout_worker, evaluator, loop: dict, with_buffer: bool) -> tuple[dict, dict]:
-    """(arrays, meta) describing one rank completely."""
-    arrays = {f"var/{name}": value for name, value in policy.save_weight().items()}
-    adams = {}
-    for name in ("Q_adam", "pi_adam", "mi_adam", "sk_adam"):
-        adam = getattr(policy, name)
-        if adam is not None:
-            arrays[f"adam/{name}/m"] = adam.m
-            arrays[f"adam/{name}/v"] = adam.v
-            adams[name] = adam.t
-    for norm in (policy.o_stats, policy.g_stats):
-        for part in ("local_sum", "local_sumsq", "local_count"):
-            arrays[f"norm/{norm.name}/{part}"] = getattr(norm, part)
-    arrays["tf_rng/state"] = policy.tf_rng.state.numpy()
-    buffer = policy.buffer
-    if with_buffer:
-        for key, value in buffer.buffers.items():
-            arrays[f"buffer/{key}"] = value[: buffer.current_size]
-    histories = {name: np.asarray(getattr(policy, name), dtype=np.float64)
-                 for name in ("mi_r_history", "gl_r_history", "sk_r_history", "et_r_history")}
-    arrays.update({f"history/{k}": v for k, v in histories.items()})
+    """(arrays, meta) describing one rank completely: the components' states laid out as the file holds them."""
+    agent = policy.state_dict(with_buffer=with_buffer)
+    arrays = {f"var/{name}": value for name, value in agent["weights"].items()}
+    for name, adam in agent["optimizers"].items():
+        arrays[f"adam/{name}/m"], arrays[f"adam/{name}/v"] = adam["m"], adam["v"]
+    for name, norm in agent["normalizers"].items():
+        arrays.update({f"norm/{name}/{part}": value for part, value in norm.items()})
+    arrays["tf_rng/state"] = agent["tf_rng"]["state"]
+    arrays.update({f"buffer/{key}": value for key, value in agent["buffer"]["arrays"].items()})
+    arrays.update({f"history/{name}": value for name, value in agent["histories"].items()})
     meta = {
         "format": FORMAT_VERSION,
-        "env_name": policy.env_name,
-        "input_dims": policy.input_dims,
-        "hidden": policy.hidden, "layers": policy.layers, "sac": policy.sac,
-        "adam_t": adams,
-        "np_rng": policy.rng.bit_generator.state,
-        "tf_rng_algorithm": int(policy.tf_rng.algorithm),
-        "mi_current": policy.mi_current, "mi_r_scale": policy.mi_r_scale,
-        "buffer": {"saved": with_buffer, "current_size": buffer.current_size,
-                   "n_transitions_stored": buffer.n_transitions_stored, "size": buffer.size},
-        "rollout_worker": _worker_state(rollout_worker),
-        "evaluator": _worker_state(evaluator),
+        **agent["architecture"],
+        "adam_t": {name: adam["t"] for name, adam in agent["optimizers"].items()},
+        "np_rng": agent["np_rng"],
+        "tf_rng_algorithm": agent["tf_rng"]["algorithm"],
+        "mi_current": agent["mi_current"], "mi_r_scale": agent["mi_r_scale"],
+        "buffer": {key: agent["buffer"][key] for key in ("saved", "current_size", "n_transitions_stored", "size")},
+        "rollout_worker": rollout_worker.state_dict(),
+        "evaluator": evaluator.state_dict(),
         "loop": loop,
     }
     return arrays, meta
+
+
+def agent_state(arrays: dict, meta: dict) -> dict:
+    """The agent's ``state_dict`` read back from a checkpoint file's (arrays, meta)."""
+    def under(prefix: str) -> dict:
+        return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+    norms = {}
+    for key, value in under("norm/").items():
+        name, part = key.split("/", 1)
+        norms.setdefault(name, {})[part] = value
+    return {
+        "architecture": {key: meta[key] for key in ("env_name", "input_dims", "hidden", "layers", "sac")},
+        "weights": under("var/"),
+        "optimizers": {name: {"m": arrays[f"adam/{name}/m"], "v": arrays[f"adam/{name}/v"], "t": t}
+                       for name, t in meta["adam_t"].items()},
+        "normalizers": norms,
+        "np_rng": meta["np_rng"],
+        "tf_rng": {"state": arrays["tf_rng/state"], "algorithm": meta["tf_rng_algorithm"]},
+        "histories": under("history/"),
+        "mi_current": meta["mi_current"], "mi_r_scale": meta["mi_r_scale"],
+        "buffer": {**meta["buffer"], "arrays": under("buffer/")},
+    }
 
 
 def save(logdir: Path, comm, policy, rollout_worker, evaluator, loop: dict, with_buffer: bool = True) -> Path:
@@ -176,44 +157,10 @@ def load_rank(logdir: Path, rank: int, size: int) -> tuple[dict, dict, dict]:
 
 def restore(policy, rollout_worker, evaluator, arrays: dict, meta: dict, source: str) -> dict:
     """Put a rank's checkpointed state back; returns the loop position. Refuses a mismatched agent."""
-    import tensorflow as tf
-
-    for key, ours in (("env_name", policy.env_name), ("input_dims", policy.input_dims), ("hidden", policy.hidden),
-                      ("layers", policy.layers), ("sac", policy.sac)):
-        if meta[key] != ours:
-            raise CheckpointError(f"{source} is of a different run: {key} is {meta[key]!r} there, {ours!r} here")
-    weights = {k[len("var/"):]: v for k, v in arrays.items() if k.startswith("var/")}
-    if set(weights) != set(policy.variables):
-        raise CheckpointError(f"{source} holds other variables than this agent "
-                              f"(e.g. {sorted(set(weights) ^ set(policy.variables))[:3]})")
-    report = policy.load_weight(weights, include=[""], verbose=False)
-    if report["shape_mismatch"]:
-        name, ours, theirs = report["shape_mismatch"][0]
-        raise CheckpointError(f"{source}: variable {name} has shape {theirs} there, {ours} here")
-    for name, t in meta["adam_t"].items():
-        adam = getattr(policy, name)
-        adam.m = arrays[f"adam/{name}/m"].astype(np.float32)
-        adam.v = arrays[f"adam/{name}/v"].astype(np.float32)
-        adam.t = int(t)
-    for norm in (policy.o_stats, policy.g_stats):
-        for part in ("local_sum", "local_sumsq", "local_count"):
-            getattr(norm, part)[...] = arrays[f"norm/{norm.name}/{part}"]
-    policy.rng.bit_generator.state = meta["np_rng"]
-    policy.tf_rng.reset(tf.constant(arrays["tf_rng/state"]))
-    policy.mi_current = meta["mi_current"]
-    policy.mi_r_scale = meta["mi_r_scale"]
-    for name in ("mi_r_history", "gl_r_history", "sk_r_history", "et_r_history"):
-        setattr(policy, name, deque(arrays[f"history/{name}"].tolist(), maxlen=getattr(policy, name).maxlen))
-    buffer = policy.buffer
-    buffer.clear_buffer()
-    if meta["buffer"]["saved"]:
-        n = meta["buffer"]["current_size"]
-        if n > buffer.size:
-            raise CheckpointError(f"{source} holds {n} episodes, more than this buffer's {buffer.size}")
-        for key in buffer.buffers:
-            buffer.buffers[key][:n] = arrays[f"buffer/{key}"]
-        buffer.current_size = n
-        buffer.n_transitions_stored = meta["buffer"]["n_transitions_stored"]
-    _restore_worker(rollout_worker, meta["rollout_worker"])
-    _restore_worker(evaluator, meta["evaluator"])
+    try:
+        policy.load_state_dict(agent_state(arrays, meta))
+        rollout_worker.load_state_dict(meta["rollout_worker"])
+        evaluator.load_state_dict(meta["evaluator"])
+    except (ValueError, KeyError) as err:
+        raise CheckpointError(f"{source}: {err}") from None
     return meta["loop"]

@@ -571,6 +571,57 @@ class DDPG:
                 print(f"load_weight: NOT loaded {name}: shape {theirs} in the weights, {ours} in this policy")
         return report
 
+    # ------------------------------------------------------------------ state (checkpoints)
+    OPTIMIZERS = ("Q_adam", "pi_adam", "mi_adam", "sk_adam")
+    HISTORIES = ("mi_r_history", "gl_r_history", "sk_r_history", "et_r_history")
+
+    def architecture(self) -> dict:
+        """What must match for a state to load into this agent."""
+        return {"env_name": self.env_name, "input_dims": self.input_dims, "hidden": self.hidden,
+                "layers": self.layers, "sac": self.sac}
+
+    def state_dict(self, with_buffer: bool = True) -> dict:
+        """Everything training needs to continue exactly: weights, optimizers, normalizer sums,
+        random streams, reward histories, the MI scale and (``with_buffer``) the replay buffer."""
+        return {
+            "architecture": self.architecture(),
+            "weights": self.save_weight(),
+            "optimizers": {name: getattr(self, name).state_dict() for name in self.OPTIMIZERS
+                           if getattr(self, name) is not None},
+            "normalizers": {norm.name: norm.state_dict() for norm in (self.o_stats, self.g_stats)},
+            "np_rng": self.rng.bit_generator.state,
+            "tf_rng": {"state": self.tf_rng.state.numpy(), "algorithm": int(self.tf_rng.algorithm)},
+            "histories": {name: np.asarray(getattr(self, name), dtype=np.float64) for name in self.HISTORIES},
+            "mi_current": self.mi_current, "mi_r_scale": self.mi_r_scale,
+            "buffer": self.buffer.state_dict(with_data=with_buffer),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore ``state_dict()``; raises ValueError naming what does not match this agent."""
+        for key, ours in self.architecture().items():
+            if state["architecture"][key] != ours:
+                raise ValueError(f"it is of a different run: {key} is {state['architecture'][key]!r} there, "
+                                 f"{ours!r} here")
+        weights = state["weights"]
+        if set(weights) != set(self.variables):
+            raise ValueError(f"it holds other variables than this agent "
+                             f"(e.g. {sorted(set(weights) ^ set(self.variables))[:3]})")
+        report = self.load_weight(weights, include=[""], verbose=False)
+        if report["shape_mismatch"]:
+            name, ours, theirs = report["shape_mismatch"][0]
+            raise ValueError(f"variable {name} has shape {theirs} there, {ours} here")
+        for name, optimizer_state in state["optimizers"].items():
+            getattr(self, name).load_state_dict(optimizer_state)
+        for norm in (self.o_stats, self.g_stats):
+            norm.load_state_dict(state["normalizers"][norm.name])
+        self.rng.bit_generator.state = state["np_rng"]
+        self.tf_rng.reset(tf.constant(state["tf_rng"]["state"]))
+        self.mi_current = state["mi_current"]
+        self.mi_r_scale = state["mi_r_scale"]
+        for name in self.HISTORIES:
+            setattr(self, name, deque(np.asarray(state["histories"][name]).tolist(), maxlen=getattr(self, name).maxlen))
+        self.buffer.load_state_dict(state["buffer"])
+
     # ------------------------------------------------------------------ logs
     def logs(self, prefix: str = "") -> list[tuple[str, float]]:
         def stats(name, values):

@@ -57,6 +57,18 @@ class MpiAdam:
     def size(self) -> int:
         return self.params.size
 
+    def state_dict(self) -> dict:
+        """Adam's moments and step count (the parameters themselves are the variables')."""
+        return {"m": self.m.copy(), "v": self.v.copy(), "t": self.t}
+
+    def load_state_dict(self, state: dict) -> None:
+        for key in ("m", "v"):
+            if np.shape(state[key]) != (self.size,):
+                raise ValueError(f"Adam state {key!r} has shape {np.shape(state[key])}, this optimizer {self.size}")
+        self.m = np.asarray(state["m"], np.float32).copy()
+        self.v = np.asarray(state["v"], np.float32).copy()
+        self.t = int(state["t"])
+
     def update(self, local_grad: np.ndarray, stepsize: float, current: np.ndarray | None = None) -> None:
         """One Adam step with the rank-summed ``local_grad`` (shape (size,)), written to the variables."""
         self.params.set(self.step(local_grad, stepsize, current))

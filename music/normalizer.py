@@ -65,6 +65,17 @@ class Normalizer(tf.Module):
             ],
         )
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The local sums not yet averaged over ranks (the averaged statistics are variables)."""
+        with self.lock:
+            return {"local_sum": self.local_sum.copy(), "local_sumsq": self.local_sumsq.copy(),
+                    "local_count": self.local_count.copy()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        with self.lock:
+            for key in ("local_sum", "local_sumsq", "local_count"):
+                getattr(self, key)[...] = state[key]
+
     @property
     def named_variables(self) -> dict[str, tf.Variable]:
         return {f"{self.name}/{k}": getattr(self, k) for k in ("sum", "sumsq", "count", "mean", "std")}

@@ -100,6 +100,28 @@ class ReplayBuffer:
                 self.buffers[key][idxs] = episode_batch[key]
             self.n_transitions_stored += batch_size * self.T
 
+    def state_dict(self, with_data: bool = True) -> dict:
+        """Counters, and with ``with_data`` the stored episodes ({key: (episodes, ...)})."""
+        with self.lock:
+            n = self.current_size
+            return {"saved": with_data, "current_size": n, "n_transitions_stored": self.n_transitions_stored,
+                    "size": self.size,
+                    "arrays": {key: value[:n].copy() for key, value in self.buffers.items()} if with_data else {}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Put stored episodes back; a state without data leaves the buffer empty."""
+        with self.lock:
+            self.current_size = 0
+            if not state["saved"]:
+                return
+            n = int(state["current_size"])
+            if n > self.size:
+                raise ValueError(f"{n} episodes do not fit in this buffer of {self.size}")
+            for key in self.buffers:
+                self.buffers[key][:n] = state["arrays"][key]
+            self.current_size = n
+            self.n_transitions_stored = int(state["n_transitions_stored"])
+
     def get_current_episode_size(self) -> int:
         with self.lock:
             return self.current_size

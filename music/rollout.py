@@ -205,6 +205,26 @@ class RolloutWorker:
             return np.asarray(frames, dtype=np.uint8), episode
         return episode
 
+    HISTORIES = ("success_history", "Q_history", "displacement_history", "lift_history")
+
+    def state_dict(self) -> dict:
+        """Counters, pending env seeds, the envs' random states and the logged histories (JSON-able)."""
+        return {"n_episodes": self.n_episodes, "nan_retries": self.nan_retries, "seeds": list(self._seeds),
+                "env_rng": [env.unwrapped.np_random.bit_generator.state for env in self.envs],
+                "history": {name: list(getattr(self, name)) for name in self.HISTORIES}}
+
+    def load_state_dict(self, state: dict) -> None:
+        if len(state["env_rng"]) != len(self.envs):
+            raise ValueError(f"the state has {len(state['env_rng'])} envs for a worker with {len(self.envs)}")
+        self.n_episodes = state["n_episodes"]
+        self.nan_retries = state["nan_retries"]
+        self._seeds = list(state["seeds"])
+        for env, rng_state in zip(self.envs, state["env_rng"], strict=True):
+            env.unwrapped.np_random.bit_generator.state = rng_state
+        for name, values in state["history"].items():
+            getattr(self, name).clear()
+            getattr(self, name).extend(values)
+
     def clear_history(self) -> None:
         self.success_history.clear()
         self.Q_history.clear()

@@ -131,19 +131,19 @@ def test_mine_nan_names_epoch_and_cycle_and_keeps_the_last_checkpoint(tmp_path):
 def test_damaged_or_foreign_checkpoints_are_refused(full_run, tmp_path):
     damaged = tmp_path / "damaged"
     shutil.copytree(full_run, damaged)
-    rank_file = next((damaged / "checkpoint").glob("rank0-*.npz"))
+    rank_file = next((damaged / "checkpoints").glob("rank0-*.npz"))
     rank_file.write_bytes(rank_file.read_bytes()[:1000])  # truncated
-    proc = train(["--resume", str(damaged)])
+    proc = train(["--resume", str(damaged), "--n_epochs", "4"])  # more to do
     assert proc.returncode == 2 and "damaged (sha256 differs from the manifest)" in proc.stderr
     (damaged / "checkpoints" / "manifest.json").write_bytes(os.urandom(200))
-    proc = train(["--resume", str(damaged)])
+    proc = train(["--resume", str(damaged), "--n_epochs", "4"])  # more to do
     assert proc.returncode == 2 and "manifest.json is damaged" in proc.stderr
     # a checkpoint of another network size dropped into this run folder
     other = tmp_path / "other"
     assert train([*SMALL, "--n_epochs", "1", "--param", "hidden=16", "--logdir", str(other)]).returncode == 0
-    shutil.rmtree(damaged / "checkpoint")
-    shutil.copytree(other / "checkpoint", damaged / "checkpoint")
-    proc = train(["--resume", str(damaged)])
+    shutil.rmtree(damaged / "checkpoints")
+    shutil.copytree(other / "checkpoints", damaged / "checkpoints")
+    proc = train(["--resume", str(damaged), "--n_epochs", "4"])  # more to do
     assert proc.returncode == 2 and "hidden is 16 there, 32 here" in proc.stderr
     assert "Traceback" not in proc.stderr
     proc = train(["--resume", str(tmp_path / "nowhere")])
