@@ -35,8 +35,8 @@ def build(variant: str, n_cycles: int):
 
     from music.config import default_params, load_params_file, params_file
     from music.envs import episode_length, make_env
+    from music.experiment import build_workers
     from music.logger import Logger
-    from music.train import build_workers
 
     params = default_params()
     params.update(load_params_file(params_file(ENV, PARAMS_OF[variant])))

@@ -24,7 +24,7 @@ sys.path.insert(0, sys.argv[2])
 from mpi4py import MPI
 from music.config import default_params, load_params_file, params_file
 from music.envs import episode_length, make_env
-from music.train import build_workers
+from music.experiment import build_workers
 params = default_params(); params.update(load_params_file(params_file("FetchPush-v1", "SAC+MUSIC")))
 params.update(env_name="FetchPush-v1", replay_dtype=sys.argv[1])
 env = make_env("FetchPush-v1"); params["T"] = episode_length(env)

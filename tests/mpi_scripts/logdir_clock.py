@@ -5,7 +5,8 @@ import types
 
 from mpi4py import MPI
 
-import music.train as train
+import music.experiment as experiment
+from music.train import build_parser
 
 comm = MPI.COMM_WORLD
 rank = comm.Get_rank()
@@ -19,10 +20,10 @@ class RankClock(datetime.datetime):
         return datetime.datetime(2030, 1, 1, 12, 0, rank, 999_999 - rank)
 
 
-train.datetime = types.SimpleNamespace(datetime=RankClock)
+experiment.datetime = types.SimpleNamespace(datetime=RankClock)
 for argv in (["--logging", "True"], []):
-    args = train.build_parser().parse_args(argv)
-    folders = comm.allgather(str(train.choose_logdir(args, comm)))
+    args = build_parser().parse_args(argv)
+    folders = comm.allgather(str(experiment.choose_logdir(args, comm)))
     assert len(set(folders)) == 1, folders
     assert "2030-01-01-12-00-00" in folders[0], folders  # rank 0's clock
 print(f"rank {rank}: one folder", flush=True)

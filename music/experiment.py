@@ -1,0 +1,434 @@
+"""Setting up and running a training run: what ``python -m music.train`` does after parsing.
+
+``launch(args, argv)`` checks every input on every rank (one-line errors, nothing
+written), lets rank 0 name the log folder, seeds each rank, writes ``params.json``,
+builds the agent and its rollout workers (``build_workers``), restores a checkpoint for
+``--resume``, runs ``music.training.train`` and reports how it ended (exit statuses in
+``music.cli``). The original's counterpart is ``baselines/her/experiment/train.py``'s
+``launch``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from music.cli import EXIT_BAD_INPUT, EXIT_TRAINING_FAILED, fail
+from music.mpi_launch import MpiLauncherError, mpi_fork
+
+# Options that define a run: they cannot change when it resumes (its params.json holds them).
+FIXED_ON_RESUME = ("--env_name", "--seed", "--policy_save_interval", "--n_cycles", "--replay_strategy",
+                   "--clip_return", "--logging", "--version", "--note", "--logdir", "--params_file", "--param",
+                   "--num_cpu", "--binding")
+
+
+
+def given_options(argv: list[str]) -> set[str]:
+    """The options written on the command line (prefix matching is off, so they are exact)."""
+    return {token.split("=", 1)[0] for token in argv if token.startswith("--")}
+
+
+class BadInput(Exception):
+    """A problem with the command line or files that the user must fix (exit status 2)."""
+
+
+def install_excepthook(comm, logdir: Path) -> None:
+    """An uncaught exception on any rank: its traceback goes to stderr, ``crash_rank<r>.txt`` and
+    log.txt, then every rank is aborted (no rank is left hanging in a collective)."""
+    def hook(exc_type, exc, tb):
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        rank = comm.Get_rank()
+        print(f"rank {rank}: {text}", file=sys.stderr, flush=True)
+        try:
+            (logdir / f"crash_rank{rank}.txt").write_text(text)
+            with open(logdir / "log.txt", "a") as f:
+                f.write(f"rank {rank} failed:\n{text}")
+        except OSError:
+            pass
+        sys.stdout.flush()
+        if comm.Get_size() > 1:
+            comm.Abort(1)
+        os._exit(1)
+
+    sys.excepthook = hook
+
+
+# ------------------------------------------------------------------------------ set-up
+def resolve_params(args) -> dict:
+    from music.config import (
+        ParamsError,
+        check_consistency,
+        check_params,
+        default_params,
+        load_params_file,
+        params_file,
+        parse_override,
+    )
+    from music.envs import UnknownEnvError, canonical_env_name
+
+    try:
+        canonical_env_name(args.env_name)
+        params = default_params()
+        params.update(check_params({"replay_strategy": args.replay_strategy, "n_cycles": args.n_cycles},
+                                   "command line"))
+        source = None
+        if args.params_file:
+            source = Path(args.params_file)
+        elif args.note:
+            source = params_file(args.env_name, args.note)
+        if source is not None:
+            params.update(load_params_file(source))
+        if args.note:
+            params["note"] = args.note
+        overrides = dict(parse_override(text) for text in args.param)
+        params.update(check_params(overrides, "--param"))
+        check_consistency(params, str(source or "params"))
+    except (ParamsError, UnknownEnvError) as err:
+        raise BadInput(str(err)) from None
+    for name in ("n_epochs", "num_cpu"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise BadInput(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.seed < 0:
+        raise BadInput(f"--seed must be >= 0, got {args.seed} (rank r uses seed + 1000000 r)")
+    if args.policy_save_interval < 0:
+        raise BadInput(f"--policy_save_interval must be >= 0, got {args.policy_save_interval}")
+    params["env_name"] = args.env_name
+    params["params_source"] = repo_relative(source) if source else None
+    if isinstance(params["max_u"], list):
+        from music.envs import make_env
+
+        dimu = make_env(args.env_name).action_space.shape[0]
+        if len(params["max_u"]) != dimu:
+            raise BadInput(f"max_u lists {len(params['max_u'])} bounds but {args.env_name} has {dimu} action "
+                           f"dimensions; give one number or a list of {dimu}")
+    return params
+
+
+def repo_relative(path: Path) -> str:
+    """``path`` relative to this repository when it lies inside it (no machine paths in params.json)."""
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        return str(Path(path).resolve().relative_to(repo))
+    except ValueError:
+        return str(path)
+
+
+def default_logdir(args, num_cpu: int) -> Path:
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H-%M-%S")
+    if args.logging:
+        return Path("logs") / (f"{args.env_name}-replay_strategy{args.replay_strategy}-n_epochs{args.n_epochs}"
+                               f"-num_cpu{num_cpu}-seed{args.seed}-n_cycles{args.n_cycles}-version{args.version}"
+                               f"-T-{stamp}")
+    return Path(tempfile.gettempdir()) / datetime.datetime.now().strftime("openai-%Y-%m-%d-%H-%M-%S-%f")
+
+
+def choose_logdir(args, comm) -> Path:
+    """Rank 0 names the log folder (from its own clock, once) and every rank uses that name.
+
+    Each rank stamping the default name with its own clock gave different folders to ranks
+    that crossed a second boundary, and the run crashed at its first checkpoint.
+    """
+    name = None
+    if comm.Get_rank() == 0:
+        name = str(Path(args.logdir) if args.logdir else default_logdir(args, comm.Get_size()))
+    return Path(comm.bcast(name, root=0))
+
+
+def check_logdir(logdir: Path) -> None:
+    if logdir.exists() and not logdir.is_dir():
+        raise BadInput(f"--logdir {logdir} is a file; give a folder")
+    if logdir.is_dir() and any(logdir.iterdir()):
+        hint = (f"to continue that run use --resume {logdir}; " if (logdir / "params.json").exists() else "")
+        raise BadInput(f"--logdir {logdir} already holds files (a previous run?); {hint}give a new or empty folder")
+
+
+def resolve_load_weight(params: dict, seed: int) -> Path | None:
+    """The policy file whose weights this run loads (a list is indexed by seed), checked to exist."""
+    value = params.get("load_weight")
+    if not value:
+        return None
+    if isinstance(value, list):
+        if not 0 <= seed < len(value):
+            raise BadInput(f"load_weight lists {len(value)} policies (one per seed) but --seed is {seed}; "
+                           "add one for this seed or pick a seed in range")
+        value = value[seed]
+    from music.save_weight import saved_weights, weights_file
+
+    path = Path(value)
+    if not path.exists() and saved_weights(path) is None:
+        raise BadInput(f"load_weight {path} does not exist (nor {weights_file(path).name}); train the "
+                       "pretraining run first and point load_weight at its policy file, e.g. "
+                       "--param load_weight='\"logs/<run>/policy_latest.pkl\"'")
+    return path
+
+
+def load_pretrain_weights(policy_path: Path, write: bool) -> dict:
+    """Weights of ``policy_path``: its ``_weight.npz``/``.pkl`` if present, else extracted from the policy."""
+    from music.save_weight import extract_weights, read_weights, saved_weights
+
+    existing = saved_weights(policy_path)
+    if existing is not None:
+        return read_weights(existing)
+    return extract_weights(policy_path, write=write)
+
+
+def build_workers(params: dict, reward_env, rank_seed: int, comm, pretrain_weights=None, clip_return=False):
+    """The agent, the exploring rollout worker and the greedy evaluator of a run, seeded."""
+    from music.config import configure_ddpg, configure_dims
+    from music.envs import make_env
+    from music.rollout import RolloutWorker
+
+    env_name = params["env_name"]
+    dims = configure_dims(reward_env)
+    policy = configure_ddpg(dims, params, reward_env, pretrain_weights=pretrain_weights, clip_return=clip_return,
+                            seed=rank_seed, comm=comm)
+    dims["z"] = params["num_skills"]
+    common = dict(dims=dims, T=params["T"], rollout_batch_size=params["rollout_batch_size"],
+                  noise_eps=params["noise_eps"], random_eps=params["random_eps"], env_name=env_name)
+    render = params["collect_video"] and comm.Get_rank() == 0
+    rollout_worker = RolloutWorker(lambda: make_env(env_name), policy, exploit=False, use_target_net=False,
+                                   compute_Q=False, render=render, **common)
+    evaluator = RolloutWorker(lambda: make_env(env_name), policy, exploit=True,
+                              use_target_net=params["test_with_polyak"], compute_Q=True, **common)
+    rollout_worker.seed(rank_seed)
+    evaluator.seed(rank_seed)
+    return policy, rollout_worker, evaluator
+
+
+def weights_digest(policy) -> str:
+    """sha256 of every variable of the policy (names and bytes, in a fixed order)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, value in sorted(policy.save_weight().items()):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    return digest.hexdigest()
+
+
+def check_ranks_agree(policy, logger, comm) -> bool:
+    """Log each rank's weights digest; True if all ranks hold identical weights."""
+    digests = comm.allgather(weights_digest(policy))
+    same = len(set(digests)) == 1
+    logger.info(f"final weights identical on all {len(digests)} ranks: {same} "
+                f"(sha256 per rank: {' '.join(d[:16] for d in digests)})")
+    return same
+
+
+def resume_params(args, size: int, given: set[str]) -> tuple[dict, Path]:
+    """Parameters and folder of the run to continue; checks that its checkpoint fits.
+
+    Options that define the run (``FIXED_ON_RESUME``) are refused: the run keeps its own.
+    """
+    from music.checkpoint import CheckpointError, read_manifest
+
+    logdir = Path(args.resume)
+    fixed = sorted(given & set(FIXED_ON_RESUME))
+    if fixed:
+        raise BadInput(f"--resume continues {logdir} with its own settings; {', '.join(fixed)} cannot change on "
+                       "resume (only --n_epochs and the checkpoint options can)")
+    try:
+        params = json.loads((logdir / "params.json").read_text())
+    except FileNotFoundError:
+        raise BadInput(f"--resume {logdir}: no params.json there; give the folder of a music.train run") from None
+    except ValueError as err:
+        raise BadInput(f"--resume {logdir}: params.json is damaged ({type(err).__name__})") from None
+    try:
+        manifest = read_manifest(logdir)
+    except CheckpointError as err:
+        raise BadInput(f"--resume: {err}") from None
+    if manifest["ranks"] != size:
+        raise BadInput(f"--resume {logdir}: its checkpoint was written by {manifest['ranks']} ranks, this run has "
+                       f"{size}; start it with mpirun -np {manifest['ranks']}")
+    if "--n_epochs" in given:
+        params["n_epochs"] = args.n_epochs
+    return params, logdir
+
+
+def truncate_progress(logdir: Path, first_epoch: int) -> int:
+    """Drop progress.csv rows of epochs >= first_epoch (they are redone); returns rows kept."""
+    import csv
+    import io
+
+    from music.files import atomic_write_text
+
+    path = logdir / "progress.csv"
+    if not path.exists():
+        return 0
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    epoch_col = header.index("epoch")
+    kept = [r for r in body if int(float(r[epoch_col])) < first_epoch]
+    text = io.StringIO()
+    csv.writer(text).writerows([header, *kept])
+    atomic_write_text(path, text.getvalue())
+    return len(kept)
+
+
+def agree_on_error(comm, error: str | None) -> str | None:
+    """The first error any rank found (collective), so that all ranks stop together."""
+    errors = [e for e in comm.allgather(error) if e]
+    return errors[0] if errors else None
+
+
+def launch(args, argv: list[str]) -> int:
+    try:
+        forked = mpi_fork(args.num_cpu, args.binding, [sys.executable, "-m", "music.train", *argv])
+    except MpiLauncherError as err:
+        raise BadInput(str(err)) from None
+    if forked is not None:
+        return forked
+
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    rank, size = comm.Get_rank(), comm.Get_size()
+
+    # Every rank checks the inputs; all exit together if any rank found a problem.
+    error = None
+    policy_to_load = None
+    given = given_options(argv)
+    logdir = None if args.resume else choose_logdir(args, comm)
+    try:
+        if args.resume:
+            params, logdir = resume_params(args, size, given)
+        else:
+            params = resolve_params(args)
+            if rank == 0:
+                check_logdir(logdir)
+            policy_to_load = resolve_load_weight(params, args.seed)
+    except BadInput as err:
+        error = str(err)
+    first_error = agree_on_error(comm, error)
+    if first_error:
+        if rank == 0:
+            return fail("music.train", first_error)
+        return EXIT_BAD_INPUT
+    if args.resume:
+        from music.checkpoint import read_manifest
+
+        done = read_manifest(logdir)
+        if done["epoch"] >= params["n_epochs"] and done["cycle"] == 0:
+            if rank == 0:
+                print(f"music.train: {logdir} has finished its {params['n_epochs']} epochs; nothing to do "
+                      f"(--n_epochs {params['n_epochs'] + 10} would extend it)", flush=True)
+            return 0
+
+    import random
+    import socket
+
+    import tensorflow as tf
+
+    import music.tf_util  # noqa: F401  (TF threads and log level before anything else touches TF)
+    from music import checkpoint
+    from music.ddpg import MineNaNError
+    from music.envs import episode_length, make_env
+    from music.logger import CycleProgress, Logger
+    from music.rollout import RolloutError
+    from music.training import Preempted, StopRequest, train
+
+    if rank == 0:
+        logdir.mkdir(parents=True, exist_ok=True)
+    comm.Barrier()
+    install_excepthook(comm, logdir)
+    loop = None
+    if args.resume:
+        manifest = checkpoint.read_manifest(logdir)
+        if rank == 0:
+            truncate_progress(logdir, manifest["epoch"])
+    logger = Logger(logdir, active=rank == 0)
+    logger.info(f"Logging to {logdir}")
+    if args.resume:
+        logger.info(f"Resuming from the checkpoint of epoch {manifest['epoch']}, cycle {manifest['cycle']}")
+    hosts = comm.allgather(socket.gethostname())
+    logger.info(f"MPI ranks on hosts: {' '.join(f'{r}:{h}' for r, h in enumerate(hosts))}")
+    if "--num_cpu" in given and size != args.num_cpu and not args.resume:
+        logger.info(f"Running on {size} MPI ranks (--num_cpu {args.num_cpu} ignored under an MPI launcher)")
+
+    seed = params["seed"] if args.resume else args.seed
+    rank_seed = seed + 1_000_000 * rank
+    random.seed(rank_seed)
+    np.random.seed(rank_seed)
+    tf.random.set_seed(rank_seed)
+
+    pretrain_weights = None
+    if policy_to_load is not None:
+        pretrain_weights = load_pretrain_weights(policy_to_load, write=rank == 0)
+        logger.info(f"Pretrained weights from {policy_to_load}")
+
+    env_name = params["env_name"]
+    reward_env = make_env(env_name, quiet=rank != 0)
+    if not args.resume:
+        params["T"] = episode_length(reward_env)
+        params["gamma"] = 1.0 - 1.0 / params["T"]
+        params.update(n_epochs=args.n_epochs, num_cpu=size, seed=args.seed, binding=args.binding,
+                      version=args.version, clip_return=args.clip_return, logdir=str(logdir),
+                      policy_save_interval=args.policy_save_interval,
+                      load_weight_used=str(policy_to_load) if policy_to_load else None)
+        if rank == 0:
+            with open(logdir / "params.json", "w") as f:
+                json.dump(params, f, indent=1, sort_keys=True)
+        for key in sorted(params):
+            logger.info(f"{key}: {params[key]}")
+
+    policy, rollout_worker, evaluator = build_workers(params, reward_env, rank_seed, comm, pretrain_weights,
+                                                      clip_return=bool(params["clip_return"]))
+    if pretrain_weights is not None:
+        scopes = ["state_mi"] + (["main", "target"] if params["finetune_pi"] else [])
+        loaded = [n for n in policy.variables if any(s in n for s in scopes) and n in pretrain_weights
+                  and tuple(policy.variables[n].shape) == np.shape(pretrain_weights[n])]
+        same = all(np.array_equal(policy.variables[n].numpy(), pretrain_weights[n]) for n in loaded)
+        logger.info(f"pretrained weights: {len(loaded)} variables of scopes {scopes} loaded, "
+                    f"equal to {policy_to_load}: {same}")
+    if args.resume:
+        error = None
+        try:
+            _, arrays, meta = checkpoint.load_rank(logdir, rank, size)
+            loop = checkpoint.restore(policy, rollout_worker, evaluator, arrays, meta, f"{logdir} (rank {rank})")
+        except checkpoint.CheckpointError as err:
+            error = f"--resume: {err}"
+        first_error = agree_on_error(comm, error)
+        if first_error:
+            if rank == 0:
+                return fail("music.train", first_error)
+            return EXIT_BAD_INPUT
+        if not meta["buffer"]["saved"]:
+            logger.info("The checkpoint has no replay buffer (--checkpoint_buffer False): training continues "
+                        "with an empty buffer")
+
+    stop = StopRequest()
+    stop.install()
+    progress = None
+    if rank == 0:
+        progress = CycleProgress(params["n_epochs"], params["n_cycles"], CycleProgress.wanted(args.progress))
+    try:
+        train(policy=policy, rollout_worker=rollout_worker, evaluator=evaluator, logger=logger, params=params,
+              n_epochs=params["n_epochs"], policy_save_interval=params["policy_save_interval"], save_policies=True,
+              comm=comm, loop=loop, checkpoint_interval=args.checkpoint_interval,
+              checkpoint_buffer=args.checkpoint_buffer, keep_policies=args.keep_policies, stop=stop,
+              progress=progress)
+    except Preempted as stopped:
+        logger.info(str(stopped))
+        logger.close()
+        return stopped.exit_code
+    except (RolloutError, MineNaNError) as err:
+        # A clear one-line cause; the other ranks may wait in a collective, so abort them all.
+        message = f"music.train: error on rank {rank}: {err}"
+        print(message, file=sys.stderr, flush=True)
+        (logdir / f"crash_rank{rank}.txt").write_text(message + "\n")
+        with open(logdir / "log.txt", "a") as f:
+            f.write(message + "\n")
+        if size > 1:
+            comm.Abort(EXIT_TRAINING_FAILED)
+        return EXIT_TRAINING_FAILED
+    check_ranks_agree(policy, logger, comm)
+    logger.close()
+    return 0
