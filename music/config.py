@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,151 +27,139 @@ class ParamsError(ValueError):
     """A parameter source (file or command line) is malformed or inconsistent."""
 
 
-DEFAULT_PARAMS: dict[str, Any] = {
-    # env
-    "max_u": 1.0,  # largest absolute value of each action coordinate (or a list: one bound per coordinate)
-    # ddpg
-    "layers": 3,  # hidden layers of actor and critic
-    "hidden": 256,  # units per hidden layer
-    "Q_lr": 0.001,  # critic learning rate
-    "pi_lr": 0.001,  # actor learning rate
-    "mi_lr": 0.001,  # MINE learning rate
-    "sk_lr": 0.001,  # skill discriminator learning rate
-    "buffer_size": int(1e6),  # replay capacity in transitions
-    "polyak": 0.95,  # target <- polyak * target + (1 - polyak) * main
-    "action_l2": 1.0,  # actor penalty on (pi / max_u)^2
-    "clip_obs": 200.0,
-    "relative_goals": False,
-    # training
-    "n_cycles": 50,  # cycles per epoch
-    "rollout_batch_size": 2,  # episodes per cycle per rank
-    "n_batches": 40,  # gradient steps per cycle
-    "batch_size": 256,  # transitions per gradient step per rank (episodes per MINE step)
-    "n_test_rollouts": 10,  # test rollouts per epoch, each of rollout_batch_size episodes
-    "test_with_polyak": False,  # test with the target networks
-    # exploration
-    "random_eps": 0.3,  # probability of a uniformly random action
-    "noise_eps": 0.2,  # std of the Gaussian action noise, as a fraction of max_u
-    # normalization
-    "norm_eps": 0.01,
-    "norm_clip": 5,
-    # HER
-    "replay_strategy": "future",
-    "collect_data": False,  # save the observations of the train rollouts every epoch
-    "collect_video": False,  # save videos of the train rollouts (rank 0)
-    "num_objective": 4,  # scales clip_return: (1 / (1 - gamma)) * num_objective
-    # MUSIC
-    "note": "SAC+MUSIC",
-    "sac": True,
-    "replay_k": 0,
-    "r_scale": 0,  # task reward
-    "mi_r_scale": 5000,  # MI reward
-    "sk_r_scale": 0,  # skill (DIAYN) reward: 1 (2 skills), 0.75 (3), 0.5 (5)
-    "et_r_scale": 0.02,  # SAC entropy reward
-    "mi_w_schedule": [[0, 1], [50, 1], [200, 1]],  # (epoch, weight) of the MI reward
-    "mi_end_epoch": 200,  # MI reward off from this epoch on
-    "goal_generation": "Zero",  # 'Env' or 'Zero'
-    "num_skills": 1,
-    "use_skill_n": None,  # 1..num_skills to always use that skill, or None
-    "et_w_schedule": [[0, 0.2], [24, 0.2], [200, 0.2]],  # (epoch, weight) of the entropy reward
-    "finetune_pi": False,  # with load_weight, also load actor, critic and targets
-    "no_train_mi": False,  # keep MINE frozen
-    "mi_prioritization": False,
-    "load_weight": None,  # policy file (or list indexed by seed) whose weights are loaded
-    # not in the original (see docs/deviations.md)
-    "entropy_reward_mode": "original",
-    "replay_dtype": "float32",  # the original stored float64 (twice the memory)
-    "mi_end_mode": "original",  # after mi_end_epoch the MI term is -m_w ('original') or 0 ('drop')
-}
+def _field(default, help: str, kind: str = "", check: str = "", choices: tuple = ()):
+    """A parameter: its default, one line of help, its kind and range (what params files may give)."""
+    meta = {"help": help, "kind": kind, "check": check, "choices": choices}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
+    return field(default=default, metadata=meta)
 
-# One line per key for --list_params (the comments above say the same, beside the values).
-PARAM_HELP = {
-    "max_u": "largest absolute action per coordinate (a number, or a list with one bound per coordinate)",
-    "layers": "hidden layers of actor and critic", "hidden": "units per hidden layer",
-    "Q_lr": "critic learning rate", "pi_lr": "actor learning rate", "mi_lr": "MINE learning rate",
-    "sk_lr": "skill discriminator learning rate", "buffer_size": "replay capacity in transitions",
-    "polyak": "target <- polyak * target + (1 - polyak) * main", "action_l2": "actor penalty on (pi / max_u)^2",
-    "clip_obs": "observations and goals are clipped to +-clip_obs", "relative_goals": "feed g - ag instead of g",
-    "n_cycles": "cycles per epoch", "rollout_batch_size": "episodes per cycle per rank",
-    "n_batches": "gradient steps per cycle", "batch_size": "transitions per gradient step (episodes per MINE step)",
-    "n_test_rollouts": "test rollouts per epoch", "test_with_polyak": "test with the target networks",
-    "random_eps": "probability of a uniformly random action", "noise_eps": "std of the action noise / max_u",
-    "norm_eps": "normalizer std floor", "norm_clip": "normalized inputs are clipped to +-norm_clip",
-    "replay_strategy": "HER relabelling: future, final or none", "collect_data": "save train observations per epoch",
-    "collect_video": "save videos of the train rollouts (rank 0)", "num_objective": "clip_return scale",
-    "note": "the variant's name", "sac": "SAC actor (else DDPG)", "replay_k": "relabelled : original goals",
-    "r_scale": "task reward scale", "mi_r_scale": "MI reward scale", "sk_r_scale": "skill (DIAYN) reward scale",
-    "et_r_scale": "SAC entropy reward scale", "mi_w_schedule": "(epoch, weight) points of the MI reward weight",
-    "mi_end_epoch": "MI reward off from this epoch on", "goal_generation": "Env goals or Zero goals",
-    "num_skills": "number of skills", "use_skill_n": "always use skill n (1..num_skills), or null",
-    "et_w_schedule": "(epoch, weight) points of the entropy reward weight",
-    "finetune_pi": "with load_weight, also load actor, critic and targets", "no_train_mi": "keep MINE frozen",
-    "mi_prioritization": "replay episodes by their MI", "load_weight": "policy file (or one per seed) to load",
-    "entropy_reward_mode": "original (B x B broadcast, as the authors) or per_transition",
-    "replay_dtype": "replay storage: float32 (ours) or float64 (the original's)",
-    "mi_end_mode": "after mi_end_epoch the MI term is -m_w (original) or 0 (drop)",
-}
+
+@dataclass
+class Params:
+    """Every parameter of a run: the original's DEFAULT_PARAMS (same names, values and order),
+    then ours. Params files (``experiments/params/<env>/<note>.json``) and ``--param`` override
+    them; ``check_params`` validates each against its kind and range here; ``params.json``
+    records them; ``--list_params`` prints this table."""
+
+    # env
+    max_u: Any = _field(1.0, "largest absolute action per coordinate (a number, or a list: one bound per coordinate)",
+                        "max_u")
+    # ddpg
+    layers: int = _field(3, "hidden layers of actor and critic", "int", "positive")
+    hidden: int = _field(256, "units per hidden layer", "int", "positive")
+    Q_lr: float = _field(0.001, "critic learning rate", "float", "non_negative")
+    pi_lr: float = _field(0.001, "actor learning rate", "float", "non_negative")
+    mi_lr: float = _field(0.001, "MINE learning rate", "float", "non_negative")
+    sk_lr: float = _field(0.001, "skill discriminator learning rate", "float", "non_negative")
+    buffer_size: int = _field(int(1e6), "replay capacity in transitions", "int", "positive")
+    polyak: float = _field(0.95, "target <- polyak * target + (1 - polyak) * main", "float", "probability")
+    action_l2: float = _field(1.0, "actor penalty on (pi / max_u)^2", "float", "non_negative")
+    clip_obs: float = _field(200.0, "observations and goals are clipped to +-clip_obs", "float", "positive")
+    relative_goals: bool = _field(False, "feed g - ag instead of g", "bool")
+    # training
+    n_cycles: int = _field(50, "cycles per epoch", "int", "positive")
+    rollout_batch_size: int = _field(2, "episodes per cycle per rank", "int", "positive")
+    n_batches: int = _field(40, "gradient steps per cycle", "int", "positive")
+    batch_size: int = _field(256, "transitions per gradient step per rank (episodes per MINE step)", "int", "positive")
+    n_test_rollouts: int = _field(10, "test rollouts per epoch, each of rollout_batch_size episodes", "int",
+                                  "non_negative")
+    test_with_polyak: bool = _field(False, "test with the target networks", "bool")
+    # exploration
+    random_eps: float = _field(0.3, "probability of a uniformly random action", "float", "probability")
+    noise_eps: float = _field(0.2, "std of the Gaussian action noise, as a fraction of max_u", "float")
+    # normalization
+    norm_eps: float = _field(0.01, "normalizer std floor", "float", "non_negative")
+    norm_clip: float = _field(5, "normalized inputs are clipped to +-norm_clip", "float", "positive")
+    # HER
+    replay_strategy: str = _field("future", "HER relabelling: a later achieved goal, the last one, or none",
+                                  "choice", choices=REPLAY_STRATEGIES)
+    collect_data: bool = _field(False, "save the observations of the train rollouts every epoch", "bool")
+    collect_video: bool = _field(False, "save videos of the train rollouts (rank 0)", "bool")
+    num_objective: float = _field(4, "scales clip_return: (1 / (1 - gamma)) * num_objective", "int", "non_negative")
+    # MUSIC
+    note: str = _field("SAC+MUSIC", "the variant's name", "str")
+    sac: bool = _field(True, "SAC actor (else DDPG)", "bool")
+    replay_k: float = _field(0, "relabelled : original goals (relabel probability 1 - 1/(1 + replay_k))", "float",
+                             "non_negative")
+    r_scale: float = _field(0, "task reward scale", "float", "non_negative")
+    mi_r_scale: float = _field(5000, "MI reward scale", "float", "non_negative")
+    sk_r_scale: float = _field(0, "skill (DIAYN) reward scale: 1 (2 skills), 0.75 (3), 0.5 (5)", "float",
+                               "non_negative")
+    et_r_scale: float = _field(0.02, "SAC entropy reward scale", "float", "non_negative")
+    mi_w_schedule: list = _field([[0, 1], [50, 1], [200, 1]], "(epoch, weight) points of the MI reward weight",
+                                 "schedule")
+    mi_end_epoch: int = _field(200, "MI reward off from this epoch on", "int", "non_negative")
+    goal_generation: str = _field("Zero", "Env goals, or Zero goals (zeros after every reset)", "choice",
+                                  choices=("Env", "Zero"))
+    num_skills: int = _field(1, "number of skills", "int", "positive")
+    use_skill_n: Any = _field(None, "always use skill n (1..num_skills), or null", "skill")
+    et_w_schedule: list = _field([[0, 0.2], [24, 0.2], [200, 0.2]], "(epoch, weight) points of the entropy reward "
+                                 "weight", "schedule")
+    finetune_pi: bool = _field(False, "with load_weight, also load actor, critic and targets", "bool")
+    no_train_mi: bool = _field(False, "keep MINE frozen", "bool")
+    mi_prioritization: bool = _field(False, "replay episodes by their MI", "bool")
+    load_weight: Any = _field(None, "policy file (or a list, one per seed) whose weights are loaded", "load_weight")
+    # not in the original (see docs/deviations.md)
+    entropy_reward_mode: str = _field("original", "SAC entropy reward: original (B x B broadcast, as the authors) "
+                                      "or per_transition", "choice", choices=("original", "per_transition"))
+    replay_dtype: str = _field("float32", "replay storage: float32 (ours) or float64 (the original's)", "choice",
+                               choices=("float32", "float64"))
+    mi_end_mode: str = _field("original", "after mi_end_epoch the MI term is -m_w (original) or 0 (drop)", "choice",
+                              choices=("original", "drop"))
+
+
+PARAM_FIELDS = {f.name: f for f in fields(Params)}
+DEFAULT_PARAMS: dict[str, Any] = asdict(Params())
 
 
 def describe_param(key: str) -> str:
-    return PARAM_HELP.get(key, "")
+    return PARAM_FIELDS[key].metadata["help"] if key in PARAM_FIELDS else ""
 
 
-# What each key accepts (beyond DEFAULT_PARAMS's own type).
-_FLOAT_KEYS = {"Q_lr", "pi_lr", "mi_lr", "sk_lr", "polyak", "action_l2", "clip_obs", "random_eps",
-               "noise_eps", "norm_eps", "norm_clip", "replay_k", "r_scale", "mi_r_scale", "sk_r_scale", "et_r_scale"}
-_INT_KEYS = {"layers", "hidden", "buffer_size", "n_cycles", "rollout_batch_size", "n_batches", "batch_size",
-             "n_test_rollouts", "num_objective", "mi_end_epoch", "num_skills"}
-_BOOL_KEYS = {"relative_goals", "test_with_polyak", "collect_data", "collect_video", "sac", "finetune_pi",
-              "no_train_mi", "mi_prioritization"}
-_CHOICES = {"replay_strategy": REPLAY_STRATEGIES, "goal_generation": ("Env", "Zero"),
-            "entropy_reward_mode": ("original", "per_transition"), "replay_dtype": ("float32", "float64"),
-            "mi_end_mode": ("original", "drop")}
-_POSITIVE = {"layers", "hidden", "buffer_size", "n_cycles", "rollout_batch_size", "n_batches", "batch_size",
-             "num_skills", "norm_clip", "clip_obs"}
-_NON_NEGATIVE = {"n_test_rollouts", "replay_k", "r_scale", "mi_r_scale", "sk_r_scale", "et_r_scale", "Q_lr",
-                 "pi_lr", "mi_lr", "sk_lr", "action_l2", "norm_eps", "num_objective", "mi_end_epoch"}
-_PROBABILITY = {"random_eps", "polyak"}
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check_type(key: str, value: Any) -> str | None:
-    """Why ``value`` is not acceptable for ``key`` (None if it is)."""
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if key in _FLOAT_KEYS and not is_number:
+    """Why ``value`` is not acceptable for ``key`` (None if it is), from its field's kind and range."""
+    meta = PARAM_FIELDS[key].metadata
+    kind, check = meta["kind"], meta["check"]
+    if kind == "float" and not _is_number(value):
         return f"expected a number, got {value!r}"
-    if key in _INT_KEYS and not (isinstance(value, int) and not isinstance(value, bool)):
-        if not (isinstance(value, float) and value.is_integer()):
-            return f"expected an integer, got {value!r}"
-    if key in _BOOL_KEYS and not isinstance(value, bool):
+    if kind == "int" and not (_is_number(value) and float(value).is_integer()):
+        return f"expected an integer, got {value!r}"
+    if kind == "bool" and not isinstance(value, bool):
         return f"expected true or false, got {value!r}"
-    if key in _CHOICES and value not in _CHOICES[key]:
-        return f"expected one of {', '.join(_CHOICES[key])}, got {value!r}"
-    if key == "max_u":
+    if kind == "str" and not isinstance(value, str):
+        return f"expected a string, got {value!r}"
+    if kind == "choice" and value not in meta["choices"]:
+        return f"expected one of {', '.join(meta['choices'])}, got {value!r}"
+    if kind == "max_u":
         values = value if isinstance(value, list) else [value]
-        if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        if not values or not all(_is_number(v) for v in values):
             return f"expected a number or a list of numbers (one per action dimension), got {value!r}"
         if not all(v > 0 for v in values):
             return f"must be > 0, got {value!r}"
-    if key in ("note",) and not isinstance(value, str):
-        return f"expected a string, got {value!r}"
-    if key in ("mi_w_schedule", "et_w_schedule"):
+    if kind == "schedule":
         try:
             PiecewiseSchedule(value, name=key)
         except ValueError as err:
             return str(err)
-    if key == "use_skill_n" and value is not None and not (isinstance(value, int) and not isinstance(value, bool)):
+    if kind == "skill" and value is not None and not (isinstance(value, int) and not isinstance(value, bool)):
         return f"expected null or a skill number, got {value!r}"
-    if key == "load_weight":
+    if kind == "load_weight":
         ok = value in (None, False) or isinstance(value, str)
         ok = ok or (isinstance(value, list) and value and all(isinstance(v, str) for v in value))
         if not ok:
             return f"expected null, a policy path or a list of paths (one per seed), got {value!r}"
-    if is_number and key in _POSITIVE and value <= 0:
-        return f"must be > 0, got {value!r}"
-    if is_number and key in _NON_NEGATIVE and value < 0:
-        return f"must be >= 0, got {value!r}"
-    if is_number and key in _PROBABILITY and not 0 <= value <= 1:
-        return f"must be in [0, 1], got {value!r}"
+    if _is_number(value):
+        if check == "positive" and value <= 0:
+            return f"must be > 0, got {value!r}"
+        if check == "non_negative" and value < 0:
+            return f"must be >= 0, got {value!r}"
+        if check == "probability" and not 0 <= value <= 1:
+            return f"must be in [0, 1], got {value!r}"
     return None
 
 
@@ -183,10 +172,8 @@ def check_params(overrides: dict[str, Any], source: str) -> dict[str, Any]:
         reason = _check_type(key, value)
         if reason:
             raise ParamsError(f"{source}: key {key!r}: {reason}")
-        if key in _INT_KEYS:
+        if PARAM_FIELDS[key].metadata["kind"] == "int":
             value = int(value)
-        elif key in _FLOAT_KEYS:
-            value = float(value) if isinstance(value, float) else value
         out[key] = value
     return out
 

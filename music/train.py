@@ -14,6 +14,7 @@ logs and policies, every rank writes its own checkpoint file.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -84,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if args.list_notes or args.list_params:
-        print(list_notes() if args.list_notes else list_params())
+        try:
+            print(list_notes() if args.list_notes else list_params(), flush=True)
+        except BrokenPipeError:  # e.g. piped into head
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     try:
         return launch(args, argv)
