@@ -24,7 +24,7 @@ from music.discriminator import Discriminator
 from music.envs import SUPPORTED_ENVS, canonical_env_name, observation_split
 from music.mpi_adam import MpiAdam
 from music.normalizer import Normalizer
-from music.replay_buffer import ReplayBuffer
+from music.replay_buffer import ReplayBuffer, mi_priorities
 from music.tf_util import FlatParams, flatten, graph
 
 ENTROPY_REWARD_MODES = ("original", "per_transition")
@@ -419,12 +419,14 @@ class DDPG:
         With ``update_stats`` the o and g normalizers are updated (over all ranks) from
         a HER-relabelled sample of all the new transitions.
         """
-        self.buffer.store_episode(episode_batch, self)
+        if self.mi_prioritization:
+            episode_batch = {**episode_batch, "p": mi_priorities(self.run_mi, episode_batch["o"])}
+        self.buffer.store_episode(episode_batch)
         if update_stats:
             batch = {**episode_batch, "o_2": episode_batch["o"][:, 1:, :], "ag_2": episode_batch["ag"][:, 1:, :]}
             n_transitions = batch["u"].shape[0] * batch["u"].shape[1]
-            transitions = self.sample_transitions(self, False, batch, n_transitions, 0, 0, 0, self.rng)
-            o, g = self._preprocess_og(transitions["o"], transitions["ag"], transitions["g"])
+            transitions = self.sample_transitions(batch, n_transitions, 0, self.rng)
+            o, g = self._preprocess_og(transitions.o, transitions.ag, transitions.g)
             self.o_stats.update(o)
             self.g_stats.update(g)
             self.o_stats.recompute_stats()
@@ -439,19 +441,21 @@ class DDPG:
     # ------------------------------------------------------------------ training
     def sample_batch(self, epoch: int) -> tuple[dict[str, np.ndarray], dict[str, np.float32]]:
         """A training batch with intrinsic rewards: (batch arrays, scalar weights)."""
-        tr = self.buffer.sample(self, True, self.batch_size, self.mi_r_scale, self.sk_r_scale, epoch)
+        tr = self.buffer.sample(self.batch_size, epoch, intrinsic=True, with_mi=self.mi_r_scale > 0)
+        # Intrinsic rewards of the sampled steps, with the current MINE and skill discriminator.
+        m = np.zeros(self.batch_size) if tr.mi_pairs is None else -self.run_mi(tr.mi_pairs, tr.mi_perm).reshape(-1)
+        s = np.zeros(self.batch_size) if self.sk_r_scale <= 0 else self.run_sk(tr.o, tr.z).reshape(-1)
         mi_offset = 1.0 if self.mi_r_scale != 0 else 0.0
-        self.mi_r_history.extend(((np.clip(self.mi_r_scale * tr["m"], 0, 1) - mi_offset) * tr["m_w"]).tolist())
-        self.sk_r_history.extend(np.clip(self.sk_r_scale * tr["s"], -1, 0).tolist())
-        self.gl_r_history.extend((self.r_scale * tr["r"]).tolist())
-        o, g = self._preprocess_og(tr["o"], tr["ag"], tr["g"])
-        o_2, g_2 = self._preprocess_og(tr["o_2"], tr["ag_2"], tr["g"])
-        batch = {"o": o, "z": tr["z"], "g": g, "u": tr["u"], "o_2": o_2, "g_2": g_2,
-                 "r": tr["r"], "m": tr["m"], "s": tr["s"]}
+        self.mi_r_history.extend(((np.clip(self.mi_r_scale * m, 0, 1) - mi_offset) * tr.m_w).tolist())
+        self.sk_r_history.extend(np.clip(self.sk_r_scale * s, -1, 0).tolist())
+        self.gl_r_history.extend((self.r_scale * tr.r).tolist())
+        o, g = self._preprocess_og(tr.o, tr.ag, tr.g)
+        o_2, g_2 = self._preprocess_og(tr.o_2, tr.ag_2, tr.g)
+        batch = {"o": o, "z": tr.z, "g": g, "u": tr.u, "o_2": o_2, "g_2": g_2, "r": tr.r, "m": m, "s": s}
         batch = {k: np.asarray(v, dtype=np.float32) for k, v in batch.items()}
-        weights = {k: np.float32(tr[k]) for k in WEIGHT_KEYS if k != "mi_r_scale"}
         graph_scale = self.built_mi_r_scale if self.mi_end_mode == "original" else self.mi_r_scale
-        weights["mi_r_scale"] = np.float32(graph_scale)
+        weights = {"m_w": np.float32(tr.m_w), "s_w": np.float32(1.0), "r_w": np.float32(1.0),
+                   "e_w": np.float32(tr.e_w), "mi_r_scale": np.float32(graph_scale)}
         return batch, weights
 
     def train(self, epoch: int, batch=None):

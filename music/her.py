@@ -1,21 +1,43 @@
-"""Hindsight Experience Replay sampling with MUSIC's intrinsic rewards.
+"""Hindsight Experience Replay sampling, a pure function of the stored episodes.
 
 ``make_sample_her_transitions`` builds the function that turns stored episodes into a
-training batch of transitions: it picks (episode, time) pairs, optionally re-weights
-episodes by their MI priority, computes the MI reward on (o_t, o_{t+1}) and the skill
-reward on o_t with the current networks, relabels goals with future achieved goals,
-and recomputes the task reward with the env's ``compute_reward``.
+training batch (``Transitions``): it picks (episode, time) pairs, optionally re-weights
+episodes by their MI priority, relabels goals with future achieved goals and recomputes
+the task reward with the env's ``compute_reward``. It never calls the agent: for the MI
+reward it returns the (o_t, o_t+1) pairs and the time permutation MINE is to use, drawn
+at the point of the random stream where the original drew it; the agent then scores them
+(``DDPG.sample_batch``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
 from music.schedules import PiecewiseSchedule
 
 REPLAY_STRATEGIES = ("future", "final", "none")
+
+
+class Transitions(NamedTuple):
+    """B transitions sampled from stored episodes; arrays (B, dim) unless said."""
+
+    o: np.ndarray  # observation at t
+    o_2: np.ndarray  # observation at t + 1
+    ag: np.ndarray  # achieved goal at t
+    ag_2: np.ndarray  # achieved goal at t + 1
+    g: np.ndarray  # goal, relabelled for the HER share
+    u: np.ndarray  # action
+    z: np.ndarray  # one-hot skill
+    r: np.ndarray | None  # (B,) task reward for ag_2 and g (None without a reward function)
+    info: dict[str, np.ndarray]  # the env's per-step info values (e.g. is_success)
+    p: np.ndarray | None  # (B, 1) the episodes' MI priorities (prioritized buffers only)
+    mi_pairs: np.ndarray | None  # (B, 2, dimo) (o_t, o_t+1) for the MI reward, if asked for
+    mi_perm: np.ndarray | None  # (2,) the time permutation of MINE's marginal samples for them
+    m_w: float  # MI reward weight at this epoch (mi_w_schedule)
+    e_w: float  # entropy reward weight at this epoch (et_w_schedule)
 
 
 def dense_rank_minus_one(priorities: np.ndarray) -> np.ndarray:
@@ -32,7 +54,7 @@ def make_sample_her_transitions(
     et_w_schedule,
     mi_prioritization: bool,
 ):
-    """Return ``sample(policy, ir, episode_batch, batch_size, mi_r_scale, sk_r_scale, epoch, rng)``.
+    """Return ``sample(episode_batch, batch_size, epoch, rng, intrinsic=False, with_mi=False) -> Transitions``.
 
     Args:
         replay_strategy: ``future`` (relabel with a later achieved goal of the same
@@ -42,8 +64,8 @@ def make_sample_her_transitions(
         reward_fun: ``reward_fun(ag_2=(B, dimg), g=(B, dimg), info=dict) -> (B,)``.
         mi_w_schedule, et_w_schedule: (epoch, weight) endpoints of the MI and entropy
             reward weights m_w and e_w.
-        mi_prioritization: draw episodes with probability proportional to dense rank - 1
-            of their stored MI priority ``p``.
+        mi_prioritization: with ``intrinsic``, draw episodes with probability proportional
+            to dense rank - 1 of their stored MI priority ``p``.
     """
     if replay_strategy not in REPLAY_STRATEGIES:
         raise ValueError(f"unknown replay_strategy {replay_strategy!r}; use one of {', '.join(REPLAY_STRATEGIES)}")
@@ -54,20 +76,18 @@ def make_sample_her_transitions(
     et_w_scheduler = PiecewiseSchedule(et_w_schedule, name="et_w_schedule")
 
     def sample_her_transitions(
-        policy,
-        ir: bool,
         episode_batch: dict[str, np.ndarray],
         batch_size: int,
-        mi_r_scale: float,
-        sk_r_scale: float,
         epoch: int,
         rng: np.random.Generator,
-    ) -> dict[str, np.ndarray]:
+        intrinsic: bool = False,
+        with_mi: bool = False,
+    ) -> Transitions:
         """Sample ``batch_size`` transitions from ``episode_batch`` ({key: (n_episodes, T or T+1, dim)}).
 
-        ``policy`` provides ``run_mi`` and ``run_sk`` when ``ir`` (intrinsic rewards) is on.
-        Returns {key: (batch_size, dim)} plus r, m, s of shape (batch_size,) and the
-        scalar weights m_w, s_w, r_w, e_w.
+        ``intrinsic`` is the training batch (the original's ``ir``): prioritized episodes, and
+        with ``with_mi`` the MI pairs and their permutation. The order of the random draws is
+        the original's, so the same generator state gives the same batch.
         """
         T = episode_batch["u"].shape[1]
         n_episodes = episode_batch["u"].shape[0]
@@ -75,48 +95,35 @@ def make_sample_her_transitions(
         episode_idxs = rng.integers(0, n_episodes, batch_size)
         t_samples = rng.integers(0, T, batch_size)
 
-        mi_reward = np.zeros(batch_size)
-        sk_reward = np.zeros(batch_size)
-        if ir:
+        mi_pairs = mi_perm = None
+        if intrinsic:
             if mi_prioritization and episode_batch["p"].sum() != 0:
                 rank = dense_rank_minus_one(episode_batch["p"])
                 if rank.sum() != 0:
                     episode_idxs = rng.choice(n_episodes, size=batch_size, replace=True, p=rank / rank.sum())
-            if mi_r_scale > 0:
-                o_pair = np.stack(
+            if with_mi:
+                mi_pairs = np.stack(
                     [episode_batch["o"][episode_idxs, t_samples], episode_batch["o"][episode_idxs, t_samples + 1]],
                     axis=1,
                 )
-                mi_reward = -policy.run_mi(o_pair).reshape(-1)
-            if sk_r_scale > 0:
-                o_now = episode_batch["o"][episode_idxs, t_samples]
-                z_now = episode_batch["z"][episode_idxs, t_samples]
-                sk_reward = policy.run_sk(o_now, z_now).reshape(-1)
+                mi_perm = rng.permutation(2)  # MINE's draw for this batch, here as in the original
 
-        transitions = {
-            key: episode_batch[key][episode_idxs, t_samples].copy() for key in episode_batch if key != "p"
-        }
-        if "p" in episode_batch:
-            transitions["p"] = episode_batch["p"][episode_idxs].copy()
+        step = {key: episode_batch[key][episode_idxs, t_samples].copy() for key in episode_batch if key != "p"}
+        p = episode_batch["p"][episode_idxs].copy() if "p" in episode_batch else None
 
         her_indexes = np.where(rng.uniform(size=batch_size) < future_p)
         future_offset = (rng.uniform(size=batch_size) * (T - t_samples)).astype(int)
         future_t = (t_samples + 1 + future_offset)[her_indexes]
         if replay_strategy == "final":
             future_t[:] = T
-        transitions["g"][her_indexes] = episode_batch["ag"][episode_idxs[her_indexes], future_t]
+        step["g"][her_indexes] = episode_batch["ag"][episode_idxs[her_indexes], future_t]
 
+        info = {k[len("info_"):]: v for k, v in step.items() if k.startswith("info_")}
+        r = None
         if reward_fun is not None:
-            info = {k[len("info_"):]: v for k, v in transitions.items() if k.startswith("info_")}
-            transitions["r"] = np.asarray(reward_fun(ag_2=transitions["ag_2"], g=transitions["g"], info=info))
-            transitions["r"] = transitions["r"].reshape(batch_size)
-
-        transitions["m"] = mi_reward
-        transitions["s"] = sk_reward
-        transitions["m_w"] = mi_w_scheduler.value(epoch)
-        transitions["s_w"] = 1.0
-        transitions["r_w"] = 1.0
-        transitions["e_w"] = et_w_scheduler.value(epoch)
-        return transitions
+            r = np.asarray(reward_fun(ag_2=step["ag_2"], g=step["g"], info=info)).reshape(batch_size)
+        return Transitions(o=step["o"], o_2=step["o_2"], ag=step["ag"], ag_2=step["ag_2"], g=step["g"],
+                           u=step["u"], z=step["z"], r=r, info=info, p=p, mi_pairs=mi_pairs, mi_perm=mi_perm,
+                           m_w=mi_w_scheduler.value(epoch), e_w=et_w_scheduler.value(epoch))
 
     return sample_her_transitions

@@ -8,6 +8,21 @@ from collections.abc import Callable
 import numpy as np
 
 
+def mi_priorities(run_mi: Callable[[np.ndarray], np.ndarray], observations: np.ndarray,
+                  clip: float = 0.0002) -> np.ndarray:
+    """Per-episode MI priority of observations (B, T+1, dimo): sum over t of clip(MI(o_t, o_t+1), 0, clip).
+
+    ``run_mi`` maps two-step sequences (B, 2, dimo) to the negative MI estimate (B, 1). One
+    call per time step (batch = the B episodes), each with its own time permutation, as in
+    the original. Returns (B, 1) float64.
+    """
+    n_steps = observations.shape[1] - 1
+    mi = np.zeros([observations.shape[0], n_steps])
+    for t in range(n_steps):
+        mi[:, t] = -run_mi(observations[:, t : t + 2]).reshape(-1)
+    return np.clip(mi, 0.0, clip).sum(axis=1, keepdims=True)
+
+
 class ReplayBuffer:
     """Stores whole episodes; samples transitions through ``sample_transitions``.
 
@@ -23,8 +38,6 @@ class ReplayBuffer:
         dtype: storage dtype (the original used float64; the agent defaults to float32).
         rng: random generator used to pick slots to overwrite once full.
     """
-
-    PRIORITY_CLIP = 0.0002
 
     def __init__(
         self,
@@ -58,30 +71,19 @@ class ReplayBuffer:
         with self.lock:
             return self.current_size == self.size
 
-    def sample(self, policy, ir: bool, batch_size: int, mi_r_scale: float, sk_r_scale: float, epoch: int):
-        """A batch of ``batch_size`` transitions from the stored episodes (see ``her``)."""
+    def sample(self, batch_size: int, epoch: int, intrinsic: bool = True, with_mi: bool = False):
+        """A batch of ``batch_size`` transitions from the stored episodes (``music.her.Transitions``)."""
         with self.lock:
             if self.current_size == 0:
                 raise RuntimeError("cannot sample from an empty replay buffer; store an episode first")
             buffers = {key: value[: self.current_size] for key, value in self.buffers.items()}
         buffers["o_2"] = buffers["o"][:, 1:, :]
         buffers["ag_2"] = buffers["ag"][:, 1:, :]
-        return self.sample_transitions(policy, ir, buffers, batch_size, mi_r_scale, sk_r_scale, epoch, self.rng)
+        return self.sample_transitions(buffers, batch_size, epoch, self.rng, intrinsic=intrinsic, with_mi=with_mi)
 
-    def episode_priorities(self, policy, observations: np.ndarray) -> np.ndarray:
-        """Per-episode priority: sum over t of clip(MI(o_t, o_{t+1}), 0, 0.0002); shape (B, 1).
-
-        One MI call per time step (batch = the B episodes), each with its own
-        time permutation, as in the original.
-        """
-        n_steps = observations.shape[1] - 1
-        mi = np.zeros([observations.shape[0], n_steps])
-        for t in range(n_steps):
-            mi[:, t] = -policy.run_mi(observations[:, t : t + 2]).reshape(-1)
-        return np.clip(mi, 0.0, self.PRIORITY_CLIP).sum(axis=1, keepdims=True)
-
-    def store_episode(self, episode_batch: dict[str, np.ndarray], policy=None) -> None:
-        """Store a batch of episodes {key: (B, T or T+1, dim)}; ``policy`` scores priorities."""
+    def store_episode(self, episode_batch: dict[str, np.ndarray]) -> None:
+        """Store a batch of episodes {key: (B, T or T+1, dim)}; with MI prioritization it must hold
+        their priorities ``p`` (B, 1) (see ``mi_priorities``)."""
         sizes = {key: len(value) for key, value in episode_batch.items()}
         if len(set(sizes.values())) != 1:
             raise ValueError(f"episode batch arrays disagree on the number of episodes: {sizes}")
@@ -92,8 +94,8 @@ class ReplayBuffer:
             if episode_batch[key].shape[1:] != tuple(shape):
                 given, expected = episode_batch[key].shape, ", ".join(map(str, shape))
                 raise ValueError(f"episode batch {key!r} has shape {given}, expected (B, {expected})")
-        if self.mi_prioritization:
-            episode_batch = {**episode_batch, "p": self.episode_priorities(policy, episode_batch["o"])}
+        if self.mi_prioritization and "p" not in episode_batch:
+            raise ValueError("this buffer prioritizes by MI: the episode batch needs priorities 'p' (mi_priorities)")
         with self.lock:
             idxs = self._get_storage_idx(batch_size)
             for key in self.buffers:

@@ -92,14 +92,14 @@ class _FixedMI:
 
 def test_priorities_are_float64_so_close_priorities_keep_their_rank():
     from music.her import dense_rank_minus_one
-    from music.replay_buffer import ReplayBuffer
+    from music.replay_buffer import ReplayBuffer, mi_priorities
 
     T = 50
     shapes = {"o": (T + 1, 25), "u": (T, 4)}
     buffer = ReplayBuffer(shapes, 10 * T, T, None, mi_prioritization=True, dtype=np.float32)
     episodes = {"o": np.zeros((2, T + 1, 25)), "u": np.zeros((2, T, 4))}
     episodes["o"][1, :, 0] = 1.0
-    buffer.store_episode(episodes, _FixedMI())
+    buffer.store_episode({**episodes, "p": mi_priorities(_FixedMI().run_mi, episodes["o"])})
     assert buffer.buffers["p"].dtype == np.float64 and buffer.buffers["o"].dtype == np.float32
     # 50 steps: 5e-4 and 5e-4 + 5e-12, equal in float32, distinct in float64
     p = buffer.buffers["p"][:2, 0]

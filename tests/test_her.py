@@ -29,12 +29,12 @@ def sampler(strategy="future", replay_k=4, prioritized=False):
 @pytest.mark.parametrize("strategy", ["future", "final"])
 def test_relabelled_goals_are_later_achieved_goals_of_the_same_episode(strategy):
     n = 20_000
-    tr = sampler(strategy)(None, False, tagged_episodes(), n, 0, 0, 0, np.random.default_rng(0))
-    relabelled = tr["g"][:, 0] != 100
+    tr = sampler(strategy)(tagged_episodes(), n, 0, np.random.default_rng(0))
+    relabelled = tr.g[:, 0] != 100
     # Binomial(n, 0.8): std 0.0028, so 0.8 +- 0.015 is a 5-sigma bound.
     assert abs(relabelled.mean() - 0.8) < 0.015
-    episode, t = tr["o"][:, 0], tr["o"][:, 1]
-    g_episode, g_t = tr["g"][relabelled, 0], tr["g"][relabelled, 1]
+    episode, t = tr.o[:, 0], tr.o[:, 1]
+    g_episode, g_t = tr.g[relabelled, 0], tr.g[relabelled, 1]
     np.testing.assert_array_equal(g_episode, episode[relabelled])
     if strategy == "future":
         assert np.all(g_t > t[relabelled]) and np.all(g_t <= T)
@@ -43,23 +43,23 @@ def test_relabelled_goals_are_later_achieved_goals_of_the_same_episode(strategy)
     else:
         assert np.all(g_t == T)
     # o_2 is the next observation of the same episode
-    np.testing.assert_array_equal(tr["o_2"][:, 1], t + 1)
-    np.testing.assert_array_equal(tr["o_2"][:, 0], episode)
+    np.testing.assert_array_equal(tr.o_2[:, 1], t + 1)
+    np.testing.assert_array_equal(tr.o_2[:, 0], episode)
 
 
 def test_replay_k_zero_or_strategy_none_relabels_nothing():
     for s in (sampler("future", replay_k=0), sampler("none", replay_k=4)):
-        tr = s(None, False, tagged_episodes(), 5000, 0, 0, 0, np.random.default_rng(1))
-        assert np.all(tr["g"] == 100)
-        assert np.all(tr["r"] == -1)
+        tr = s(tagged_episodes(), 5000, 0, np.random.default_rng(1))
+        assert np.all(tr.g == 100)
+        assert np.all(tr.r == -1)
 
 
 def test_reward_is_recomputed_for_relabelled_goals():
-    tr = sampler()(None, False, tagged_episodes(), 5000, 0, 0, 0, np.random.default_rng(2))
-    np.testing.assert_array_equal(tr["r"], sparse_reward(tr["ag_2"], tr["g"]))
+    tr = sampler()(tagged_episodes(), 5000, 0, np.random.default_rng(2))
+    np.testing.assert_array_equal(tr.r, sparse_reward(tr.ag_2, tr.g))
     # a goal relabelled with the very next achieved goal is reached: reward 0
-    hit = tr["g"][:, 1] == tr["o"][:, 1] + 1
-    assert hit.any() and np.all(tr["r"][hit] == 0) and np.all(tr["r"][tr["g"][:, 0] == 100] == -1)
+    hit = tr.g[:, 1] == tr.o[:, 1] + 1
+    assert hit.any() and np.all(tr.r[hit] == 0) and np.all(tr.r[tr.g[:, 0] == 100] == -1)
 
 
 def test_prioritized_sampling_follows_dense_rank_weights():
@@ -68,50 +68,51 @@ def test_prioritized_sampling_follows_dense_rank_weights():
     # dense ranks - 1: [2, 0, 2, 3, 1] -> probabilities / 8
     np.testing.assert_array_equal(dense_rank_minus_one(episodes["p"]), [2, 0, 2, 3, 1])
     n = 40_000
-    tr = sampler(prioritized=True)(None, True, episodes, n, 0, 0, 0, np.random.default_rng(3))
-    counts = np.bincount(tr["o"][:, 0].astype(int), minlength=5) / n
+    tr = sampler(prioritized=True)(episodes, n, 0, np.random.default_rng(3), intrinsic=True)
+    counts = np.bincount(tr.o[:, 0].astype(int), minlength=5) / n
     expected = np.array([2, 0, 2, 3, 1]) / 8
     assert counts[1] == 0  # the lowest priority is never drawn
     np.testing.assert_allclose(counts, expected, atol=0.012)  # > 5 sigma of the binomial
-    np.testing.assert_array_equal(tr["p"][:, 0], episodes["p"][tr["o"][:, 0].astype(int), 0])
+    np.testing.assert_array_equal(tr.p[:, 0], episodes["p"][tr.o[:, 0].astype(int), 0])
 
 
 def test_prioritization_is_off_without_intrinsic_sampling_or_priorities():
     episodes = tagged_episodes(n=4)
     episodes["p"] = np.array([[0.0], [0.0], [0.0], [1.0]])
     s = sampler(prioritized=True)
-    draws = s(None, False, episodes, 8000, 0, 0, 0, np.random.default_rng(4))["o"][:, 0]
+    draws = s(episodes, 8000, 0, np.random.default_rng(4)).o[:, 0]
     assert np.all(np.bincount(draws.astype(int)) > 1800)  # uniform for the normalizer (ir=False)
-    draws = s(None, True, episodes, 8000, 0, 0, 0, np.random.default_rng(4))["o"][:, 0]
+    draws = s(episodes, 8000, 0, np.random.default_rng(4), intrinsic=True).o[:, 0]
     assert np.all(draws == 3)  # only the one ranked above the others
     episodes["p"][:] = 0
-    draws = s(None, True, episodes, 8000, 0, 0, 0, np.random.default_rng(4))["o"][:, 0]
+    draws = s(episodes, 8000, 0, np.random.default_rng(4), intrinsic=True).o[:, 0]
     assert np.all(np.bincount(draws.astype(int)) > 1800)
 
 
-class FakePolicy:
-    def run_mi(self, o_pair):
-        assert o_pair.shape[1:] == (2, 25)
-        return -(o_pair[:, 1, 1] - o_pair[:, 0, 1])[:, None] * 0.5  # "MI" = 0.5 per step
-
-    def run_sk(self, o, z):
-        return -o[:, 1]
-
-
-def test_intrinsic_rewards_come_from_the_policy_on_sampled_steps():
-    tr = sampler()(FakePolicy(), True, tagged_episodes(), 300, 1.0, 1.0, 10, np.random.default_rng(5))
-    np.testing.assert_array_equal(tr["m"], np.full(300, 0.5))
-    np.testing.assert_array_equal(tr["s"], -tr["o"][:, 1])
-    assert (tr["m_w"], tr["s_w"], tr["r_w"], tr["e_w"]) == (1.0, 1.0, 1.0, 0.2)
-    off = sampler()(FakePolicy(), True, tagged_episodes(), 300, 0.0, 0.0, 10, np.random.default_rng(5))
-    assert not off["m"].any() and not off["s"].any()
+def test_mi_pairs_and_permutation_come_in_the_originals_draw_order():
+    episodes, n = tagged_episodes(), 300
+    tr = sampler()(episodes, n, 10, np.random.default_rng(5), intrinsic=True, with_mi=True)
+    # the original's order of draws: episodes, steps, MINE's permutation, HER coin, HER offset
+    ref = np.random.default_rng(5)
+    idx, t = ref.integers(0, 6, n), ref.integers(0, T, n)
+    perm = ref.permutation(2)
+    relabel = ref.uniform(size=n) < 0.8
+    np.testing.assert_array_equal(tr.o[:, :2], np.stack([idx, t], axis=1))
+    np.testing.assert_array_equal(tr.mi_perm, perm)
+    np.testing.assert_array_equal(tr.g[:, 0] != 100, relabel)
+    # the pairs are (o_t, o_t+1) of the sampled steps
+    np.testing.assert_array_equal(tr.mi_pairs[:, 0], tr.o)
+    np.testing.assert_array_equal(tr.mi_pairs[:, 1], tr.o_2)
+    assert (tr.m_w, tr.e_w) == (1.0, 0.2)
+    off = sampler()(episodes, n, 10, np.random.default_rng(5), intrinsic=True)
+    assert off.mi_pairs is None and off.mi_perm is None
 
 
 def test_schedule_weights_interpolate_and_refuse_epochs_outside():
     s = make_sample_her_transitions("future", 4, sparse_reward, [(0, 0.0), (10, 1.0), (20, 1.0)], ET_SCHEDULE, False)
-    assert s(None, False, tagged_episodes(), 4, 0, 0, 5, np.random.default_rng(6))["m_w"] == 0.5
+    assert s(tagged_episodes(), 4, 5, np.random.default_rng(6)).m_w == 0.5
     with pytest.raises(ValueError, match=r"epoch 20 is outside mi_w_schedule"):
-        s(None, False, tagged_episodes(), 4, 0, 0, 20, np.random.default_rng(6))
+        s(tagged_episodes(), 4, 20, np.random.default_rng(6))
 
 
 def test_bad_sampler_arguments_are_refused():

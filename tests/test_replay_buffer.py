@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from music.replay_buffer import ReplayBuffer
+from music.replay_buffer import ReplayBuffer, mi_priorities
 
 from conftest import random_episodes
 
@@ -34,7 +34,7 @@ def test_shape_errors_name_the_key_and_shapes():
     with pytest.raises(ValueError, match="lacks 'g'"):
         buf.store_episode({k: v for k, v in random_episodes(np.random.default_rng(2)).items() if k != "g"})
     with pytest.raises(RuntimeError, match="empty replay buffer"):
-        buf.sample(None, False, 4, 0, 0, 0)
+        buf.sample(4, 0)
 
 
 class StepMI:
@@ -49,7 +49,7 @@ def test_priorities_sum_clipped_per_step_mi():
     rng = np.random.default_rng(3)
     episodes = random_episodes(rng)
     episodes["o"][..., 0] = np.cumsum(rng.normal(scale=3e-4, size=(2, T + 1)), axis=1)
-    buf.store_episode(episodes, StepMI())
+    buf.store_episode({**episodes, "p": mi_priorities(StepMI().run_mi, episodes["o"])})
     steps = np.diff(episodes["o"][..., 0], axis=1)
     expected = np.clip(steps, 0, 0.0002).sum(axis=1)
     np.testing.assert_allclose(buf.buffers["p"][:2, 0], expected)
