@@ -279,7 +279,7 @@ def agree_on_error(comm, error: str | None) -> str | None:
     return errors[0] if errors else None
 
 
-def launch(args, argv: list[str]) -> int:
+def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
     try:
         forked = mpi_fork(args.num_cpu, args.binding, [sys.executable, "-m", "music.train", *argv])
     except MpiLauncherError as err:
@@ -333,7 +333,7 @@ def launch(args, argv: list[str]) -> int:
     from music.envs import episode_length, make_env
     from music.logger import CycleProgress, Logger
     from music.rollout import RolloutError
-    from music.training import Preempted, StopRequest, train
+    from music.training import Preempted, StopRequest, standard_hooks, train
 
     if rank == 0:
         logdir.mkdir(parents=True, exist_ok=True)
@@ -409,12 +409,11 @@ def launch(args, argv: list[str]) -> int:
     progress = None
     if rank == 0:
         progress = CycleProgress(params["n_epochs"], params["n_cycles"], CycleProgress.wanted(args.progress))
+    hooks = [*extra_hooks, *standard_hooks(params, params["policy_save_interval"], args.keep_policies,
+                                           args.checkpoint_interval, args.checkpoint_buffer, stop, progress)]
     try:
         train(policy=policy, rollout_worker=rollout_worker, evaluator=evaluator, logger=logger, params=params,
-              n_epochs=params["n_epochs"], policy_save_interval=params["policy_save_interval"], save_policies=True,
-              comm=comm, loop=loop, checkpoint_interval=args.checkpoint_interval,
-              checkpoint_buffer=args.checkpoint_buffer, keep_policies=args.keep_policies, stop=stop,
-              progress=progress)
+              n_epochs=params["n_epochs"], comm=comm, loop=loop, hooks=hooks)
     except Preempted as stopped:
         logger.info(str(stopped))
         logger.close()

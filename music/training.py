@@ -1,9 +1,11 @@
-"""The training loop (docs/algorithm.md §5), resumable and preemptible.
+"""The training loop (docs/algorithm.md §5), with its side concerns as hooks.
 
 Every rank runs ``train`` in lock-step. The loop position (epoch, cycle), the best
 success rate and the MI scale live in ``loop``, a dict saved in checkpoints, so a run
-can continue at any cycle boundary. At the end of every cycle the ranks agree whether
-any of them received SIGTERM or SIGINT; if so, all write a checkpoint and stop.
+can continue at any cycle boundary. Videos, data dumps, policy files, checkpoints,
+preemption (at the end of every cycle the ranks agree whether any of them received
+SIGTERM or SIGINT; if so, all write a checkpoint and stop) and the progress line are
+``Hook``s that ``music.experiment`` attaches.
 """
 
 from __future__ import annotations
@@ -76,73 +78,84 @@ def save_policy(policy, path: Path) -> None:
     save_safe_policy(policy, path.with_suffix(".npz"), pickle_sha256=file_sha256(path))
 
 
-def inject_fault(rank: int, epoch: int, cycle: int, policy) -> None:
-    """Test hook: ``MUSIC_FAULT=rank:R,epoch:E,cycle:C,kind:raise|kill|nan_mine`` breaks that rank there."""
-    spec = os.environ.get("MUSIC_FAULT")
-    if not spec:
-        return
-    fault = dict(item.split(":", 1) for item in spec.split(","))
-    if (int(fault.get("rank", 0)), int(fault.get("epoch", 0)), int(fault.get("cycle", 0))) != (rank, epoch, cycle):
-        return
-    kind = fault.get("kind", "raise")
-    if kind == "raise":
-        raise RuntimeError(f"fault injected by MUSIC_FAULT on rank {rank}, epoch {epoch}, cycle {cycle}")
-    if kind == "kill":
-        os.kill(os.getpid(), signal.SIGKILL)
-    if kind == "nan_mine":
-        policy.variables["ir/state_mi/out/bias"].assign([np.nan])
-    if kind == "term":
-        os.kill(os.getpid(), signal.SIGTERM)
+class Run:
+    """What hooks see of a running training: the components, the loop position and this epoch's data."""
+
+    def __init__(self, policy, rollout_worker, evaluator, logger, params: dict, comm, loop: dict, n_epochs: int):
+        self.policy, self.rollout_worker, self.evaluator = policy, rollout_worker, evaluator
+        self.logger, self.params, self.comm = logger, params, comm
+        self.loop = loop  # {"epoch", "cycle", "best_success_rate", "mi_r_scale"}: saved in checkpoints
+        self.n_epochs = n_epochs
+        self.rank = comm.Get_rank()
+        self.logdir = logger.logdir
+        self.episodes: list[dict] = []  # of this epoch (after a mid-epoch resume: since the resume)
+        self.epoch_start = time.perf_counter()
+        self.row: dict = {}  # the last logged epoch
+        self.success_rate = 0.0  # this epoch's test success rate (all ranks)
+        self.new_best = False  # it is at least the best so far
 
 
-def train(*, policy, rollout_worker, evaluator, logger, params: dict, n_epochs: int, policy_save_interval: int,
-          save_policies: bool, comm, loop: dict | None = None, checkpoint_interval: int = 0,
-          checkpoint_buffer: bool = True, keep_policies: int = 0, stop: StopRequest | None = None,
-          progress=None) -> dict:
-    """Train until epoch ``n_epochs``, starting at ``loop`` (default: epoch 0, cycle 0).
+class Hook:
+    """A side concern of the training loop (videos, data dumps, policy files, checkpoints,
+    progress, ...). Every method does nothing unless overridden; the loop calls them in the
+    order the hooks were given."""
 
-    ``progress`` (a ``music.logger.CycleProgress``, rank 0) shows progress within epochs.
+    def on_epoch_start(self, run: Run) -> None:
+        pass
+
+    def on_cycle_start(self, run: Run) -> None:
+        pass
+
+    def on_rollout(self, run: Run, episode: dict, frames, skills: np.ndarray) -> None:
+        """After the cycle's training rollouts; ``frames`` (episodes, T, H, W, 3) when rendering, else None."""
+
+    def on_cycle_end(self, run: Run) -> None:
+        """After the cycle (``run.loop['cycle']`` already counts it)."""
+
+    def on_cycles_done(self, run: Run) -> None:
+        """After the epoch's last cycle, before the test rollouts."""
+
+    def on_epoch_end(self, run: Run, epoch: int) -> None:
+        """After epoch ``epoch`` was logged (``run.loop['epoch']`` is already the next one)."""
+
+
+def train(*, policy, rollout_worker, evaluator, logger, params: dict, n_epochs: int, comm, loop: dict | None = None,
+          hooks: list[Hook] | tuple[Hook, ...] = ()) -> dict:
+    """Train until epoch ``n_epochs``, starting at ``loop`` (default: epoch 0, cycle 0); returns the last row.
+
+    The loop of docs/algorithm.md §5, as the original's ``train``: per cycle rollouts, store,
+    ``n_batches`` x (agent step, MINE step, skill step), target update; per epoch test
+    rollouts and the log. Everything else is a ``Hook``.
     """
     from music.ddpg import MineNaNError
     from music.mpi_util import mpi_average
 
-    rank = comm.Get_rank()
-    logdir = logger.logdir
     rng = policy.rng
     loop = dict(loop or {"epoch": 0, "cycle": 0, "best_success_rate": -1.0, "mi_r_scale": params["mi_r_scale"]})
-    row: dict = {}
+    run = Run(policy, rollout_worker, evaluator, logger, params, comm, loop, n_epochs)
     logger.info("Training...")
-
-    def stop_if_asked() -> None:
-        if stop is not None:
-            signum = stop.any_rank(comm)
-            if signum:
-                checkpoint.save(logdir, comm, policy, rollout_worker, evaluator, loop, checkpoint_buffer)
-                logger.info(f"Signal {signal.Signals(signum).name}: checkpoint written at epoch {loop['epoch']}, "
-                            f"cycle {loop['cycle']}; resume with --resume {logdir}")
-                raise Preempted(signum, loop)
 
     while loop["epoch"] < n_epochs:
         epoch = loop["epoch"]
-        epoch_start = time.perf_counter()
+        run.epoch_start = time.perf_counter()
         if loop["cycle"] == 0:
             rollout_worker.clear_history()
-        episodes = []  # of this epoch (after a mid-epoch resume: since the resume)
-        if progress is not None:
-            progress.start_epoch(loop["cycle"])
+        run.episodes = []
+        for hook in hooks:
+            hook.on_epoch_start(run)
         while loop["cycle"] < params["n_cycles"]:
             cycle = loop["cycle"]
-            inject_fault(rank, epoch, cycle, policy)
+            for hook in hooks:
+                hook.on_cycle_start(run)
             z, z_onehot = sample_skill(params["num_skills"], params["rollout_batch_size"], params["use_skill_n"], rng)
             goal = np.zeros(rollout_worker.g.shape) if params["goal_generation"] == "Zero" else None
             episode = rollout_worker.generate_rollouts(generated_goal=goal, z_s_onehot=z_onehot)
-            if rollout_worker.renderer is not None:  # collect_video, rank 0
-                from music.render import save_video
-
+            frames = None
+            if rollout_worker.renderer is not None:
                 frames, episode = episode
-                for i, clip in enumerate(frames):
-                    save_video(clip, logdir / video_name(epoch, rank, cycle, i, int(z[i, 0])))
-            episodes.append(episode)
+            for hook in hooks:
+                hook.on_rollout(run, episode, frames, z)
+            run.episodes.append(episode)
             policy.store_episode(episode)
             try:
                 for _batch in range(params["n_batches"]):
@@ -160,18 +173,13 @@ def train(*, policy, rollout_worker, evaluator, logger, params: dict, n_epochs: 
                         policy.train_sk(policy.buffer.buffers["o"][idx, t], policy.buffer.buffers["z"][idx, t])
             except MineNaNError as err:
                 raise MineNaNError(f"epoch {epoch}, cycle {cycle}: {err}; the last good checkpoint "
-                                   f"(if any) is in {checkpoint.checkpoint_dir(logdir)}") from None
+                                   f"(if any) is in {checkpoint.checkpoint_dir(run.logdir)}") from None
             policy.update_target_net()
             loop["cycle"] += 1
-            if progress is not None:
-                progress.cycle_done(epoch, loop["cycle"])
-            stop_if_asked()
-        if progress is not None:
-            progress.end_epoch()
-
-        if params["collect_data"] and rank == 0:
-            with open(logdir / f"rollout_{epoch}_{rank}.txt", "w") as f:
-                json.dump([ep["o"].tolist() for ep in episodes], f)
+            for hook in hooks:
+                hook.on_cycle_end(run)
+        for hook in hooks:
+            hook.on_cycles_done(run)
 
         evaluator.clear_history()
         for _ in range(params["n_test_rollouts"]):
@@ -185,32 +193,126 @@ def train(*, policy, rollout_worker, evaluator, logger, params: dict, n_epochs: 
         logger.record_tabular("train/nan_retries", mpi_average(rollout_worker.nan_retries, comm))
         # The best test success rate so far, this epoch included (the original logged it
         # before updating, so its column lagged an epoch; see docs/deviations.md).
-        success_rate = mpi_average(evaluator.current_success_rate(), comm)
-        new_best = success_rate >= loop["best_success_rate"]
-        loop["best_success_rate"] = max(loop["best_success_rate"], success_rate)
+        run.success_rate = mpi_average(evaluator.current_success_rate(), comm)
+        run.new_best = run.success_rate >= loop["best_success_rate"]
+        loop["best_success_rate"] = max(loop["best_success_rate"], run.success_rate)
         logger.record_tabular("best_success_rate", loop["best_success_rate"])
-        logger.record_tabular("time/epoch", time.perf_counter() - epoch_start)  # s on rank 0, before saving
-        row = logger.dump_tabular(step=epoch)
-        if progress is not None:
-            logger.info(progress.run_eta(epoch + 1, time.perf_counter() - epoch_start))
-
-        if rank == 0 and save_policies:
-            if new_best:
-                logger.info(f"New best success rate: {success_rate:.4g}. Saving policy to "
-                            f"{logdir / 'policy_best.pkl'} ...")
-                save_policy(policy, logdir / "policy_best.pkl")
-            save_policy(policy, logdir / "policy_latest.pkl")
-            if policy_save_interval > 0 and epoch % policy_save_interval == 0:
-                logger.info(f"Saving periodic policy to {logdir / f'policy_{epoch}.pkl'} ...")
-                save_policy(policy, logdir / f"policy_{epoch}.pkl")
-                if keep_policies > 0:
-                    prune_policies(logdir, keep_policies)
+        logger.record_tabular("time/epoch", time.perf_counter() - run.epoch_start)  # s on rank 0, before saving
+        run.row = logger.dump_tabular(step=epoch)
         loop["epoch"] += 1
         loop["cycle"] = 0
-        if checkpoint_interval > 0 and (loop["epoch"] % checkpoint_interval == 0 or loop["epoch"] == n_epochs):
-            checkpoint.save(logdir, comm, policy, rollout_worker, evaluator, loop, checkpoint_buffer)
-        stop_if_asked()
-    return row
+        for hook in hooks:
+            hook.on_epoch_end(run, epoch)
+    return run.row
+
+
+# ------------------------------------------------------------------ hooks of music.train
+class VideoSaver(Hook):
+    """``collect_video``: the training rollouts as mp4 (rank 0 renders), named as the original's."""
+
+    def on_rollout(self, run: Run, episode: dict, frames, skills: np.ndarray) -> None:
+        if frames is None:
+            return
+        from music.render import save_video
+
+        for i, clip in enumerate(frames):
+            save_video(clip, run.logdir / video_name(run.loop["epoch"], run.rank, run.loop["cycle"], i,
+                                                     int(skills[i, 0])))
+
+
+class DataCollector(Hook):
+    """``collect_data``: rank 0's training observations of every epoch as JSON."""
+
+    def on_cycles_done(self, run: Run) -> None:
+        if run.rank == 0:
+            with open(run.logdir / f"rollout_{run.loop['epoch']}_{run.rank}.txt", "w") as f:
+                json.dump([ep["o"].tolist() for ep in run.episodes], f)
+
+
+class PolicySaver(Hook):
+    """Rank 0 writes policy_best (a new best test success rate), policy_latest (every epoch)
+    and policy_<epoch> (every ``interval`` epochs; only the newest ``keep`` if > 0)."""
+
+    def __init__(self, interval: int, keep: int = 0):
+        self.interval, self.keep = interval, keep
+
+    def on_epoch_end(self, run: Run, epoch: int) -> None:
+        if run.rank != 0:
+            return
+        logdir, logger = run.logdir, run.logger
+        if run.new_best:
+            logger.info(f"New best success rate: {run.success_rate:.4g}. Saving policy to "
+                        f"{logdir / 'policy_best.pkl'} ...")
+            save_policy(run.policy, logdir / "policy_best.pkl")
+        save_policy(run.policy, logdir / "policy_latest.pkl")
+        if self.interval > 0 and epoch % self.interval == 0:
+            logger.info(f"Saving periodic policy to {logdir / f'policy_{epoch}.pkl'} ...")
+            save_policy(run.policy, logdir / f"policy_{epoch}.pkl")
+            if self.keep > 0:
+                prune_policies(logdir, self.keep)
+
+
+class Checkpointer(Hook):
+    """Checkpoints every ``interval`` epochs (and at the last), and stops every rank at a cycle
+    end with a checkpoint when any rank got SIGTERM or SIGINT (``stop``)."""
+
+    def __init__(self, interval: int, with_buffer: bool = True, stop: StopRequest | None = None):
+        self.interval, self.with_buffer, self.stop = interval, with_buffer, stop
+
+    def save(self, run: Run) -> None:
+        checkpoint.save(run.logdir, run.comm, run.policy, run.rollout_worker, run.evaluator, run.loop,
+                        self.with_buffer)
+
+    def stop_if_asked(self, run: Run) -> None:
+        if self.stop is None:
+            return
+        signum = self.stop.any_rank(run.comm)
+        if signum:
+            self.save(run)
+            run.logger.info(f"Signal {signal.Signals(signum).name}: checkpoint written at epoch {run.loop['epoch']}, "
+                            f"cycle {run.loop['cycle']}; resume with --resume {run.logdir}")
+            raise Preempted(signum, run.loop)
+
+    def on_cycle_end(self, run: Run) -> None:
+        self.stop_if_asked(run)
+
+    def on_epoch_end(self, run: Run, epoch: int) -> None:
+        done = run.loop["epoch"]
+        if self.interval > 0 and (done % self.interval == 0 or done == run.n_epochs):
+            self.save(run)
+        self.stop_if_asked(run)
+
+
+class ProgressShower(Hook):
+    """Rank 0's progress line within epochs (``music.logger.CycleProgress``) and the run's ETA in the log."""
+
+    def __init__(self, progress):
+        self.progress = progress
+
+    def on_epoch_start(self, run: Run) -> None:
+        self.progress.start_epoch(run.loop["cycle"])
+
+    def on_cycle_end(self, run: Run) -> None:
+        self.progress.cycle_done(run.loop["epoch"], run.loop["cycle"])
+
+    def on_cycles_done(self, run: Run) -> None:
+        self.progress.end_epoch()
+
+    def on_epoch_end(self, run: Run, epoch: int) -> None:
+        run.logger.info(self.progress.run_eta(epoch + 1, time.perf_counter() - run.epoch_start))
+
+
+def standard_hooks(params: dict, policy_save_interval: int, keep_policies: int, checkpoint_interval: int,
+                   checkpoint_buffer: bool, stop: StopRequest | None, progress=None) -> list[Hook]:
+    """The hooks of ``music.train``, in the order their effects happened in the loop."""
+    hooks: list[Hook] = [VideoSaver()]
+    if progress is not None:
+        hooks.append(ProgressShower(progress))
+    if params["collect_data"]:
+        hooks.append(DataCollector())
+    hooks += [PolicySaver(policy_save_interval, keep_policies), Checkpointer(checkpoint_interval, checkpoint_buffer,
+                                                                             stop)]
+    return hooks
 
 
 def prune_policies(logdir: Path, keep: int) -> None:

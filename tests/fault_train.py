@@ -1,0 +1,47 @@
+"""``music.train`` with a fault injected, for the tests of failures (never part of the library).
+
+    mpiexec -n 2 python tests/fault_train.py --fault rank:1,epoch:0,cycle:1,kind:raise ARGS...
+
+kinds: ``raise`` (an exception), ``kill`` (SIGKILL), ``term`` (SIGTERM to itself),
+``nan_mine`` (MINE's output bias set to NaN), at the start of that cycle on that rank.
+"""
+
+import os
+import signal
+import sys
+
+import numpy as np
+
+from music.experiment import BadInput, launch
+from music.train import build_parser
+from music.training import Hook
+
+
+class FaultInjector(Hook):
+    def __init__(self, spec: str):
+        fault = dict(item.split(":", 1) for item in spec.split(","))
+        self.where = (int(fault.get("rank", 0)), int(fault.get("epoch", 0)), int(fault.get("cycle", 0)))
+        self.kind = fault.get("kind", "raise")
+
+    def on_cycle_start(self, run) -> None:
+        rank, epoch, cycle = run.rank, run.loop["epoch"], run.loop["cycle"]
+        if (rank, epoch, cycle) != self.where:
+            return
+        if self.kind == "raise":
+            raise RuntimeError(f"fault injected on rank {rank}, epoch {epoch}, cycle {cycle}")
+        if self.kind == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if self.kind == "term":
+            os.kill(os.getpid(), signal.SIGTERM)
+        if self.kind == "nan_mine":
+            run.policy.variables["ir/state_mi/out/bias"].assign([np.nan])
+
+
+if __name__ == "__main__":
+    argv = sys.argv[1:]
+    spec = argv.pop(argv.index("--fault") + 1)
+    argv.remove("--fault")
+    try:
+        sys.exit(launch(build_parser().parse_args(argv), argv, extra_hooks=(FaultInjector(spec),)))
+    except BadInput as err:
+        sys.exit(f"fault_train: {err}")
