@@ -70,8 +70,9 @@ def instrument(prof: Profiler, policy, workers) -> None:
             prof.wrap(adam, "step", "adam")  # DDPG.train calls step and writes both networks itself
             adam.comm = TimedComm(adam.comm, prof, "mpi_reduce")
     prof.wrap(policy._main_params, "set", "adam")
-    prof.wrap(policy, "_mi_grad", "mine_training")
-    prof.wrap(policy, "_sk_grad", "skill_training")
+    if policy.ir is not None:  # MINE and the skill discriminator train themselves
+        prof.wrap(policy.ir, "_mi_grad", "mine_training")
+        prof.wrap(policy.ir, "_sk_grad", "skill_training")
     for norm in (policy.o_stats, policy.g_stats):
         prof.wrap(norm, "recompute_stats", "normalizer")
         prof.wrap(norm, "update", "normalizer")
@@ -89,7 +90,7 @@ def run_epoch(variant: str, n_cycles: int, n_epochs: int = 1) -> dict:
     # warm-up: one cycle traces every graph (not timed)
     warm = dict(params, n_cycles=1, n_test_rollouts=1)
     train_module.train(policy=policy, rollout_worker=worker, evaluator=evaluator, logger=logger, params=warm,
-                       n_epochs=1, policy_save_interval=0, save_policies=False, comm=MPI.COMM_WORLD)
+                       n_epochs=1, comm=MPI.COMM_WORLD)
     traces_after_warmup = tracing_counts(policy)
     prof = Profiler()
     instrument(prof, policy, [worker, evaluator])
@@ -97,7 +98,7 @@ def run_epoch(variant: str, n_cycles: int, n_epochs: int = 1) -> dict:
     start = time.perf_counter()
     with prof.section("other"):
         train_module.train(policy=policy, rollout_worker=worker, evaluator=evaluator, logger=logger, params=params,
-                           n_epochs=n_epochs, policy_save_interval=1, save_policies=True, comm=MPI.COMM_WORLD,
+                           n_epochs=n_epochs, hooks=[train_module.PolicySaver(interval=1)], comm=MPI.COMM_WORLD,
                            loop={"epoch": 0, "cycle": 0, "best_success_rate": -1.0,
                                  "mi_r_scale": params["mi_r_scale"]})
     total = time.perf_counter() - start
@@ -109,7 +110,9 @@ def run_epoch(variant: str, n_cycles: int, n_epochs: int = 1) -> dict:
 
 def tracing_counts(policy) -> dict[str, int]:
     counts = {}
-    for owner_name, owner in [("policy", policy), ("o_stats", policy.o_stats), ("g_stats", policy.g_stats)] + [
+    owners = [("policy", policy), ("o_stats", policy.o_stats), ("g_stats", policy.g_stats)]
+    owners += [("ir", policy.ir)] if policy.ir is not None else []
+    for owner_name, owner in owners + [
             (n, getattr(policy, n).params) for n in ("Q_adam", "pi_adam", "mi_adam", "sk_adam")
             if getattr(policy, n) is not None]:
         for name, value in vars(owner).items():

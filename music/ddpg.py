@@ -201,7 +201,8 @@ class DDPG:
                     o_stats=self.o_stats, g_stats=self.g_stats, hidden=hidden, layers=layers, sac=sac, rng=init_rng)
         self.main = ActorCritic("main", **nets)
         self.target = ActorCritic("target", **nets)
-        self.ir = Discriminator(self.split, self.dimz, hidden, layers, init_rng) if self.split else None
+        self.ir = (Discriminator(self.split, self.dimz, hidden, layers, init_rng, mi_lr, sk_lr, self.comm)
+                   if self.split else None)
 
         self.variables: dict[str, tf.Variable] = {
             **self.o_stats.named_variables, **self.g_stats.named_variables,
@@ -219,13 +220,6 @@ class DDPG:
         self._main_params = FlatParams(self._main_vars)
         self.Q_adam = MpiAdam(self._q_vars, scale_grad_by_procs=False, comm=self.comm)
         self.pi_adam = MpiAdam(self._pi_vars, scale_grad_by_procs=False, comm=self.comm)
-        if self.ir is not None:
-            self._mi_vars = list(self.ir.mi_variables.values())
-            self._sk_vars = list(self.ir.sk_variables.values())
-            self.mi_adam = MpiAdam(self._mi_vars, scale_grad_by_procs=False, comm=self.comm)
-            self.sk_adam = MpiAdam(self._sk_vars, scale_grad_by_procs=False, comm=self.comm)
-        else:
-            self.mi_adam = self.sk_adam = None
 
         self._build_graphs()
 
@@ -281,12 +275,6 @@ class DDPG:
         self._loss_terms = graph(self._losses, [batch_sig, weights_sig, noise_sig, noise_sig])
         self._polyak_graph = graph(self._polyak_update, [])
         self._copy_target_graph = graph(self._copy_main_to_target, [])
-        if self.ir is not None:
-            o_tau, perm = _spec(None, None, self.dimo), tf.TensorSpec([None], tf.int32)
-            self._neg_mi = graph(self.ir.neg_mi, [o_tau, perm])
-            self._mi_grad = graph(self._mi_grad_graph, [o_tau, perm])
-            self._sk_reward = graph(self._sk_reward_graph, [o, z])
-            self._sk_grad = graph(self._sk_grad_graph, [o, z])
 
     def _act_graph(self, net: ActorCritic, with_q: bool, o, z, g):
         # Drawn with or without Q, so that the random stream (shared with training) is the same.
@@ -327,9 +315,6 @@ class DDPG:
         return {"target": target, "Q": q, "Q_pi": q_pi, "pi": main_out.pi, "neg_logp_pi": main_out.neg_logp_pi,
                 "Q_loss": q_loss, "pi_loss": pi_loss}
 
-    def _sk_reward_graph(self, o, z):
-        return -self.ir.skill_loss(o, z)
-
     def _train_step_graph(self, packed_batch, weight_vector):
         columns = tf.split(packed_batch, list(self._batch_widths.values()), axis=1)
         batch = dict(zip(self._batch_widths, columns, strict=True))
@@ -348,18 +333,6 @@ class DDPG:
         q_flat = flatten([v.read_value() for v in self._q_vars])
         pi_flat = flatten([v.read_value() for v in self._pi_vars])
         return terms["Q_loss"], terms["pi_loss"], q_grad, pi_grad, terms["neg_logp_pi"], q_flat, pi_flat
-
-    def _mi_grad_graph(self, o_tau, perm):
-        with tf.GradientTape() as tape:
-            neg_mi = self.ir.neg_mi(o_tau, perm)
-            loss = tf.reduce_mean(neg_mi)
-        return neg_mi, flatten(tape.gradient(loss, self._mi_vars))
-
-    def _sk_grad_graph(self, o, z):
-        with tf.GradientTape() as tape:
-            sk_loss = self.ir.skill_loss(o, z)
-            loss = tf.reduce_mean(sk_loss)
-        return sk_loss, flatten(tape.gradient(loss, self._sk_vars))
 
     def _polyak_update(self):
         for target, main in zip(self._target_vars, self._main_vars, strict=True):
@@ -503,7 +476,7 @@ class DDPG:
         """
         o_s, perm = self._mi_inputs(o_s, perm)
         try:
-            return self._neg_mi(o_s, perm).numpy()
+            return self.ir.mi_estimate(o_s, perm)
         except tf.errors.InvalidArgumentError as err:
             raise MineNaNError(_nan_message(err)) from None
 
@@ -511,24 +484,31 @@ class DDPG:
         """One MINE step on whole episodes (B, tau, dimo); returns the MI estimate (mean over B)."""
         o_s, perm = self._mi_inputs(o_s_batch, perm)
         try:
-            neg_mi, grad = self._mi_grad(o_s, perm)
+            neg_mi = self.ir.mine_step(o_s, perm)
         except tf.errors.InvalidArgumentError as err:
             raise MineNaNError(_nan_message(err)) from None
-        self.mi_adam.update(grad.numpy(), self.mi_lr)
-        self.mi_current = -float(np.mean(neg_mi.numpy()))
+        self.mi_current = -float(np.mean(neg_mi))
         return self.mi_current
 
     def run_sk(self, o: np.ndarray, z: np.ndarray) -> np.ndarray:
         """Skill reward -cross_entropy(discriminator(object_pos), z) for o (B, dimo), z (B, dimz); shape (B,)."""
         self._require_ir("the skill reward")
-        return self._sk_reward(np.asarray(o, np.float32), np.asarray(z, np.float32)).numpy()
+        return self.ir.skill_reward(np.asarray(o, np.float32), np.asarray(z, np.float32))
 
     def train_sk(self, o_s_batch: np.ndarray, z_s_batch: np.ndarray) -> float:
         """One skill-discriminator step; returns -mean cross-entropy."""
         self._require_ir("the skill discriminator")
-        sk_loss, grad = self._sk_grad(np.asarray(o_s_batch, np.float32), np.asarray(z_s_batch, np.float32))
-        self.sk_adam.update(grad.numpy(), self.sk_lr)
-        return -float(np.mean(sk_loss.numpy()))
+        sk_loss = self.ir.skill_step(np.asarray(o_s_batch, np.float32), np.asarray(z_s_batch, np.float32))
+        return -float(np.mean(sk_loss))
+
+    @property
+    def mi_adam(self) -> MpiAdam | None:
+        """MINE's optimizer (owned by the discriminator; None without an object)."""
+        return self.ir.mi_adam if self.ir is not None else None
+
+    @property
+    def sk_adam(self) -> MpiAdam | None:
+        return self.ir.sk_adam if self.ir is not None else None
 
     def _sync_optimizers(self) -> None:
         for adam in (self.Q_adam, self.pi_adam, self.mi_adam, self.sk_adam):

@@ -16,11 +16,16 @@ import numpy as np
 import tensorflow as tf
 
 from music.envs import ObservationSplit
+from music.mpi_adam import MpiAdam
 from music.networks import MLP, Dense
+from music.tf_util import flatten, graph
 
 
 class Discriminator(tf.Module):
-    """``ir/state_mi`` (MINE) and ``ir/skill_ds`` (skill discriminator) networks.
+    """``ir/state_mi`` (MINE) and ``ir/skill_ds`` (skill discriminator), with their training.
+
+    Each network has its own optimizer (``mi_adam``, ``sk_adam``: Adam on gradients summed
+    over ranks) and its estimate and training step as graphs traced once.
 
     Args:
         split: which observation slices are agent (x) and surrounding (y).
@@ -28,9 +33,12 @@ class Discriminator(tf.Module):
         hidden: the agent's hidden width; both networks here use hidden // 2.
         layers: depth of the skill discriminator MLP.
         rng: numpy generator for the initial weights.
+        mi_lr, sk_lr: learning rates of MINE and the skill discriminator.
+        comm: MPI communicator of the optimizers.
     """
 
-    def __init__(self, split: ObservationSplit, dimz: int, hidden: int, layers: int, rng: np.random.Generator):
+    def __init__(self, split: ObservationSplit, dimz: int, hidden: int, layers: int, rng: np.random.Generator,
+                 mi_lr: float = 1e-3, sk_lr: float = 1e-3, comm=None):
         super().__init__(name="ir")
         self.split = split
         half = hidden // 2
@@ -38,6 +46,51 @@ class Discriminator(tf.Module):
         self.mi_y = Dense(split.dim_surrounding, half, "ir/state_mi/y", rng)
         self.mi_out = Dense(half, 1, "ir/state_mi/out", rng)
         self.skill_net = MLP(split.dim_surrounding, [half] * layers + [dimz], "ir/skill_ds", rng)
+        self.mi_lr, self.sk_lr = mi_lr, sk_lr
+        self._mi_vars = list(self.mi_variables.values())
+        self._sk_vars = list(self.sk_variables.values())
+        self.mi_adam = MpiAdam(self._mi_vars, scale_grad_by_procs=False, comm=comm)
+        self.sk_adam = MpiAdam(self._sk_vars, scale_grad_by_procs=False, comm=comm)
+        dimo = split.dimo
+        o_tau, perm = tf.TensorSpec([None, None, dimo], tf.float32), tf.TensorSpec([None], tf.int32)
+        o, z = tf.TensorSpec([None, dimo], tf.float32), tf.TensorSpec([None, dimz], tf.float32)
+        self._neg_mi = graph(self.neg_mi, [o_tau, perm])
+        self._mi_grad = graph(self._mi_grad_graph, [o_tau, perm])
+        self._sk_reward = graph(lambda o, z: -self.skill_loss(o, z), [o, z])
+        self._sk_grad = graph(self._sk_grad_graph, [o, z])
+
+    # ------------------------------------------------------------------ training (numpy in, numpy out)
+    def mi_estimate(self, o_tau: np.ndarray, perm: np.ndarray) -> np.ndarray:
+        """Negative MINE estimate per sequence of o_tau (B, tau, dimo) float32; shape (B, 1)."""
+        return self._neg_mi(o_tau, perm).numpy()
+
+    def mine_step(self, o_tau: np.ndarray, perm: np.ndarray) -> np.ndarray:
+        """One MINE step (maximize the mean estimate); returns the negative estimates (B, 1) before it."""
+        neg_mi, grad = self._mi_grad(o_tau, perm)
+        self.mi_adam.update(grad.numpy(), self.mi_lr)
+        return neg_mi.numpy()
+
+    def skill_reward(self, o: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """-cross_entropy(discriminator(surrounding state of o), z); shape (B,)."""
+        return self._sk_reward(o, z).numpy()
+
+    def skill_step(self, o: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """One skill-discriminator step; returns the cross-entropies (B,) before it."""
+        sk_loss, grad = self._sk_grad(o, z)
+        self.sk_adam.update(grad.numpy(), self.sk_lr)
+        return sk_loss.numpy()
+
+    def _mi_grad_graph(self, o_tau, perm):
+        with tf.GradientTape() as tape:
+            neg_mi = self.neg_mi(o_tau, perm)
+            loss = tf.reduce_mean(neg_mi)
+        return neg_mi, flatten(tape.gradient(loss, self._mi_vars))
+
+    def _sk_grad_graph(self, o, z):
+        with tf.GradientTape() as tape:
+            sk_loss = self.skill_loss(o, z)
+            loss = tf.reduce_mean(sk_loss)
+        return sk_loss, flatten(tape.gradient(loss, self._sk_vars))
 
     @property
     def mi_variables(self) -> dict[str, tf.Variable]:
