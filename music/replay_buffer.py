@@ -102,6 +102,17 @@ class ReplayBuffer:
                 self.buffers[key][idxs] = episode_batch[key]
             self.n_transitions_stored += batch_size * self.T
 
+    def random_observations(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """The observations (n, T+1, dimo) of n stored episodes drawn uniformly (MINE's batch)."""
+        idx = rng.integers(0, self.current_size, n)
+        return self.buffers["o"][idx]
+
+    def random_steps(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Observations (n, dimo) and skills (n, dimz) of n stored steps drawn uniformly (the skill batch)."""
+        idx = rng.integers(0, self.current_size, n)
+        t = rng.integers(0, self.T, n)
+        return self.buffers["o"][idx, t], self.buffers["z"][idx, t]
+
     def state_dict(self, with_data: bool = True) -> dict:
         """Counters, and with ``with_data`` the stored episodes ({key: (episodes, ...)})."""
         with self.lock:

@@ -163,14 +163,10 @@ def train(*, policy, rollout_worker, evaluator, logger, params: dict, n_epochs: 
                     if epoch >= params["mi_end_epoch"]:
                         loop["mi_r_scale"] = 0
                         policy.mi_r_scale = 0
-                    n_stored = policy.buffer.current_size
                     if loop["mi_r_scale"] > 0 and not params["no_train_mi"]:
-                        idx = rng.integers(0, n_stored, params["batch_size"])
-                        policy.train_mi(policy.buffer.buffers["o"][idx])
+                        policy.train_mi(policy.buffer.random_observations(params["batch_size"], rng))
                     if params["sk_r_scale"] > 0:
-                        idx = rng.integers(0, n_stored, params["batch_size"])
-                        t = rng.integers(0, policy.T, params["batch_size"])
-                        policy.train_sk(policy.buffer.buffers["o"][idx, t], policy.buffer.buffers["z"][idx, t])
+                        policy.train_sk(*policy.buffer.random_steps(params["batch_size"], rng))
             except MineNaNError as err:
                 raise MineNaNError(f"epoch {epoch}, cycle {cycle}: {err}; the last good checkpoint "
                                    f"(if any) is in {checkpoint.checkpoint_dir(run.logdir)}") from None

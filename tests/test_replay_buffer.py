@@ -83,3 +83,18 @@ def test_float32_storage_changes_sampled_batches_only_by_rounding():
     t64 = agents[np.float32]._loss_terms(b64, w64, noise, noise)["target"].numpy()
     np.testing.assert_allclose(t32, t64, atol=1e-5)
     assert agents[np.float32].buffer.buffers["o"].nbytes * 2 == agents[np.float64].buffer.buffers["o"].nbytes
+
+
+def test_random_batches_for_mine_and_the_skill_discriminator_draw_as_the_loop_did():
+    buf = ReplayBuffer(SHAPES, 10 * T, T, None)
+    episodes = random_episodes(np.random.default_rng(7), n=4)
+    buf.store_episode(episodes)
+    ref = np.random.default_rng(8)
+    idx = ref.integers(0, 4, 5)
+    np.testing.assert_array_equal(buf.random_observations(5, np.random.default_rng(8)),
+                                  episodes["o"][idx].astype(buf.buffers["o"].dtype))
+    ref = np.random.default_rng(9)
+    idx, t = ref.integers(0, 4, 6), ref.integers(0, T, 6)
+    o, z = buf.random_steps(6, np.random.default_rng(9))
+    np.testing.assert_array_equal(o, buf.buffers["o"][idx, t])
+    np.testing.assert_array_equal(z, buf.buffers["z"][idx, t])
