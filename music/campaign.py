@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from music.config import PRETRAINING
 from music.sweep import (
-    PRETRAINING,
     SCALES,
     Job,
     Scale,

@@ -23,6 +23,17 @@ from music.schedules import PiecewiseSchedule
 PARAMS_DIR = Path(__file__).resolve().parent.parent / "experiments" / "params"
 
 
+# Variant -> (pretraining variant, task of the pretraining run or None for the same task).
+PRETRAINING = {
+    "SAC+MUSIC-r": ("SAC+MUSIC", None), "SAC+MUSIC-p": ("SAC+MUSIC", None), "SAC+MUSIC-f": ("SAC+MUSIC", None),
+    "DDPG+MUSIC-r": ("DDPG+MUSIC", None), "DDPG+MUSIC-p": ("DDPG+MUSIC", None),
+    "DDPG+MUSIC-f": ("DDPG+MUSIC", None), "DDPG+MUSIC-t": ("DDPG+MUSIC", "FetchPickAndPlace-v1"),
+    "DIAYN-f": ("DIAYN", None), "SAC+DIAYN-f": ("DIAYN", None), "MUSIC+DIAYN": ("SAC+MUSIC_5Skill", None),
+}
+# Where shipped pretrained weights live: the medium-scale campaign's exports (see README).
+SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "experiments" / "results" / "medium"
+
+
 class ParamsError(ValueError):
     """A parameter source (file or command line) is malformed or inconsistent."""
 
@@ -189,6 +200,31 @@ def check_consistency(params: dict[str, Any], source: str = "params") -> None:
     episodes = params["buffer_size"] // params["rollout_batch_size"] * params["rollout_batch_size"]
     if episodes < params["rollout_batch_size"]:
         raise ParamsError(f"{source}: key 'buffer_size': {params['buffer_size']} cannot hold one rollout batch")
+
+
+def shipped_weights(name: str, env_name: str, note: str, root: Path = SHIPPED_WEIGHTS_DIR) -> Path:
+    """The policy path whose committed ``_weight.npz`` a short name means.
+
+    ``pretrained:seed<k>`` is the pretraining run of this note on this task (e.g. SAC+MUSIC
+    for SAC+MUSIC-r on FetchPush-v1); ``pretrained:<task>/<variant>/seed<k>`` names it fully.
+    Raises ParamsError if the name is malformed or no weights were shipped for it.
+    """
+    short = name.removeprefix("pretrained:")
+    parts = short.split("/")
+    if len(parts) == 1:
+        if note not in PRETRAINING:
+            raise ParamsError(f"load_weight {name!r}: note {note!r} loads no pretrained run; name it fully, "
+                              "e.g. pretrained:FetchPush-v1/SAC+MUSIC/seed0")
+        variant, task = PRETRAINING[note]
+        parts = [task or canonical_env_name(env_name).replace("-v4", "-v1"), variant, parts[0]]
+    if len(parts) != 3 or not parts[2].startswith("seed"):
+        raise ParamsError(f"load_weight {name!r}: expected pretrained:seed<k> or pretrained:<task>/<variant>/seed<k>")
+    folder = root.joinpath(*parts)
+    found = sorted(folder.glob("policy_*_weight.npz"))
+    if not found:
+        raise ParamsError(f"load_weight {name!r}: no shipped weights in {folder} (the campaign has not exported "
+                          "them); train the pretraining run yourself and point load_weight at its policy file")
+    return found[-1].with_name(found[-1].name.replace("_weight.npz", ".pkl"))
 
 
 def params_file(env_name: str, note: str, params_dir: Path = PARAMS_DIR) -> Path:

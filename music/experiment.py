@@ -161,6 +161,13 @@ def resolve_load_weight(params: dict, seed: int) -> Path | None:
         value = value[seed]
     from music.save_weight import saved_weights, weights_file
 
+    if value.startswith("pretrained:"):
+        from music.config import ParamsError, shipped_weights
+
+        try:
+            return shipped_weights(value, params["env_name"], params["note"])
+        except ParamsError as err:
+            raise BadInput(str(err)) from None
     path = Path(value)
     if not path.exists() and saved_weights(path) is None:
         raise BadInput(f"load_weight {path} does not exist (nor {weights_file(path).name}); train the "

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from music.checkpoint import checkpoint_dir
-from music.config import PARAMS_DIR, ParamsError, load_params_file, params_file
+from music.config import PARAMS_DIR, PRETRAINING, ParamsError, load_params_file, params_file
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "experiments" / "results"
 
@@ -80,13 +80,6 @@ def default_results(scale_name: str) -> Path:
         return RESULTS_DIR
     return Path(os.environ.get("MUSIC_RUNS", Path.home() / "music-runs")) / scale_name
 
-# Variant -> (pretraining variant, task of the pretraining run or None for the same task).
-PRETRAINING = {
-    "SAC+MUSIC-r": ("SAC+MUSIC", None), "SAC+MUSIC-p": ("SAC+MUSIC", None), "SAC+MUSIC-f": ("SAC+MUSIC", None),
-    "DDPG+MUSIC-r": ("DDPG+MUSIC", None), "DDPG+MUSIC-p": ("DDPG+MUSIC", None),
-    "DDPG+MUSIC-f": ("DDPG+MUSIC", None), "DDPG+MUSIC-t": ("DDPG+MUSIC", "FetchPickAndPlace-v1"),
-    "DIAYN-f": ("DIAYN", None), "SAC+DIAYN-f": ("DIAYN", None), "MUSIC+DIAYN": ("SAC+MUSIC_5Skill", None),
-}
 
 
 @dataclass(frozen=True)

@@ -130,3 +130,23 @@ def test_hostile_counts_are_refused(overrides, message):
 def test_batch_larger_than_the_buffer_is_refused():
     with pytest.raises(ParamsError, match=r"'batch_size': 512 transitions per batch is more than the replay buffer"):
         check_consistency({**default_params(), "batch_size": 512, "buffer_size": 500})
+
+
+def test_shipped_weights_by_short_name(tmp_path):
+    import pytest
+
+    from music.config import ParamsError, shipped_weights
+
+    folder = tmp_path / "FetchPush-v1" / "SAC+MUSIC" / "seed1"
+    folder.mkdir(parents=True)
+    (folder / "policy_49_weight.npz").write_bytes(b"")
+    expected = folder / "policy_49.pkl"  # its _weight.npz is what load_weight reads
+    assert shipped_weights("pretrained:seed1", "FetchPush-v1", "SAC+MUSIC-r", root=tmp_path) == expected
+    assert shipped_weights("pretrained:seed1", "FetchPush-v4", "SAC+MUSIC-f", root=tmp_path) == expected
+    assert shipped_weights("pretrained:FetchPush-v1/SAC+MUSIC/seed1", "FetchSlide-v1", "SAC", root=tmp_path) == expected
+    with pytest.raises(ParamsError, match="no shipped weights in .*seed2"):
+        shipped_weights("pretrained:seed2", "FetchPush-v1", "SAC+MUSIC-p", root=tmp_path)
+    with pytest.raises(ParamsError, match="note 'SAC' loads no pretrained run"):
+        shipped_weights("pretrained:seed1", "FetchPush-v1", "SAC", root=tmp_path)
+    with pytest.raises(ParamsError, match="expected pretrained:seed<k>"):
+        shipped_weights("pretrained:a/b", "FetchPush-v1", "SAC+MUSIC-r", root=tmp_path)
