@@ -295,31 +295,40 @@ def configure_her(params: dict[str, Any], reward_env):
     )
 
 
+def discount(T: int) -> float:
+    """gamma = 1 - 1/T: the horizon of the discount is the episode length."""
+    return 1.0 - 1.0 / T
+
+
+# Facts about the run kept with the policy (``policy.info``), used by play and evaluate.
+INFO_KEYS = ("env_name", "note", "goal_generation", "num_skills", "use_skill_n", "T", "test_with_polyak",
+             "noise_eps", "random_eps")
+
+
 def configure_ddpg(dims: dict[str, int], params: dict[str, Any], env, pretrain_weights=None,
                    clip_return: bool = False, seed: int = 0, comm=None):
-    """Build the agent of ``params`` for ``env`` (docs/algorithm.md; clip_return from the CLI flag)."""
+    """Build the agent of ``params`` for ``env`` (docs/algorithm.md; clip_return from the CLI flag).
+
+    Every parameter the agent's constructor names is passed from ``params`` under the same
+    name (a ``Params`` field missing from an older params.json takes its default), so a new
+    agent parameter is one ``Params`` field and one constructor argument. The rest is derived
+    here: sizes, T and gamma, the return clip, the HER sampler, the replay dtype.
+    """
+    import inspect
+
     from music.ddpg import DDPG
 
     T = params["T"]
-    gamma = 1.0 - 1.0 / T
-    input_dims = {**dims, "z": params["num_skills"]}
+    gamma = discount(T)
+    hyper = {name: params.get(name, DEFAULT_PARAMS[name]) for name in inspect.signature(DDPG).parameters
+             if name in PARAM_FIELDS}
     return DDPG(
-        input_dims=input_dims, buffer_size=params["buffer_size"], hidden=params["hidden"], layers=params["layers"],
-        polyak=params["polyak"], batch_size=params["batch_size"], Q_lr=params["Q_lr"], pi_lr=params["pi_lr"],
-        mi_lr=params["mi_lr"], sk_lr=params["sk_lr"], r_scale=params["r_scale"], mi_r_scale=params["mi_r_scale"],
-        sk_r_scale=params["sk_r_scale"], et_r_scale=params["et_r_scale"], norm_eps=params["norm_eps"],
-        norm_clip=params["norm_clip"], max_u=params["max_u"], action_l2=params["action_l2"],
-        clip_obs=params["clip_obs"], T=T, rollout_batch_size=params["rollout_batch_size"],
-        relative_goals=params["relative_goals"], clip_pos_returns=True,
+        **hyper,
+        input_dims={**dims, "z": params["num_skills"]}, T=T, gamma=gamma, env_name=params["env_name"],
+        clip_pos_returns=True,
         clip_return=(1.0 / (1.0 - gamma)) * params["num_objective"] if clip_return else np.inf,
-        sample_transitions=configure_her(params, env), gamma=gamma, env_name=params["env_name"],
-        sac=params["sac"], finetune_pi=params["finetune_pi"], mi_prioritization=params["mi_prioritization"],
-        pretrain_weights=pretrain_weights, entropy_reward_mode=params["entropy_reward_mode"],
-        mi_end_mode=params.get("mi_end_mode", "original"), seed=seed,
+        sample_transitions=configure_her(params, env), pretrain_weights=pretrain_weights, seed=seed,
         buffer_dtype=np.dtype(params.get("replay_dtype", "float32")).type,
-        info={"env_name": params["env_name"], "note": params["note"], "goal_generation": params["goal_generation"],
-              "num_skills": params["num_skills"], "use_skill_n": params["use_skill_n"], "T": T,
-              "test_with_polyak": params["test_with_polyak"], "noise_eps": params["noise_eps"],
-              "random_eps": params["random_eps"]},
+        info={key: T if key == "T" else params.get(key, DEFAULT_PARAMS.get(key)) for key in INFO_KEYS},
         comm=comm,
     )

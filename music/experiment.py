@@ -336,6 +336,7 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
 
     import music.tf_util  # noqa: F401  (TF threads and log level before anything else touches TF)
     from music import checkpoint
+    from music.config import discount
     from music.ddpg import MineNaNError
     from music.envs import episode_length, make_env
     from music.logger import CycleProgress, Logger
@@ -375,7 +376,7 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
     reward_env = make_env(env_name, quiet=rank != 0)
     if not args.resume:
         params["T"] = episode_length(reward_env)
-        params["gamma"] = 1.0 - 1.0 / params["T"]
+        params["gamma"] = discount(params["T"])
         params.update(n_epochs=args.n_epochs, num_cpu=size, seed=args.seed, binding=args.binding,
                       version=args.version, clip_return=args.clip_return, logdir=str(logdir),
                       policy_save_interval=args.policy_save_interval,

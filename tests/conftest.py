@@ -22,20 +22,23 @@ def sparse_reward(ag_2, g, info=None):
 
 
 def agent_kwargs(**overrides):
-    """DDPG constructor arguments with the original's defaults on a Fetch object task."""
+    """DDPG constructor arguments: the original's defaults (DEFAULT_PARAMS), small networks and
+    buffer for speed, HER with replay_k 4, on a Fetch object task."""
+    import inspect
+
+    from music.config import DEFAULT_PARAMS, discount
+    from music.ddpg import DDPG
     from music.her import make_sample_her_transitions
 
     T = overrides.pop("T", 50)
     sampler_args = dict(replay_strategy="future", replay_k=4, reward_fun=sparse_reward,
                         mi_w_schedule=MI_SCHEDULE, et_w_schedule=ET_SCHEDULE,
                         mi_prioritization=overrides.get("mi_prioritization", False))
-    kwargs = dict(
-        input_dims=dict(o=25, z=1, g=3, u=4, info_is_success=1), buffer_size=10_000, hidden=32, layers=3,
-        polyak=0.95, batch_size=64, Q_lr=1e-3, pi_lr=1e-3, mi_lr=1e-3, sk_lr=1e-3, r_scale=0.0,
-        mi_r_scale=5000.0, sk_r_scale=0.0, et_r_scale=0.02, norm_eps=0.01, norm_clip=5.0, max_u=1.0,
-        action_l2=1.0, clip_obs=200.0, T=T, rollout_batch_size=2, relative_goals=False, clip_pos_returns=True,
-        clip_return=None, sample_transitions=make_sample_her_transitions(**sampler_args), gamma=1 - 1 / T,
-        env_name="FetchPush-v1", sac=True, seed=0,
+    kwargs = {name: DEFAULT_PARAMS[name] for name in inspect.signature(DDPG).parameters if name in DEFAULT_PARAMS}
+    kwargs.update(
+        input_dims=dict(o=25, z=1, g=3, u=4, info_is_success=1), buffer_size=10_000, hidden=32, batch_size=64,
+        T=T, clip_pos_returns=True, clip_return=None, sample_transitions=make_sample_her_transitions(**sampler_args),
+        gamma=discount(T), env_name="FetchPush-v1", seed=0,
     )
     kwargs.update(overrides)
     return kwargs
