@@ -9,7 +9,9 @@ written to a temporary name, flushed and renamed, and the manifest comes last, s
 run killed at any moment leaves the previous complete checkpoint readable.
 
 No pickle: arrays go into .npz, everything else into JSON, so loading a checkpoint runs
-no code from the file.
+no code from the file. The components produce and restore their own state
+(``state_dict``/``load_state_dict`` of the agent, its optimizers, normalizers and buffer,
+and of the rollout workers); this module only lays those states out in the file.
 """
 
 from __future__ import annotations
