@@ -33,7 +33,7 @@ rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 ep = worker.generate_rollouts(np.zeros((2, 3)), np.ones((2, 1)))
 buf = policy.buffer
 for start in range(0, buf.size, 2):  # write every slot (store_episode without the normalizer)
-    buf.store_episode(ep, policy)
+    buf.store_episode(ep)
 nbytes = sum(a.nbytes for a in buf.buffers.values())
 print(json.dumps({"dtype": sys.argv[1], "episodes": buf.size, "transitions": buf.get_current_size(),
                   "buffer_mb": nbytes / 2**20, "rss_before_fill_mb": rss_before,

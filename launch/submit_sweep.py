@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     base = SCALES[args.scale]
     scale = Scale(base.name, base.ranks, base.n_epochs, base.n_cycles, tuple(args.seeds or base.seeds),
-                  tuple(args.tasks or base.tasks))
+                  tuple(args.tasks or base.tasks), params=base.params)
     try:
         jobs = make_jobs(args.family, scale.tasks, args.variants, scale.seeds)
         status = {job.key: job_status(args.results, job, scale) for job in jobs}

@@ -9,8 +9,8 @@ Baselines' ``her``). The library modules map one to one onto the original:
 ``mpi_adam``        Adam in numpy on MPI-summed gradients (``MpiAdam``)
 ``networks``        dense layers and MLPs as ``tf.Module``
 ``actor_critic``    DDPG and SAC actor + critic (``ActorCritic``)
-``discriminator``   MINE statistics network and skill discriminator
-``her``             HER transition sampler with intrinsic rewards
+``discriminator``   MINE and skill discriminator, with their optimizers and steps
+``her``             HER sampler: a pure function returning typed ``Transitions``
 ``replay_buffer``   episode replay buffer with MI prioritization
 ``ddpg``            the agent (``DDPG``): acting, storing, training
 ``envs``            Fetch tasks and the agent/surrounding split of observations

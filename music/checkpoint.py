@@ -1,6 +1,6 @@
 """Checkpoints that let a run continue exactly where it stopped (``music.train --resume``).
 
-Each rank writes its own state to ``<logdir>/checkpoints/rank<r>.npz``: every variable
+Each rank writes its own state to ``<logdir>/checkpoints/rank<r>-e<epoch>c<cycle>.npz``: every variable
 (networks, targets, normalizers), the four optimizers' moments and step counts, the
 random states (numpy, TF, every env), the log histories, the rollout counters and, by
 default, the replay buffer. Rank 0 then writes ``checkpoints/manifest.json`` naming the

@@ -2,9 +2,11 @@
 
 This is the original's ``baselines/her/ddpg.py`` in TensorFlow 2. Each computation
 that the original ran as a session call is one ``tf.function`` with a fixed input
-signature (traced once): acting, the critic+actor losses and gradients, the MINE
-estimate and its gradient, the skill reward and its gradient, and the target update.
-Optimizers are ``MpiAdam`` (numpy Adam on rank-summed gradients).
+signature (traced once): here acting, the critic+actor losses and gradients and the
+target update; the MINE estimate, the skill reward and their training steps belong to
+``self.ir`` (``music.discriminator.Discriminator``). Optimizers are ``MpiAdam`` (numpy
+Adam on rank-summed gradients). The agent scores the intrinsic rewards of the batches
+the pure HER sampler (``music.her``) returns.
 
 Shapes: B is a batch, T the episode length, tau a sequence length. dimo, dimz, dimg,
 dimu are the sizes of the observation, one-hot skill, goal and action.

@@ -61,7 +61,11 @@ def install_excepthook(comm, logdir: Path) -> None:
 
 
 # ------------------------------------------------------------------------------ set-up
-def resolve_params(args) -> dict:
+def resolve_params(args, given: set[str] = frozenset()) -> dict:
+    """The run's parameters: defaults, then the note's params file (or --params_file), then --param.
+
+    With --params_file the note is the file's (or the default's) unless --note is given.
+    """
     from music.config import (
         ParamsError,
         check_consistency,
@@ -78,14 +82,9 @@ def resolve_params(args) -> dict:
         params = default_params()
         params.update(check_params({"replay_strategy": args.replay_strategy, "n_cycles": args.n_cycles},
                                    "command line"))
-        source = None
-        if args.params_file:
-            source = Path(args.params_file)
-        elif args.note:
-            source = params_file(args.env_name, args.note)
-        if source is not None:
-            params.update(load_params_file(source))
-        if args.note:
+        source = Path(args.params_file) if args.params_file else params_file(args.env_name, args.note)
+        params.update(load_params_file(source))
+        if not args.params_file or "--note" in given:
             params["note"] = args.note
         overrides = dict(parse_override(text) for text in args.param)
         params.update(check_params(overrides, "--param"))
@@ -256,6 +255,9 @@ def resume_params(args, size: int, given: set[str]) -> tuple[dict, Path]:
                        f"{size}; start it with mpirun -np {manifest['ranks']}")
     if "--n_epochs" in given:
         params["n_epochs"] = args.n_epochs
+    # A run started before mi_end_mode existed fed the live MI scale to the critic target:
+    # it continues that way (see docs/deviations.md).
+    params.setdefault("mi_end_mode", "drop")
     return params, logdir
 
 
@@ -287,6 +289,11 @@ def agree_on_error(comm, error: str | None) -> str | None:
 
 
 def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
+    """Run the training the parsed ``args`` describe; returns the exit status.
+
+    ``extra_hooks`` (``music.training.Hook``) run before the standard ones on every rank; they
+    do not survive the re-launch of ``--num_cpu N`` (start the ranks with mpiexec instead).
+    """
     try:
         forked = mpi_fork(args.num_cpu, args.binding, [sys.executable, "-m", "music.train", *argv])
     except MpiLauncherError as err:
@@ -308,7 +315,7 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
         if args.resume:
             params, logdir = resume_params(args, size, given)
         else:
-            params = resolve_params(args)
+            params = resolve_params(args, given)
             if rank == 0:
                 check_logdir(logdir)
             policy_to_load = resolve_load_weight(params, args.seed)

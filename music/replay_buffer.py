@@ -71,8 +71,9 @@ class ReplayBuffer:
         with self.lock:
             return self.current_size == self.size
 
-    def sample(self, batch_size: int, epoch: int, intrinsic: bool = True, with_mi: bool = False):
-        """A batch of ``batch_size`` transitions from the stored episodes (``music.her.Transitions``)."""
+    def sample(self, batch_size: int, epoch: int, *, intrinsic: bool, with_mi: bool = False):
+        """A batch of ``batch_size`` transitions from the stored episodes (``music.her.Transitions``);
+        ``intrinsic``: a training batch (MI-prioritized episodes, MI pairs with ``with_mi``)."""
         with self.lock:
             if self.current_size == 0:
                 raise RuntimeError("cannot sample from an empty replay buffer; store an episode first")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import re
@@ -32,6 +31,7 @@ from pathlib import Path
 
 from music.checkpoint import checkpoint_dir
 from music.config import PARAMS_DIR, PRETRAINING, ParamsError, load_params_file, params_file
+from music.files import atomic_write_text, file_sha256
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "experiments" / "results"
 
@@ -64,7 +64,7 @@ SCALES = {
     "small": Scale("small", ranks=2, n_epochs=10, n_cycles=8, seeds=(0, 1, 2),
                    tasks=("FetchPush-v1", "FetchPickAndPlace-v1")),
     # Every paper default on 2 ranks: the paper's 100,000 optimizer steps per run with 1/8 of
-    # its episodes (10,000). Runs for hours: see experiments/campaign.py.
+    # its episodes (10,000). Runs for hours: see experiments/campaign_medium.py (music/campaign.py).
     "medium": Scale("medium", ranks=2, n_epochs=50, n_cycles=50, seeds=(0, 1, 2),
                     tasks=("FetchPush-v1", "FetchPickAndPlace-v1")),
 }
@@ -96,10 +96,6 @@ class Job:
 
     def name(self) -> str:
         return f"{self.task}/{self.variant}/seed{self.seed}"
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def run_dir(results: Path, job: Job) -> Path:
@@ -182,13 +178,21 @@ def code_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def resumable(partial: Path) -> dict | None:
-    """The checkpoint manifest of an interrupted run, if it can resume (None: start it again)."""
+def resumable(partial: Path, scale: Scale | None = None) -> dict | None:
+    """The checkpoint manifest of an interrupted run, if it can resume (None: start it again).
+
+    With ``scale``, a run started at another scale (epochs, cycles, ranks) cannot: it would
+    finish with other numbers than the scale says.
+    """
     try:
         manifest = json.loads((checkpoint_dir(partial) / "manifest.json").read_text())
+        params = json.loads((partial / "params.json").read_text())
     except (OSError, ValueError):
         return None
-    return manifest if (partial / "params.json").exists() else None
+    if scale is not None and (params.get("n_epochs"), params.get("n_cycles"), params.get("num_cpu")) != (
+            scale.n_epochs, scale.n_cycles, scale.ranks):
+        return None
+    return manifest
 
 
 def job_status(results: Path, job: Job, scale: Scale) -> str:
@@ -260,14 +264,14 @@ def _start(job: Job, scale: Scale, results: Path, log) -> Running:
     if folder.exists():
         log(f"removing {folder}: a run folder without sweep.json (unfinished, from an older runner)")
         shutil.rmtree(folder)
-    manifest = resumable(partial) if partial.exists() else None
+    manifest = resumable(partial, scale) if partial.exists() else None
     segments = _segments(partial) if manifest else []
     if manifest:
         cmd = train_command(job, scale, results, resume=partial)
         log(f"resuming {job.name()} from its checkpoint of epoch {manifest['epoch']}, cycle {manifest['cycle']}")
     else:
         if partial.exists():
-            log(f"restarting interrupted run {job.name()} (no checkpoint; removing {partial})")
+            log(f"restarting interrupted run {job.name()} (no checkpoint of this scale; removing {partial})")
             shutil.rmtree(partial)
         partial.parent.mkdir(parents=True, exist_ok=True)
         cmd = train_command(job, scale, results) + ["--logdir", str(partial)]
@@ -286,7 +290,7 @@ def _record_segment(run: Running) -> None:
     segments = _segments(run.partial)
     segments.append({"seconds": round(time.time() - run.started, 1), "commit": code_commit(),
                      "ended": datetime.datetime.now().isoformat(timespec="seconds"), "exit": run.proc.returncode})
-    (run.partial / SEGMENTS).write_text(json.dumps(segments, indent=1))
+    atomic_write_text(run.partial / SEGMENTS, json.dumps(segments, indent=1))
 
 
 def _finish(run: Running, scale: Scale, results: Path) -> float:
@@ -304,7 +308,7 @@ def _finish(run: Running, scale: Scale, results: Path) -> float:
                   commit=commit, finished=datetime.datetime.now().isoformat(timespec="seconds"))
     if any(c != commit for c in run.commits):
         record["commits_of_earlier_sessions"] = run.commits
-    (partial / "sweep.json").write_text(json.dumps(record, indent=1))
+    atomic_write_text(partial / "sweep.json", json.dumps(record, indent=1))
     (partial / SEGMENTS).unlink(missing_ok=True)
     os.replace(log_path, partial / "console.out")
     os.replace(partial, run_dir(results, job))
@@ -356,7 +360,7 @@ def run_sweep(jobs: list[Job], scale: Scale, results: Path, parallel: int = 1, d
     if dry_run:
         for job in todo:
             partial = run_dir(results, job).with_name(f"seed{job.seed}.partial")
-            manifest = resumable(partial) if partial.exists() else None
+            manifest = resumable(partial, scale) if partial.exists() else None
             cmd = train_command(job, scale, results, resume=partial if manifest else None)
             log(f"would {'resume' if manifest else 'run'} {job.name()}: {' '.join(cmd)}")
         return {"total": total, "skipped": skipped, "run": 0}
@@ -432,7 +436,8 @@ def main(family: str, variants: list[str], description: str, argv: list[str] | N
     tasks = tuple(args.tasks or (default_tasks if default_tasks and args.scale == "small" else base.tasks))
     scale = Scale(base.name if not (args.n_epochs or args.n_cycles or args.ranks) else base.name + "-custom",
                   ranks=args.ranks or base.ranks, n_epochs=args.n_epochs or base.n_epochs,
-                  n_cycles=args.n_cycles or base.n_cycles, seeds=tuple(args.seeds or base.seeds), tasks=tasks)
+                  n_cycles=args.n_cycles or base.n_cycles, seeds=tuple(args.seeds or base.seeds), tasks=tasks,
+                  params=base.params)
     args.results = args.results or default_results(scale.name)
     try:
         jobs = make_jobs(family, scale.tasks, args.variants, scale.seeds)

@@ -208,3 +208,17 @@ def test_evaluate_writes_json_and_csv_without_rendering(finished_run, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "music.evaluate", str(tmp_path / "none.npz")], capture_output=True,
                          text=True, cwd=REPO, timeout=300)
     assert bad.returncode == 2 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_params_file_keeps_its_own_note_unless_note_is_given(tmp_path):
+    from music.experiment import given_options, resolve_params
+    from music.train import build_parser
+
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps({"note": "my-variant", "r_scale": 1}))
+    for argv, note in ((["--params_file", str(path)], "my-variant"),
+                       (["--params_file", str(path), "--note", "SAC"], "SAC"),
+                       (["--env_name", "FetchPush-v1", "--note", "SAC"], "SAC")):
+        args = build_parser().parse_args(argv)
+        params = resolve_params(args, given_options(argv))
+        assert params["note"] == note, argv

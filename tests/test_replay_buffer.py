@@ -34,7 +34,7 @@ def test_shape_errors_name_the_key_and_shapes():
     with pytest.raises(ValueError, match="lacks 'g'"):
         buf.store_episode({k: v for k, v in random_episodes(np.random.default_rng(2)).items() if k != "g"})
     with pytest.raises(RuntimeError, match="empty replay buffer"):
-        buf.sample(4, 0)
+        buf.sample(4, 0, intrinsic=True)
 
 
 class StepMI:

@@ -128,3 +128,13 @@ def test_plot_is_byte_reproducible_with_a_default_output_and_a_chance_line(tmp_p
     assert b"CreationDate" not in first["test_success_rate.pdf"]
     assert main([str(tmp_path), "--chance", "FetchPush-v1"]) == 2
     assert metric_label("train/object_displacement") == "train/object_displacement (m)"
+
+
+def test_a_half_way_run_of_another_scale_starts_again(tmp_path):
+    partial = tmp_path / "seed0.partial"
+    (partial / "checkpoints").mkdir(parents=True)
+    (partial / "checkpoints" / "manifest.json").write_text(json.dumps({"epoch": 1, "cycle": 0}))
+    (partial / "params.json").write_text(json.dumps({"n_epochs": 2, "n_cycles": 1, "num_cpu": 1}))
+    assert sweep.resumable(partial, SCALE)["epoch"] == 1  # SCALE: 2 epochs of 1 cycle, 1 rank
+    other = Scale("other", ranks=1, n_epochs=10, n_cycles=1, seeds=(0,), tasks=("FetchPush-v1",))
+    assert sweep.resumable(partial, other) is None
