@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from music.cli import EXIT_BAD_INPUT, EXIT_TRAINING_FAILED, fail
+from music.files import repo_relative
 from music.mpi_launch import MpiLauncherError, mpi_fork
 
 # Options that define a run: they cannot change when it resumes (its params.json holds them).
@@ -99,7 +100,7 @@ def resolve_params(args, given: set[str] = frozenset()) -> dict:
     if args.policy_save_interval < 0:
         raise BadInput(f"--policy_save_interval must be >= 0, got {args.policy_save_interval}")
     params["env_name"] = args.env_name
-    params["params_source"] = repo_relative(source) if source else None
+    params["params_source"] = repo_relative(source.resolve()) if source else None
     if isinstance(params["max_u"], list):
         from music.envs import make_env
 
@@ -108,15 +109,6 @@ def resolve_params(args, given: set[str] = frozenset()) -> dict:
             raise BadInput(f"max_u lists {len(params['max_u'])} bounds but {args.env_name} has {dimu} action "
                            f"dimensions; give one number or a list of {dimu}")
     return params
-
-
-def repo_relative(path: Path) -> str:
-    """``path`` relative to this repository when it lies inside it (no machine paths in params.json)."""
-    repo = Path(__file__).resolve().parent.parent
-    try:
-        return str(Path(path).resolve().relative_to(repo))
-    except ValueError:
-        return str(path)
 
 
 def default_logdir(args, num_cpu: int) -> Path:

@@ -48,3 +48,12 @@ def file_sha256(path: Path | str) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def repo_relative(text: str | Path) -> str:
+    """``text`` (a path, a command, a log line) with this checkout's absolute path removed, so
+    that what is written into results names paths relative to the repository."""
+    return str(text).replace(str(REPO) + os.sep, "")

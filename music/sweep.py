@@ -31,7 +31,7 @@ from pathlib import Path
 
 from music.checkpoint import checkpoint_dir
 from music.config import PARAMS_DIR, PRETRAINING, ParamsError, load_params_file, params_file
-from music.files import atomic_write_text, file_sha256
+from music.files import atomic_write_text, file_sha256, repo_relative
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "experiments" / "results"
 
@@ -215,14 +215,6 @@ def job_status(results: Path, job: Job, scale: Scale) -> str:
     if folder.with_name(folder.name + ".partial").exists() or folder.exists():
         return "partial"
     return "todo"
-
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def repo_relative(text: str) -> str:
-    """``text`` with this checkout's absolute path removed (paths relative to the repository)."""
-    return str(text).replace(str(REPO) + os.sep, "")
 
 
 def sweep_record(job: Job, scale: Scale, cmd: list[str]) -> dict:
