@@ -79,7 +79,8 @@ def chance_success(env_name: str, policy_name: str, episodes: int, seed: int) ->
 
 
 def untrained_agent(env_name: str, env, seed: int):
-    from music.config import configure_ddpg, configure_dims, default_params, load_params_file, params_file
+    from music.config import configure_dims, default_params, load_params_file, params_file
+    from music.ddpg import configure_ddpg
     from music.envs import episode_length
 
     params = default_params()

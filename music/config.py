@@ -1,4 +1,4 @@
-"""Parameters: the original's DEFAULT_PARAMS, params files, validation, and building the agent.
+"""Parameters: the original's DEFAULT_PARAMS as a typed Params, params files, validation, run sizes.
 
 A run's parameters are DEFAULT_PARAMS, updated by the variant's params file
 (``experiments/params/<env>/<note>.json``), then by command-line overrides. Every
@@ -272,7 +272,7 @@ def default_params() -> dict[str, Any]:
     return copy.deepcopy(DEFAULT_PARAMS)
 
 
-# --------------------------------------------------------------------- building the run
+# --------------------------------------------------------------------- sizes and sampler of the run
 def configure_dims(env) -> dict[str, int]:
     """Sizes of o, g, u and each info entry, read off one step of ``env``; z is added by the caller."""
     obs, _ = env.reset(seed=0)
@@ -300,35 +300,6 @@ def discount(T: int) -> float:
     return 1.0 - 1.0 / T
 
 
-# Facts about the run kept with the policy (``policy.info``), used by play and evaluate.
-INFO_KEYS = ("env_name", "note", "goal_generation", "num_skills", "use_skill_n", "T", "test_with_polyak",
-             "noise_eps", "random_eps")
-
-
-def configure_ddpg(dims: dict[str, int], params: dict[str, Any], env, pretrain_weights=None,
-                   clip_return: bool = False, seed: int = 0, comm=None):
-    """Build the agent of ``params`` for ``env`` (docs/algorithm.md; clip_return from the CLI flag).
-
-    Every parameter the agent's constructor names is passed from ``params`` under the same
-    name (a ``Params`` field missing from an older params.json takes its default), so a new
-    agent parameter is one ``Params`` field and one constructor argument. The rest is derived
-    here: sizes, T and gamma, the return clip, the HER sampler, the replay dtype.
-    """
-    import inspect
-
-    from music.ddpg import DDPG
-
-    T = params["T"]
-    gamma = discount(T)
-    hyper = {name: params.get(name, DEFAULT_PARAMS[name]) for name in inspect.signature(DDPG).parameters
-             if name in PARAM_FIELDS}
-    return DDPG(
-        **hyper,
-        input_dims={**dims, "z": params["num_skills"]}, T=T, gamma=gamma, env_name=params["env_name"],
-        clip_pos_returns=True,
-        clip_return=(1.0 / (1.0 - gamma)) * params["num_objective"] if clip_return else np.inf,
-        sample_transitions=configure_her(params, env), pretrain_weights=pretrain_weights, seed=seed,
-        buffer_dtype=np.dtype(params.get("replay_dtype", "float32")).type,
-        info={key: T if key == "T" else params.get(key, DEFAULT_PARAMS.get(key)) for key in INFO_KEYS},
-        comm=comm,
-    )
+def params_from_dict(values: dict[str, Any], source: str = "params") -> Params:
+    """The ``Params`` of ``values`` (checked as a params file is), defaults for missing keys."""
+    return Params(**check_params(values, source))

@@ -8,12 +8,16 @@ target update; the MINE estimate, the skill reward and their training steps belo
 Adam on rank-summed gradients). The agent scores the intrinsic rewards of the batches
 the pure HER sampler (``music.her``) returns.
 
+``configure_ddpg`` builds the agent of a run's parameters (the original kept it in
+``config.py``; here it sits beside the agent, so that ``config`` stays below ``ddpg``).
+
 Shapes: B is a batch, T the episode length, tau a sequence length. dimo, dimz, dimg,
 dimu are the sizes of the observation, one-hot skill, goal and action.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import deque
 
@@ -22,6 +26,7 @@ import tensorflow as tf
 from mpi4py import MPI
 
 from music.actor_critic import ActorCritic, action_bound
+from music.config import PARAM_FIELDS, Params, configure_her, discount, params_from_dict
 from music.discriminator import Discriminator
 from music.envs import SUPPORTED_ENVS, canonical_env_name, observation_split
 from music.mpi_adam import MpiAdam
@@ -49,143 +54,144 @@ def _nan_message(err: tf.errors.InvalidArgumentError) -> str:
 # Scalar weights of the reward terms in the critic target (schedules), in the order the training graph takes them.
 WEIGHT_KEYS = ("m_w", "s_w", "r_w", "e_w", "mi_r_scale")
 
+# Constructor arguments besides params: facts of the run, kept in policy files.
+RUN_FACTS = ("input_dims", "env_name", "T", "gamma", "clip_return", "clip_pos_returns", "seed", "history_len")
+
 
 def _spec(*shape) -> tf.TensorSpec:
     return tf.TensorSpec(shape, tf.float32)
 
 
+def _constructor_args(description: dict) -> tuple[Params, dict]:
+    """(params, run facts) of a description: format 2 (``DDPG.description``) or format 1,
+    the flat constructor arguments of policy files written before the agent took ``Params``
+    (all agent hyperparameters, run facts and an ``info`` dict of the parameters play reads)."""
+    if description.get("format") == 2:
+        return params_from_dict(description["params"]), dict(description["run"])
+    flat = dict(description.get("init_kwargs", description))
+    run = {key: flat.pop(key) for key in RUN_FACTS if key in flat}
+    info = flat.pop("info", None) or {}
+    dtype = flat.pop("buffer_dtype", None)
+    if dtype is not None:
+        flat["replay_dtype"] = np.dtype(dtype).name
+    # info held the parameters play reads (note, noise_eps, ...); env_name and T are run facts
+    flat.update({k: v for k, v in info.items() if k not in ("env_name", "T")})
+    return params_from_dict(flat), run
+
+
+class RewardHistories:
+    """The most recent per-transition reward terms, which the logs average (``stats``).
+
+    ``mi``: the clipped, scaled MI reward of sampled transitions times its weight; ``skill``,
+    ``task``: the skill and scaled task rewards; ``entropy``: SAC's clipped entropy reward.
+    """
+
+    # log name -> (attribute, key in checkpoints), in the order the logs list them
+    KINDS = {"mi_reward": ("mi", "mi_r_history"), "sk_reward": ("skill", "sk_r_history"),
+             "et_reward": ("entropy", "et_r_history"), "gl_reward": ("task", "gl_r_history")}
+
+    def __init__(self, maxlen: int):
+        self.mi: deque = deque(maxlen=maxlen)
+        self.skill: deque = deque(maxlen=maxlen)
+        self.entropy: deque = deque(maxlen=maxlen)
+        self.task: deque = deque(maxlen=maxlen)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {key: np.asarray(getattr(self, attr), dtype=np.float64) for attr, key in self.KINDS.values()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        for attr, key in self.KINDS.values():
+            getattr(self, attr).clear()
+            getattr(self, attr).extend(np.asarray(state[key]).tolist())
+
+    def stats(self, name: str) -> list[tuple[str, float]]:
+        """mean, std, max and min of the kind logged as ``name`` (NaN before the first batch)."""
+        values = np.asarray(getattr(self, self.KINDS[name][0]) or [np.nan], dtype=np.float64)
+        return [(f"{name}/mean", np.mean(values)), (f"{name}/std", np.std(values)),
+                (f"{name}/max", np.max(values)), (f"{name}/min", np.min(values))]
+
+
 class DDPG:
-    """The agent (the original's ``DDPG`` class; with ``sac=True`` it is SAC).
+    """The agent (the original's ``DDPG`` class; with ``params.sac`` it is SAC).
+
+    Its hyperparameters are the run's typed ``Params`` (``music.config``, one documented
+    line per field: network sizes, learning rates, reward scales, normalization, replay);
+    the agent reads them from ``self.params``, so a new hyperparameter is one ``Params``
+    field. The other arguments are facts of the run, not choices:
 
     Args:
+        params: the run's parameters (the agent keeps a copy).
         input_dims: sizes {'o', 'z', 'g', 'u', 'info_*'} of one step's arrays.
-        buffer_size: replay capacity in transitions.
-        hidden, layers: MLP width and depth.
-        polyak: target <- polyak * target + (1 - polyak) * main.
-        batch_size: transitions per gradient step (and episodes per MINE step).
-        Q_lr, pi_lr, mi_lr, sk_lr: learning rates of critic, actor, MINE, skill discriminator.
-        r_scale, mi_r_scale, sk_r_scale, et_r_scale: scales of the task, MI, skill and
-            entropy rewards (docs/algorithm.md §3).
-        norm_eps, norm_clip: normalizer std floor and clip range.
-        max_u: largest action magnitude: a number, or one bound per action dimension
-            (a list, as the original's config accepts).
-        action_l2: weight of the actor's (pi / max_u)^2 penalty.
-        clip_obs: observations and goals are clipped to [-clip_obs, clip_obs].
-        T: episode length.
-        rollout_batch_size: episodes per rollout (buffer size is rounded to a multiple).
-        relative_goals: feed g - ag instead of g.
-        clip_pos_returns: clip targets above at +clip_return too (else only below).
-        clip_return: targets are clipped to [-clip_return, clip_return]; inf for none.
-        sample_transitions: the HER sampler (``music.her``); None for a play-only policy.
-        gamma: discount.
         env_name: the task (decides the agent/surrounding split of observations).
-        sac: SAC actor (squashed Gaussian) instead of DDPG's.
-        finetune_pi: with ``pretrain_weights``, also load actor, critic and targets.
-        mi_prioritization: prioritize replay of episodes by their MI.
-        pretrain_weights: a name -> array dict (``save_weight``) whose MINE is loaded.
-        mi_end_mode: what the critic target's MI term becomes once ``mi_r_scale`` is set to 0
-            (at ``mi_end_epoch``). ``original``: the target keeps the scale the agent was
-            built with, so the term is the constant ``-m_w`` per transition (the original
-            built it into its TF1 graph); ``drop``: the term is 0. See docs/deviations.md.
-        entropy_reward_mode: ``original`` reproduces the original SAC critic target,
-            where the (B,) entropy reward broadcasts against the (B, 1) target into a
-            (B, B) matrix: the critic loss averages over all pairs, so its gradient is
-            that of a target with the batch-mean entropy reward. ``per_transition``
-            gives each transition its own entropy reward. See docs/deviations.md.
+        T: episode length.
+        gamma: discount; by default 1 - 1/T, as the original.
+        clip_return: targets are clipped to [-clip_return, clip_return]; None for no clip.
+        clip_pos_returns: clip targets above at +clip_return too (else only below); the
+            original always does.
+        sample_transitions: the HER sampler (``music.her``). Without one the agent plays but
+            does not train, and its replay buffer holds a single rollout batch.
+        pretrain_weights: a name -> array dict (``save_weight``) whose MINE is loaded (and, with
+            ``params.finetune_pi``, actor, critic and targets).
         seed: seeds three independent streams (``np.random.SeedSequence(seed).spawn``): the
             initial weights, this agent's numpy generator and its TF generator.
         history_len: how many recent rewards the logs average over.
-        buffer_dtype: replay storage dtype; float32 halves the memory of the original's
-            float64 (see docs/deviations.md).
-        info: facts about the run kept with the policy (env_name, note, goal_generation,
-            num_skills, ...), used by ``play``.
         comm: MPI communicator.
+
+    Two parameters are not the original's (see docs/deviations.md): ``params.mi_end_mode``
+    decides what the critic target's MI term becomes once the loop sets ``mi_r_scale`` to 0
+    at ``mi_end_epoch`` (``original``: the target keeps the scale the agent was built with,
+    so the term is the constant ``-m_w``, as the original's TF1 graph; ``drop``: 0), and
+    ``params.entropy_reward_mode`` (``original``: the (B,) entropy reward broadcasts against
+    the (B, 1) target into a (B, B) matrix, so the critic's gradient is that of a target with
+    the batch-mean entropy reward; ``per_transition``: each transition its own).
     """
 
     def __init__(
         self,
+        params: Params,
         *,
         input_dims: dict[str, int],
-        buffer_size: int,
-        hidden: int,
-        layers: int,
-        polyak: float,
-        batch_size: int,
-        Q_lr: float,
-        pi_lr: float,
-        mi_lr: float,
-        sk_lr: float,
-        r_scale: float,
-        mi_r_scale: float,
-        sk_r_scale: float,
-        et_r_scale: float,
-        norm_eps: float,
-        norm_clip: float,
-        max_u: float | list[float],
-        action_l2: float,
-        clip_obs: float,
-        T: int,
-        rollout_batch_size: int,
-        relative_goals: bool,
-        clip_pos_returns: bool,
-        clip_return: float | None,
-        sample_transitions,
-        gamma: float,
         env_name: str,
-        sac: bool,
-        finetune_pi: bool = False,
-        mi_prioritization: bool = False,
+        T: int,
+        gamma: float | None = None,
+        clip_return: float | None = None,
+        clip_pos_returns: bool = True,
+        sample_transitions=None,
         pretrain_weights: dict[str, np.ndarray] | None = None,
-        entropy_reward_mode: str = "original",
-        mi_end_mode: str = "original",
         seed: int = 0,
         history_len: int = 10000,
-        buffer_dtype=np.float32,
-        info: dict | None = None,
         comm: MPI.Comm | None = None,
     ):
-        # Everything needed to rebuild this agent when unpickling (see __getstate__).
-        args = dict(locals())
-        dropped = ("self", "sample_transitions", "pretrain_weights", "comm")
-        self._init_kwargs = {k: v for k, v in args.items() if k not in dropped}
-        if entropy_reward_mode not in ENTROPY_REWARD_MODES:
-            raise ValueError(f"entropy_reward_mode must be one of {ENTROPY_REWARD_MODES}, got {entropy_reward_mode!r}")
-        if mi_end_mode not in MI_END_MODES:
-            raise ValueError(f"mi_end_mode must be one of {MI_END_MODES}, got {mi_end_mode!r}")
+        if not isinstance(params, Params):
+            raise TypeError(f"params must be a music.config.Params, got {type(params).__name__}")
+        self.params = p = dataclasses.replace(params)
+        if p.entropy_reward_mode not in ENTROPY_REWARD_MODES:
+            raise ValueError(f"entropy_reward_mode must be one of {ENTROPY_REWARD_MODES}, got "
+                             f"{p.entropy_reward_mode!r}")
+        if p.mi_end_mode not in MI_END_MODES:
+            raise ValueError(f"mi_end_mode must be one of {MI_END_MODES}, got {p.mi_end_mode!r}")
         for key in ("o", "z", "g", "u"):
             if key not in input_dims:
                 raise ValueError(f"input_dims lacks {key!r}: {input_dims}")
-        self.input_dims = dict(input_dims)
-        self.dimo, self.dimz, self.dimg, self.dimu = (int(input_dims[k]) for k in ("o", "z", "g", "u"))
-        self.buffer_size = buffer_size
-        self.hidden, self.layers = hidden, layers
-        self.polyak = polyak
-        self.batch_size = batch_size
-        self.Q_lr, self.pi_lr, self.mi_lr, self.sk_lr = Q_lr, pi_lr, mi_lr, sk_lr
-        self.r_scale, self.mi_r_scale, self.sk_r_scale, self.et_r_scale = r_scale, mi_r_scale, sk_r_scale, et_r_scale
-        # The MI scale the critic target uses: the one the agent was built with, unless
-        # mi_end_mode='drop' makes it follow mi_r_scale (which the loop sets to 0 at mi_end_epoch).
-        self.built_mi_r_scale = mi_r_scale
-        self.mi_end_mode = mi_end_mode
-        self.max_u = action_bound(max_u, self.dimu)
-        self.action_l2 = action_l2
-        self.clip_obs = clip_obs
-        self.T = T
-        self.rollout_batch_size = rollout_batch_size
-        self.relative_goals = relative_goals
+        # What, with params and the weights, rebuilds this agent (policy files, pickles).
+        self.run_facts = {"input_dims": {k: int(v) for k, v in input_dims.items()}, "env_name": env_name,
+                          "T": int(T), "gamma": gamma, "clip_return": clip_return,
+                          "clip_pos_returns": clip_pos_returns, "seed": seed, "history_len": history_len}
+        self.input_dims = dict(self.run_facts["input_dims"])
+        self.dimo, self.dimz, self.dimg, self.dimu = (self.input_dims[k] for k in ("o", "z", "g", "u"))
+        self.env_name = env_name
+        self.T = int(T)
+        self.gamma = discount(self.T) if gamma is None else gamma
         self.clip_return = np.inf if clip_return is None else float(clip_return)
         self.clip_pos_returns = clip_pos_returns
+        self.max_u = action_bound(p.max_u, self.dimu)
+        # The current MI scale: the loop sets it to 0 at mi_end_epoch. The critic target keeps
+        # params.mi_r_scale unless mi_end_mode='drop'.
+        self.mi_r_scale = p.mi_r_scale
         self.sample_transitions = sample_transitions
-        self.gamma = gamma
-        self.env_name = env_name
-        self.sac = sac
-        self.finetune_pi = finetune_pi
-        self.mi_prioritization = mi_prioritization
-        self.entropy_reward_mode = entropy_reward_mode
         self.comm = comm or MPI.COMM_WORLD
-        self.info = dict(info or {"env_name": env_name})
 
-        needs_split = mi_r_scale > 0 or sk_r_scale > 0 or mi_prioritization
+        needs_split = p.mi_r_scale > 0 or p.sk_r_scale > 0 or p.mi_prioritization
         if SUPPORTED_ENVS[canonical_env_name(env_name)] is None and not needs_split:
             self.split = None  # e.g. FetchReach: plain DDPG/SAC + HER, no intrinsic reward
         else:
@@ -197,13 +203,14 @@ class DDPG:
         self.rng = np.random.default_rng(np_seq)
         self.tf_rng = tf.random.Generator.from_seed(int(tf_seq.generate_state(1, np.uint64)[0] >> 1))
 
-        self.o_stats = Normalizer(self.dimo, norm_eps, norm_clip, name="o_stats", comm=self.comm)
-        self.g_stats = Normalizer(self.dimg, norm_eps, norm_clip, name="g_stats", comm=self.comm)
+        self.o_stats = Normalizer(self.dimo, p.norm_eps, p.norm_clip, name="o_stats", comm=self.comm)
+        self.g_stats = Normalizer(self.dimg, p.norm_eps, p.norm_clip, name="g_stats", comm=self.comm)
         nets = dict(dimo=self.dimo, dimz=self.dimz, dimg=self.dimg, dimu=self.dimu, max_u=self.max_u,
-                    o_stats=self.o_stats, g_stats=self.g_stats, hidden=hidden, layers=layers, sac=sac, rng=init_rng)
+                    o_stats=self.o_stats, g_stats=self.g_stats, hidden=p.hidden, layers=p.layers, sac=p.sac,
+                    rng=init_rng)
         self.main = ActorCritic("main", **nets)
         self.target = ActorCritic("target", **nets)
-        self.ir = (Discriminator(self.split, self.dimz, hidden, layers, init_rng, mi_lr, sk_lr, self.comm)
+        self.ir = (Discriminator(self.split, self.dimz, p.hidden, p.layers, init_rng, p.mi_lr, p.sk_lr, self.comm)
                    if self.split else None)
 
         self.variables: dict[str, tf.Variable] = {
@@ -226,33 +233,46 @@ class DDPG:
         self._build_graphs()
 
         buffer_shapes = {
-            "o": (T + 1, self.dimo), "ag": (T + 1, self.dimg), "g": (T, self.dimg),
-            "u": (T, self.dimu), "z": (T, self.dimz),
+            "o": (self.T + 1, self.dimo), "ag": (self.T + 1, self.dimg), "g": (self.T, self.dimg),
+            "u": (self.T, self.dimu), "z": (self.T, self.dimz),
         }
         for key, dim in self.input_dims.items():
             if key.startswith("info_"):
-                buffer_shapes[key] = (T, dim)
-        episodes = (buffer_size // rollout_batch_size) * rollout_batch_size
-        self.buffer = ReplayBuffer(buffer_shapes, episodes, T, sample_transitions, mi_prioritization,
-                                   dtype=buffer_dtype, rng=self.rng)
+                buffer_shapes[key] = (self.T, dim)
+        # A whole number of rollout batches, as the original; a play-only agent needs one.
+        transitions = p.buffer_size if sample_transitions is not None else self.T * p.rollout_batch_size
+        transitions = (transitions // p.rollout_batch_size) * p.rollout_batch_size
+        self.buffer = ReplayBuffer(buffer_shapes, transitions, self.T, sample_transitions, p.mi_prioritization,
+                                   dtype=np.dtype(p.replay_dtype).type, rng=self.rng)
 
-        self.mi_r_history: deque = deque(maxlen=history_len)
-        self.gl_r_history: deque = deque(maxlen=history_len)
-        self.sk_r_history: deque = deque(maxlen=history_len)
-        self.et_r_history: deque = deque(maxlen=history_len)
+        self.reward_histories = RewardHistories(history_len)
         self.mi_current = 0.0
 
         # Same order as the original: pretrained MINE (and networks) first, then rank 0's
         # weights everywhere, then targets (copied from main unless fine-tuning).
         if pretrain_weights:
             self.load_weight(pretrain_weights, ["state_mi"])
-            if finetune_pi:
+            if p.finetune_pi:
                 self.load_weight(pretrain_weights, ["main"])
         self._sync_optimizers()
-        if pretrain_weights and finetune_pi:
+        if pretrain_weights and p.finetune_pi:
             self.load_weight(pretrain_weights, ["target"])
         else:
             self._init_target_net()
+
+    def description(self) -> dict:
+        """What rebuilds this agent, as JSON-able data: {'format': 2, 'params', 'run'}."""
+        run = dict(self.run_facts)
+        if run["clip_return"] is not None and not np.isfinite(run["clip_return"]):
+            run["clip_return"] = None
+        return {"format": 2, "params": dataclasses.asdict(self.params), "run": run}
+
+    @classmethod
+    def from_description(cls, description: dict, comm: MPI.Comm | None = None) -> DDPG:
+        """A play-only agent (no HER sampler) built from ``description()`` or from the flat
+        constructor arguments that policy files of format 1 kept (``init_kwargs``)."""
+        params, run = _constructor_args(description)
+        return cls(params, **run, comm=comm)
 
     # ------------------------------------------------------------------ graphs
     def _build_graphs(self) -> None:
@@ -280,7 +300,7 @@ class DDPG:
 
     def _act_graph(self, net: ActorCritic, with_q: bool, o, z, g):
         # Drawn with or without Q, so that the random stream (shared with training) is the same.
-        noise = self.tf_rng.normal(tf.stack([tf.shape(o)[0], self.dimu])) if self.sac else None
+        noise = self.tf_rng.normal(tf.stack([tf.shape(o)[0], self.dimu])) if self.params.sac else None
         out = net.actor(o, z, g, noise)
         # SAC acts with its mean (exploration noise is added outside); Q_pi uses the sample.
         return (out.mu, net.critic(o, z, g, out.pi)) if with_q else out.mu
@@ -290,15 +310,15 @@ class DDPG:
         r, m, s = batch["r"][:, None], batch["m"][:, None], batch["s"][:, None]
         mi_r_scale = weights["mi_r_scale"]
         mi_offset = tf.cast(tf.not_equal(mi_r_scale, 0.0), tf.float32)
-        entropy = tf.clip_by_value(self.et_r_scale * neg_logp_pi, -1.0, 0.0) * weights["e_w"]  # (B,)
-        if self.sac and self.entropy_reward_mode == "per_transition":
+        entropy = tf.clip_by_value(self.params.et_r_scale * neg_logp_pi, -1.0, 0.0) * weights["e_w"]  # (B,)
+        if self.params.sac and self.params.entropy_reward_mode == "per_transition":
             entropy = entropy[:, None]
-        elif not self.sac:
+        elif not self.params.sac:
             entropy = tf.zeros([1])
         target = (
-            self.r_scale * r * weights["r_w"]
+            self.params.r_scale * r * weights["r_w"]
             + (tf.clip_by_value(mi_r_scale * m, 0.0, 1.0) - mi_offset) * weights["m_w"]
-            + tf.clip_by_value(self.sk_r_scale * s, -1.0, 0.0) * weights["s_w"]
+            + tf.clip_by_value(self.params.sk_r_scale * s, -1.0, 0.0) * weights["s_w"]
             + entropy
             + self.gamma * target_q_pi
         )
@@ -313,7 +333,7 @@ class DDPG:
         q = self.main.critic(batch["o"], batch["z"], batch["g"], batch["u"])
         q_loss = tf.reduce_mean(tf.square(tf.stop_gradient(target) - q))
         q_pi = self.main.critic(batch["o"], batch["z"], batch["g"], main_out.pi)
-        pi_loss = -tf.reduce_mean(q_pi) + self.action_l2 * tf.reduce_mean(tf.square(main_out.pi / self.max_u))
+        pi_loss = -tf.reduce_mean(q_pi) + self.params.action_l2 * tf.reduce_mean(tf.square(main_out.pi / self.max_u))
         return {"target": target, "Q": q, "Q_pi": q_pi, "pi": main_out.pi, "neg_logp_pi": main_out.neg_logp_pi,
                 "Q_loss": q_loss, "pi_loss": pi_loss}
 
@@ -324,8 +344,8 @@ class DDPG:
             batch[key] = batch[key][:, 0]
         weights = dict(zip(WEIGHT_KEYS, tf.unstack(weight_vector), strict=True))
         shape = tf.stack([tf.shape(batch["o"])[0], self.dimu])
-        noise = self.tf_rng.normal(shape) if self.sac else tf.zeros(shape)
-        noise_2 = self.tf_rng.normal(shape) if self.sac else tf.zeros(shape)
+        noise = self.tf_rng.normal(shape) if self.params.sac else tf.zeros(shape)
+        noise_2 = self.tf_rng.normal(shape) if self.params.sac else tf.zeros(shape)
         with tf.GradientTape(persistent=True) as tape:
             terms = self._losses(batch, weights, noise, noise_2)
         q_grad = flatten(tape.gradient(terms["Q_loss"], self._q_vars))
@@ -338,7 +358,7 @@ class DDPG:
 
     def _polyak_update(self):
         for target, main in zip(self._target_vars, self._main_vars, strict=True):
-            target.assign(self.polyak * target + (1.0 - self.polyak) * main)
+            target.assign(self.params.polyak * target + (1.0 - self.params.polyak) * main)
 
     def _copy_main_to_target(self):
         for target, main in zip(self._target_vars, self._main_vars, strict=True):
@@ -346,9 +366,10 @@ class DDPG:
 
     # ------------------------------------------------------------------ acting
     def _preprocess_og(self, o: np.ndarray, ag: np.ndarray, g: np.ndarray):
-        if self.relative_goals:
+        if self.params.relative_goals:
             g = (g.reshape(-1, self.dimg) - ag.reshape(-1, self.dimg)).reshape(g.shape)
-        return np.clip(o, -self.clip_obs, self.clip_obs), np.clip(g, -self.clip_obs, self.clip_obs)
+        bound = self.params.clip_obs
+        return np.clip(o, -bound, bound), np.clip(g, -bound, bound)
 
     def _check_width(self, name: str, array: np.ndarray, dim: int) -> None:
         if array.shape[-1] != dim:
@@ -394,7 +415,7 @@ class DDPG:
         With ``update_stats`` the o and g normalizers are updated (over all ranks) from
         a HER-relabelled sample of all the new transitions.
         """
-        if self.mi_prioritization:
+        if self.params.mi_prioritization:
             episode_batch = {**episode_batch, "p": mi_priorities(self.run_mi, episode_batch["o"])}
         self.buffer.store_episode(episode_batch)
         if update_stats:
@@ -416,19 +437,20 @@ class DDPG:
     # ------------------------------------------------------------------ training
     def sample_batch(self, epoch: int) -> tuple[dict[str, np.ndarray], dict[str, np.float32]]:
         """A training batch with intrinsic rewards: (batch arrays, scalar weights)."""
-        tr = self.buffer.sample(self.batch_size, epoch, intrinsic=True, with_mi=self.mi_r_scale > 0)
+        n = self.params.batch_size
+        tr = self.buffer.sample(n, epoch, intrinsic=True, with_mi=self.mi_r_scale > 0)
         # Intrinsic rewards of the sampled steps, with the current MINE and skill discriminator.
-        m = np.zeros(self.batch_size) if tr.mi_pairs is None else -self.run_mi(tr.mi_pairs, tr.mi_perm).reshape(-1)
-        s = np.zeros(self.batch_size) if self.sk_r_scale <= 0 else self.run_sk(tr.o, tr.z).reshape(-1)
+        m = np.zeros(n) if tr.mi_pairs is None else -self.run_mi(tr.mi_pairs, tr.mi_perm).reshape(-1)
+        s = np.zeros(n) if self.params.sk_r_scale <= 0 else self.run_sk(tr.o, tr.z).reshape(-1)
         mi_offset = 1.0 if self.mi_r_scale != 0 else 0.0
-        self.mi_r_history.extend(((np.clip(self.mi_r_scale * m, 0, 1) - mi_offset) * tr.m_w).tolist())
-        self.sk_r_history.extend(np.clip(self.sk_r_scale * s, -1, 0).tolist())
-        self.gl_r_history.extend((self.r_scale * tr.r).tolist())
+        self.reward_histories.mi.extend(((np.clip(self.mi_r_scale * m, 0, 1) - mi_offset) * tr.m_w).tolist())
+        self.reward_histories.skill.extend(np.clip(self.params.sk_r_scale * s, -1, 0).tolist())
+        self.reward_histories.task.extend((self.params.r_scale * tr.r).tolist())
         o, g = self._preprocess_og(tr.o, tr.ag, tr.g)
         o_2, g_2 = self._preprocess_og(tr.o_2, tr.ag_2, tr.g)
         batch = {"o": o, "z": tr.z, "g": g, "u": tr.u, "o_2": o_2, "g_2": g_2, "r": tr.r, "m": m, "s": s}
         batch = {k: np.asarray(v, dtype=np.float32) for k, v in batch.items()}
-        graph_scale = self.built_mi_r_scale if self.mi_end_mode == "original" else self.mi_r_scale
+        graph_scale = self.params.mi_r_scale if self.params.mi_end_mode == "original" else self.mi_r_scale
         weights = {"m_w": np.float32(tr.m_w), "s_w": np.float32(1.0), "r_w": np.float32(1.0),
                    "e_w": np.float32(tr.e_w), "mi_r_scale": np.float32(graph_scale)}
         return batch, weights
@@ -442,11 +464,11 @@ class DDPG:
         packed = np.concatenate([np.reshape(batch[k], (n, -1)) for k in self._batch_widths], axis=1, dtype=np.float32)
         weight_vector = np.array([weights[k] for k in WEIGHT_KEYS], dtype=np.float32)
         q_loss, pi_loss, q_grad, pi_grad, neg_logp_pi, q_flat, pi_flat = self._train_graph(packed, weight_vector)
-        new_q = self.Q_adam.step(q_grad.numpy(), self.Q_lr, current=q_flat.numpy())
-        new_pi = self.pi_adam.step(pi_grad.numpy(), self.pi_lr, current=pi_flat.numpy())
+        new_q = self.Q_adam.step(q_grad.numpy(), self.params.Q_lr, current=q_flat.numpy())
+        new_pi = self.pi_adam.step(pi_grad.numpy(), self.params.pi_lr, current=pi_flat.numpy())
         self._main_params.set(np.concatenate([new_q, new_pi]))  # one TF call writes both networks
-        et_reward = np.clip(self.et_r_scale * neg_logp_pi.numpy(), -1, 0) * weights["e_w"]
-        self.et_r_history.extend(et_reward.tolist() if self.sac else [0.0])
+        et_reward = np.clip(self.params.et_r_scale * neg_logp_pi.numpy(), -1, 0) * weights["e_w"]
+        self.reward_histories.entropy.extend(et_reward.tolist() if self.params.sac else [0.0])
         return float(q_loss), float(pi_loss)
 
     def _require_ir(self, what: str) -> None:
@@ -559,12 +581,11 @@ class DDPG:
 
     # ------------------------------------------------------------------ state (checkpoints)
     OPTIMIZERS = ("Q_adam", "pi_adam", "mi_adam", "sk_adam")
-    HISTORIES = ("mi_r_history", "gl_r_history", "sk_r_history", "et_r_history")
 
     def architecture(self) -> dict:
         """What must match for a state to load into this agent."""
-        return {"env_name": self.env_name, "input_dims": self.input_dims, "hidden": self.hidden,
-                "layers": self.layers, "sac": self.sac}
+        return {"env_name": self.env_name, "input_dims": self.input_dims, "hidden": self.params.hidden,
+                "layers": self.params.layers, "sac": self.params.sac}
 
     def state_dict(self, with_buffer: bool = True) -> dict:
         """Everything training needs to continue exactly: weights, optimizers, normalizer sums,
@@ -577,7 +598,7 @@ class DDPG:
             "normalizers": {norm.name: norm.state_dict() for norm in (self.o_stats, self.g_stats)},
             "np_rng": self.rng.bit_generator.state,
             "tf_rng": {"state": self.tf_rng.state.numpy(), "algorithm": int(self.tf_rng.algorithm)},
-            "histories": {name: np.asarray(getattr(self, name), dtype=np.float64) for name in self.HISTORIES},
+            "histories": self.reward_histories.state_dict(),
             "mi_current": self.mi_current, "mi_r_scale": self.mi_r_scale,
             "buffer": self.buffer.state_dict(with_data=with_buffer),
         }
@@ -604,45 +625,52 @@ class DDPG:
         self.tf_rng.reset(tf.constant(state["tf_rng"]["state"]))
         self.mi_current = state["mi_current"]
         self.mi_r_scale = state["mi_r_scale"]
-        for name in self.HISTORIES:
-            setattr(self, name, deque(np.asarray(state["histories"][name]).tolist(), maxlen=getattr(self, name).maxlen))
+        self.reward_histories.load_state_dict(state["histories"])
         self.buffer.load_state_dict(state["buffer"])
 
     # ------------------------------------------------------------------ logs
     def logs(self, prefix: str = "") -> list[tuple[str, float]]:
-        def stats(name, values):
-            values = np.asarray(values if len(values) else [np.nan], dtype=np.float64)
-            return [(f"{name}/mean", np.mean(values)), (f"{name}/std", np.std(values)),
-                    (f"{name}/max", np.max(values)), (f"{name}/min", np.min(values))]
-
+        histories = self.reward_histories
         logs = [("stats_o/mean", float(np.mean(self.o_stats.mean.numpy()))),
                 ("stats_o/std", float(np.mean(self.o_stats.std.numpy()))),
                 ("stats_g/mean", float(np.mean(self.g_stats.mean.numpy()))),
                 ("stats_g/std", float(np.mean(self.g_stats.std.numpy())))]
-        logs += stats("mi_reward", self.mi_r_history)
-        logs += [("mi_train/-neg_l", self.mi_current)]
-        logs += stats("sk_reward", self.sk_r_history)
-        logs += stats("et_reward", self.et_r_history)
-        logs += stats("gl_reward", self.gl_r_history)
+        # the original's column order: MINE's training estimate sits after the MI reward
+        logs += histories.stats("mi_reward") + [("mi_train/-neg_l", self.mi_current)]
+        logs += histories.stats("sk_reward") + histories.stats("et_reward") + histories.stats("gl_reward")
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         return [(prefix + key, float(val)) for key, val in logs]
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict:
-        """Constructor arguments and weights; no replay buffer (as the original).
+        """Description and weights; no replay buffer (as the original).
 
         The unpickled policy acts like this one; it has no HER sampler, so it plays
         but does not train (resuming training is a separate checkpoint format).
         """
-        return {"init_kwargs": dict(self._init_kwargs), "weights": self.save_weight()}
+        return {**self.description(), "weights": self.save_weight()}
 
     def __setstate__(self, state: dict) -> None:
-        kwargs = dict(state["init_kwargs"])
-        # A play-only copy does not need a million-transition buffer.
-        kwargs["buffer_size"] = kwargs["T"] * kwargs["rollout_batch_size"]
-        self.__init__(sample_transitions=None, **kwargs)
-        self._init_kwargs["buffer_size"] = state["init_kwargs"]["buffer_size"]
+        params, run = _constructor_args(state)  # format 2, or format 1's {"init_kwargs": ...}
+        self.__init__(params, **run)
         report = self.load_weight(state["weights"], include=[""], verbose=False)
         if report["shape_mismatch"] or report["missing"]:
             raise ValueError(f"pickled policy does not match its own architecture: {report}")
+
+
+def configure_ddpg(dims: dict[str, int], params: dict, env, pretrain_weights=None,
+                   clip_return: bool = False, seed: int = 0, comm=None):
+    """Build the agent of ``params`` for ``env`` (docs/algorithm.md; clip_return from the CLI flag).
+
+    The agent takes the typed ``Params`` (a field missing from an older params.json takes its
+    default); the run's facts are derived here: sizes, T, the return clip, the HER sampler.
+    """
+    T = params["T"]
+    return DDPG(
+        params_from_dict({key: value for key, value in params.items() if key in PARAM_FIELDS}),
+        input_dims={**dims, "z": params["num_skills"]}, env_name=params["env_name"], T=T,
+        clip_return=(1.0 / (1.0 - discount(T))) * params["num_objective"] if clip_return else None,
+        sample_transitions=configure_her(params, env), pretrain_weights=pretrain_weights, seed=seed, comm=comm,
+    )
+

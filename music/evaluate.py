@@ -3,7 +3,8 @@
 Runs ``--episodes`` episodes (``test`` mode: greedy actions and the env's goals, as the
 training logs' test rollouts; ``train`` mode: the exploration and goals of training) and
 prints, and optionally writes as JSON or CSV: the success rate with a 95 % Wilson
-interval, the object's displacement and lift (m), and the MI reward of the episodes'
+interval, the object's displacement and lift (m), the fraction of episodes that end with
+the object off the table, and the MI reward of the episodes'
 two-step windows as the critic sees it, ``clip(mi_r_scale * MI, 0, 1) - 1``, scored by
 the policy's own MINE (or the one of ``--mine``).
 """
@@ -21,6 +22,8 @@ import numpy as np
 from music.cli import fail, parser
 
 MI_R_SCALE = 5000.0  # the paper's MI reward scale, used to express MI as the critic's reward
+# The Fetch table is 0.4 m high: an object that ends this much below its start is on the floor.
+FALL_DROP = 0.2
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -34,27 +37,44 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def ends_off_the_table(object_height: np.ndarray) -> bool:
+    """Whether an episode's object heights (T+1,) end more than FALL_DROP below the start."""
+    return bool(object_height[0] - object_height[-1] > FALL_DROP)
+
+
 def evaluate(policy_file: Path, episodes: int, seed: int = 0, mode: str = "test", mine: Path | None = None) -> dict:
-    """Run the episodes; returns the summary (see the module docstring)."""
-    from music.envs import make_env
-    from music.rollout import RolloutWorker
+    """Load the policy (and ``mine``'s MINE) and run the episodes; returns the summary."""
     from music.save_weight import load_policy
 
     policy = load_policy(policy_file)
     if mine is not None:
         policy.load_weight(load_policy(mine).save_weight(), ["state_mi"], verbose=False)
-    env_name = policy.info.get("env_name", policy.env_name)
-    exploit = mode == "test"
+    return {"policy": str(policy_file), **evaluate_policy(policy, episodes, seed, mode),
+            "mine": str(mine or policy_file) if policy.ir is not None else None}
+
+
+def evaluate_policy(policy, episodes: int, seed: int = 0, mode: str = "test") -> dict:
+    """Run ``episodes`` episodes of ``policy`` (a ``DDPG``, e.g. fresh weights) in ``mode``.
+
+    Returns env_name, mode, episodes, seed, goals, the success rate and its Wilson interval,
+    the mean MI reward (NaN without an object), and for object tasks the object's
+    displacement and lift (mean, std; m) and ``object_fell``: the fraction of episodes that
+    end with the object more than FALL_DROP below where it started (off the table).
+    """
+    from music.envs import make_env
+    from music.rollout import RolloutWorker
+
+    env_name = policy.env_name
     worker = RolloutWorker(lambda: make_env(env_name, quiet=True), policy, dict(policy.input_dims), T=policy.T,
-                           rollout_batch_size=1, exploit=exploit, compute_Q=False,
-                           noise_eps=policy.info.get("noise_eps", 0.2), random_eps=policy.info.get("random_eps", 0.3),
-                           use_target_net=policy.info.get("test_with_polyak", False), env_name=env_name,
+                           rollout_batch_size=1, exploit=mode == "test", compute_Q=False,
+                           noise_eps=policy.params.noise_eps, random_eps=policy.params.random_eps,
+                           use_target_net=policy.params.test_with_polyak, env_name=env_name,
                            history_len=episodes)
     worker.seed(seed)
     policy.rng = np.random.default_rng(seed)
-    zero_goals = mode == "train" and policy.info.get("goal_generation", "Zero") == "Zero"
+    zero_goals = mode == "train" and policy.params.goal_generation == "Zero"
     goal = np.zeros((1, policy.dimg)) if zero_goals else None
-    mi_rewards = []
+    mi_rewards, fell = [], []
     for i in range(episodes):
         skill = np.eye(policy.dimz)[[i % policy.dimz]]
         episode = worker.generate_rollouts(generated_goal=goal, z_s_onehot=skill)
@@ -62,19 +82,21 @@ def evaluate(policy_file: Path, episodes: int, seed: int = 0, mode: str = "test"
             pairs = np.stack([episode["o"][0, :-1], episode["o"][0, 1:]], axis=1)  # (T, 2, dimo)
             mi = -policy.run_mi(pairs).reshape(-1)
             mi_rewards.append(float(np.mean(np.clip(MI_R_SCALE * mi, 0.0, 1.0) - 1.0)))
+        if worker.object_slice is not None:
+            fell.append(ends_off_the_table(episode["o"][0, :, worker.object_slice][:, 2]))
     successes = int(round(sum(worker.success_history)))
     low, high = wilson_interval(successes, episodes)
     summary = {
-        "policy": str(policy_file), "env_name": env_name, "mode": mode, "episodes": episodes, "seed": seed,
+        "env_name": env_name, "mode": mode, "episodes": episodes, "seed": seed,
         "goals": "Zero" if zero_goals else "Env",
         "success_rate": successes / episodes, "success_ci95_low": low, "success_ci95_high": high,
         "mi_reward_mean": float(np.mean(mi_rewards)) if mi_rewards else math.nan,
-        "mine": str(mine or policy_file) if mi_rewards else None,
     }
     for name, history in (("object_displacement", worker.displacement_history), ("object_lift", worker.lift_history)):
         values = np.asarray(history, dtype=np.float64)
         summary[f"{name}_mean"] = float(values.mean()) if values.size else math.nan
         summary[f"{name}_std"] = float(values.std()) if values.size else math.nan
+    summary["object_fell"] = float(np.mean(fell)) if fell else math.nan
     return summary
 
 
@@ -101,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{summary['env_name']}, {args.mode} mode, {args.episodes} episodes, goals {summary['goals']}: "
           f"success {summary['success_rate']:.3f} (95% CI {summary['success_ci95_low']:.3f}-"
           f"{summary['success_ci95_high']:.3f}), object displacement {summary['object_displacement_mean']:.4f} m, "
-          f"lift {summary['object_lift_mean']:.4f} m, MI reward {summary['mi_reward_mean']:.4f}")
+          f"lift {summary['object_lift_mean']:.4f} m, off the table {summary['object_fell']:.2f}, "
+          f"MI reward {summary['mi_reward_mean']:.4f}")
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1) + "\n")
     if args.csv:

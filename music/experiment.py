@@ -179,7 +179,8 @@ def load_pretrain_weights(policy_path: Path, write: bool) -> dict:
 
 def build_workers(params: dict, reward_env, rank_seed: int, comm, pretrain_weights=None, clip_return=False):
     """The agent, the exploring rollout worker and the greedy evaluator of a run, seeded."""
-    from music.config import configure_ddpg, configure_dims
+    from music.config import configure_dims
+    from music.ddpg import configure_ddpg
     from music.envs import make_env
     from music.rollout import RolloutWorker
 

@@ -45,16 +45,14 @@ SUMMARY_EPISODES = 100
 def exploration_settings(policy, note_params: dict | None) -> dict:
     """noise_eps, random_eps and test_with_polyak: the note's params, else the policy's training run's.
 
-    Policies saved before these were recorded in ``policy.info`` get the original's defaults.
+    Policy files of format 1 that did not record them hold the original's defaults.
     """
-    from music.config import DEFAULT_PARAMS
-
     settings = {}
     for key in ("noise_eps", "random_eps", "test_with_polyak"):
         if note_params is not None and key in note_params:
             settings[key] = note_params[key]
         else:
-            settings[key] = policy.info.get(key, DEFAULT_PARAMS[key])
+            settings[key] = getattr(policy.params, key)
     return settings
 
 
@@ -79,7 +77,7 @@ def play(args) -> dict:
     from music.save_weight import load_policy
 
     policy = load_policy(args.policy_file)
-    env_name = policy.info.get("env_name", policy.env_name)
+    env_name = policy.env_name
     note_params = None
     if args.note:
         from music.config import load_params_file, params_file
@@ -89,7 +87,7 @@ def play(args) -> dict:
     if goal_generation is None and note_params is not None and note_params.get("goal_generation"):
         goal_generation, source = note_params["goal_generation"], f"the params of --note {args.note}"
     if goal_generation is None:
-        goal_generation, source = policy.info.get("goal_generation", "Zero"), "the policy's training setting"
+        goal_generation, source = policy.params.goal_generation, "the policy's training setting"
     print(f"{env_name}: goals {goal_generation} ({source})", flush=True)
     settings = exploration_settings(policy, note_params)
     num_skills = policy.dimz

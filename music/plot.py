@@ -158,14 +158,14 @@ def skill_final_positions(policy_file: Path, n_rollouts: int, seed: int = 0) -> 
     from music.save_weight import load_policy
 
     policy = load_policy(policy_file)
-    env_name = policy.info.get("env_name", policy.env_name)
+    env_name = policy.env_name
     if policy.split is None:
         raise ValueError(f"{env_name} has no object whose positions could be drawn")
     dims = dict(policy.input_dims)
     worker = RolloutWorker(lambda: make_env(env_name), policy, dims, T=policy.T, rollout_batch_size=1,
                            exploit=True, env_name=env_name)
     worker.seed(seed)
-    goal = np.zeros((1, dims["g"])) if policy.info.get("goal_generation", "Zero") == "Zero" else None
+    goal = np.zeros((1, dims["g"])) if policy.params.goal_generation == "Zero" else None
     out = {}
     for z in range(policy.dimz):
         finals = [worker.generate_rollouts(goal, np.eye(policy.dimz)[[z]])["o"][0, -1, policy.split.surrounding]

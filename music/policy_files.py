@@ -2,8 +2,9 @@
 
 ``policy_<x>.pkl`` (cloudpickle, as the original; loading a pickle can run code) is
 written together with ``policy_<x>.npz``: the weights as arrays plus the agent's
-constructor arguments as JSON. ``load_policy`` reads either; a pickle that does not sit
-in a run folder written by ``music.train`` gets a warning first.
+description (``DDPG.description``: its Params and run facts) as JSON. ``load_policy``
+reads either; a pickle that does not sit in a run folder written by ``music.train`` gets
+a warning first.
 """
 
 from __future__ import annotations
@@ -22,20 +23,13 @@ class PolicyFileError(ValueError):
     """A file is missing, unreadable, or not a policy / weights file of this project."""
 
 
-def _json_kwargs(kwargs: dict) -> dict:
-    out = dict(kwargs)
-    out["buffer_dtype"] = np.dtype(out.get("buffer_dtype", np.float32)).name
-    out["clip_return"] = None if out.get("clip_return") in (None, np.inf, float("inf")) else float(out["clip_return"])
-    return out
-
-
 def save_safe_policy(policy, path: Path, pickle_sha256: str | None = None) -> None:
-    """Write weights + constructor arguments (no pickle) atomically to ``path`` (.npz).
+    """Write weights + the agent's description (no pickle) atomically to ``path`` (.npz).
 
     ``pickle_sha256``: the digest of the pickle twin, recorded so that loading the pickle
     can detect damage (a pickle with overwritten bytes may still unpickle).
     """
-    meta = {"format": 1, "kind": "music-policy", "init_kwargs": _json_kwargs(policy._init_kwargs)}
+    meta = {"format": 2, "kind": "music-policy", "agent": policy.description()}
     if pickle_sha256:
         meta["pickle_sha256"] = pickle_sha256
     atomic_write(path, lambda f: np.savez(f, __policy__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
@@ -43,6 +37,8 @@ def save_safe_policy(policy, path: Path, pickle_sha256: str | None = None) -> No
 
 
 def load_safe_policy(path: Path):
+    """A play-only policy from a ``.npz`` of format 2 (``agent``: the description) or of
+    format 1 (``init_kwargs``: the flat constructor arguments older versions kept)."""
     from music.ddpg import DDPG
 
     try:
@@ -51,14 +47,11 @@ def load_safe_policy(path: Path):
         meta = json.loads(arrays.pop("__policy__").tobytes().decode())
         if meta.get("kind") != "music-policy":
             raise KeyError("kind")
-        kwargs = dict(meta["init_kwargs"])
+        description = meta["agent"] if meta.get("format", 1) >= 2 else {"init_kwargs": meta["init_kwargs"]}
     except Exception as err:
         raise PolicyFileError(f"{path} is not a music policy archive ({type(err).__name__}: {err})") from None
-    kwargs["buffer_dtype"] = np.dtype(kwargs["buffer_dtype"]).type
-    kwargs["buffer_size"] = kwargs["T"] * kwargs["rollout_batch_size"]  # play only: no big buffer
-    kwargs["input_dims"] = {k: int(v) for k, v in kwargs["input_dims"].items()}
     try:
-        policy = DDPG(sample_transitions=None, **kwargs)
+        policy = DDPG.from_description(description)
     except (TypeError, ValueError) as err:
         raise PolicyFileError(f"{path}: cannot rebuild the agent ({err})") from None
     report = policy.load_weight({k[len("var/"):]: v for k, v in arrays.items()}, include=[""], verbose=False)

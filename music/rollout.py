@@ -205,13 +205,16 @@ class RolloutWorker:
             return np.asarray(frames, dtype=np.uint8), episode
         return episode
 
-    HISTORIES = ("success_history", "Q_history", "displacement_history", "lift_history")
+    def _histories(self) -> dict[str, deque]:
+        """The logged histories under their checkpoint keys."""
+        return {"success_history": self.success_history, "Q_history": self.Q_history,
+                "displacement_history": self.displacement_history, "lift_history": self.lift_history}
 
     def state_dict(self) -> dict:
         """Counters, pending env seeds, the envs' random states and the logged histories (JSON-able)."""
         return {"n_episodes": self.n_episodes, "nan_retries": self.nan_retries, "seeds": list(self._seeds),
                 "env_rng": [env.unwrapped.np_random.bit_generator.state for env in self.envs],
-                "history": {name: list(getattr(self, name)) for name in self.HISTORIES}}
+                "history": {key: list(history) for key, history in self._histories().items()}}
 
     def load_state_dict(self, state: dict) -> None:
         if len(state["env_rng"]) != len(self.envs):
@@ -221,15 +224,13 @@ class RolloutWorker:
         self._seeds = list(state["seeds"])
         for env, rng_state in zip(self.envs, state["env_rng"], strict=True):
             env.unwrapped.np_random.bit_generator.state = rng_state
-        for name, values in state["history"].items():
-            getattr(self, name).clear()
-            getattr(self, name).extend(values)
+        for key, history in self._histories().items():
+            history.clear()
+            history.extend(state["history"][key])
 
     def clear_history(self) -> None:
-        self.success_history.clear()
-        self.Q_history.clear()
-        self.displacement_history.clear()
-        self.lift_history.clear()
+        for history in self._histories().values():
+            history.clear()
 
     def current_success_rate(self) -> float:
         return float(np.mean(self.success_history)) if self.success_history else 0.0

@@ -21,33 +21,31 @@ def sparse_reward(ag_2, g, info=None):
     return -(np.linalg.norm(ag_2 - g, axis=-1) > 0.05).astype(np.float32)
 
 
-def agent_kwargs(**overrides):
-    """DDPG constructor arguments: the original's defaults (DEFAULT_PARAMS), small networks and
-    buffer for speed, HER with replay_k 4, on a Fetch object task."""
-    import inspect
+def agent_args(**overrides):
+    """(Params, run facts) of a test agent: the original's defaults, small networks and buffer
+    for speed, HER with replay_k 4, on a Fetch object task. ``overrides`` may name Params
+    fields and DDPG's other keyword arguments."""
+    from dataclasses import replace
 
-    from music.config import DEFAULT_PARAMS, discount
-    from music.ddpg import DDPG
+    from music.config import PARAM_FIELDS, Params
     from music.her import make_sample_her_transitions
 
-    T = overrides.pop("T", 50)
+    params = replace(Params(), buffer_size=10_000, hidden=32, batch_size=64)
+    params = replace(params, **{k: overrides.pop(k) for k in list(overrides) if k in PARAM_FIELDS})
     sampler_args = dict(replay_strategy="future", replay_k=4, reward_fun=sparse_reward,
                         mi_w_schedule=MI_SCHEDULE, et_w_schedule=ET_SCHEDULE,
-                        mi_prioritization=overrides.get("mi_prioritization", False))
-    kwargs = {name: DEFAULT_PARAMS[name] for name in inspect.signature(DDPG).parameters if name in DEFAULT_PARAMS}
-    kwargs.update(
-        input_dims=dict(o=25, z=1, g=3, u=4, info_is_success=1), buffer_size=10_000, hidden=32, batch_size=64,
-        T=T, clip_pos_returns=True, clip_return=None, sample_transitions=make_sample_her_transitions(**sampler_args),
-        gamma=discount(T), env_name="FetchPush-v1", seed=0,
-    )
-    kwargs.update(overrides)
-    return kwargs
+                        mi_prioritization=params.mi_prioritization)
+    run = dict(input_dims=dict(o=25, z=1, g=3, u=4, info_is_success=1), T=50, env_name="FetchPush-v1", seed=0,
+               sample_transitions=make_sample_her_transitions(**sampler_args))
+    run.update(overrides)
+    return params, run
 
 
 def make_agent(**overrides):
     from music.ddpg import DDPG
 
-    return DDPG(**agent_kwargs(**overrides))
+    params, run = agent_args(**overrides)
+    return DDPG(params, **run)
 
 
 def random_episodes(rng, n=2, T=50, dimo=25, dimz=1, dimg=3, dimu=4):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import np_reference as ref
-from conftest import REPO, agent_kwargs, make_agent, random_episodes
+from conftest import REPO, agent_args, make_agent, random_episodes
 
 B = 5
 
@@ -47,10 +47,10 @@ def numpy_terms(agent, batch, weights, noise, noise_2):
     """docs/algorithm.md §3 computed in numpy from the agent's weights."""
     w = {k: v.astype(np.float64) for k, v in agent.save_weight().items()}
     b = {k: v.astype(np.float64) for k, v in batch.items()}
-    L, mu = agent.layers, agent.max_u
+    L, mu, p = agent.params.layers, agent.max_u, agent.params
     x = ref.actor_input(w, b["o"], b["z"], b["g"], agent.o_stats.default_clip_range)
     x2 = ref.actor_input(w, b["o_2"], b["z"], b["g_2"], agent.o_stats.default_clip_range)
-    if agent.sac:
+    if p.sac:
         _, pi, neg_logp = ref.sac_actor(w, "main", x, L, mu, noise.astype(np.float64))
         _, pi2, _ = ref.sac_actor(w, "target", x2, L, mu, noise_2.astype(np.float64))
     else:
@@ -58,11 +58,11 @@ def numpy_terms(agent, batch, weights, noise, noise_2):
         neg_logp = np.zeros(len(pi))
     q2 = ref.critic(w, "target", x2, pi2, L, mu)[:, 0]
     mi_scale = float(weights["mi_r_scale"])
-    reward = (agent.r_scale * b["r"] * weights["r_w"]
+    reward = (p.r_scale * b["r"] * weights["r_w"]
               + (np.clip(mi_scale * b["m"], 0, 1) - (1 if mi_scale != 0 else 0)) * weights["m_w"]
-              + np.clip(agent.sk_r_scale * b["s"], -1, 0) * weights["s_w"])
-    entropy = np.clip(agent.et_r_scale * neg_logp, -1, 0) * weights["e_w"] if agent.sac else np.zeros_like(reward)
-    if agent.sac and agent.entropy_reward_mode == "original":
+              + np.clip(p.sk_r_scale * b["s"], -1, 0) * weights["s_w"])
+    entropy = np.clip(p.et_r_scale * neg_logp, -1, 0) * weights["e_w"] if p.sac else np.zeros_like(reward)
+    if p.sac and p.entropy_reward_mode == "original":
         target = reward[:, None] + entropy[None, :] + agent.gamma * q2[:, None]  # (B, B), as the original
     else:
         target = (reward + entropy + agent.gamma * q2)[:, None]
@@ -70,7 +70,7 @@ def numpy_terms(agent, batch, weights, noise, noise_2):
     q = ref.critic(w, "main", x, b["u"], L, mu)
     q_pi = ref.critic(w, "main", x, pi, L, mu)
     return {"target": target, "Q_loss": np.mean((target - q) ** 2),
-            "pi_loss": -np.mean(q_pi) + agent.action_l2 * np.mean((pi / mu) ** 2), "reward": reward,
+            "pi_loss": -np.mean(q_pi) + p.action_l2 * np.mean((pi / mu) ** 2), "reward": reward,
             "entropy": entropy, "q2": q2}
 
 
@@ -313,16 +313,35 @@ def test_unknown_entropy_mode_is_refused():
         make_agent(entropy_reward_mode="mean")
 
 
-def test_constructor_kwargs_are_complete():
-    # __getstate__ relies on _init_kwargs covering every constructor argument but the
-    # three it deliberately drops.
+def test_description_covers_every_constructor_argument_and_rebuilds_the_agent():
+    # Pickles and .npz policies rebuild the agent from description(): every constructor
+    # argument but the sampler, the pretrained weights and the communicator must be in it.
     import inspect
+    import json
 
+    from music.ddpg import DDPG, RUN_FACTS
+
+    arguments = set(inspect.signature(DDPG.__init__).parameters) - {"self", "params"}
+    assert set(RUN_FACTS) == arguments - {"sample_transitions", "pretrain_weights", "comm"}
+    agent = make_agent(hidden=16, layers=2, gamma=0.9, clip_return=7.0, seed=4, max_u=[1.0, 0.5, 1.0, 0.5])
+    description = json.loads(json.dumps(agent.description()))  # JSON-able as it is
+    rebuilt = DDPG.from_description(description)
+    assert rebuilt.params == agent.params and rebuilt.run_facts == agent.run_facts
+    assert (rebuilt.gamma, rebuilt.clip_return, rebuilt.T) == (0.9, 7.0, 50)
+    assert rebuilt.buffer.size == agent.params.rollout_batch_size  # play only: one rollout batch
+    assert rebuilt.params.note == agent.params.note and rebuilt.T == 50
+
+
+def test_the_agent_keeps_its_own_copy_of_the_params():
+    from music.config import Params
     from music.ddpg import DDPG
 
-    params = set(inspect.signature(DDPG.__init__).parameters) - {"self"}
-    agent = DDPG(**agent_kwargs())
-    assert set(agent._init_kwargs) == params - {"sample_transitions", "pretrain_weights", "comm"}
+    params, run = agent_args(hidden=16)
+    agent = DDPG(params, **run)
+    params.polyak = 0.5  # the caller's object changes; the agent's does not
+    assert agent.params.polyak == 0.95
+    with pytest.raises(TypeError, match="music.config.Params"):
+        DDPG(dict(vars(Params())), **run)
 
 
 @pytest.mark.mpi

@@ -8,6 +8,7 @@ name, play's exploration settings and all-skills summary, and a per-dimension ma
 import subprocess
 import sys
 from collections import deque
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -35,7 +36,7 @@ def test_after_mi_end_the_original_target_keeps_a_constant_minus_m_w():
     np.testing.assert_allclose(expected["reward"], -1.0)
     np.testing.assert_allclose(terms["target"], expected["target"], atol=1e-4)
     # while the logged MI reward reads 0, as the original's log
-    assert set(agent.mi_r_history) == {0.0}
+    assert set(agent.reward_histories.mi) == {0.0}
 
 
 def test_after_mi_end_the_drop_mode_removes_the_mi_term():
@@ -136,10 +137,12 @@ def test_training_video_name_is_the_originals_with_the_skill():
 
 # ---------------------------------------------------------------- play
 def test_play_takes_exploration_from_the_note_else_the_policy_else_the_defaults():
+    from music.config import Params
     from music.play import exploration_settings
+    from music.policy_files import load_safe_policy
 
-    trained = SimpleNamespace(info={"noise_eps": 0.1, "random_eps": 0.05, "test_with_polyak": True})
-    old = SimpleNamespace(info={})
+    trained = SimpleNamespace(params=Params(noise_eps=0.1, random_eps=0.05, test_with_polyak=True))
+    old = load_safe_policy(Path(__file__).parent / "data" / "policy_format1.npz")  # recorded none of them
     assert exploration_settings(trained, None) == {"noise_eps": 0.1, "random_eps": 0.05, "test_with_polyak": True}
     assert exploration_settings(old, None) == {"noise_eps": 0.2, "random_eps": 0.3, "test_with_polyak": False}
     assert exploration_settings(trained, {"noise_eps": 0.4})["noise_eps"] == 0.4

@@ -191,6 +191,16 @@ def test_wilson_interval_equals_a_hand_computation():
     assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
 
 
+def test_an_object_is_off_the_table_when_it_ends_below_the_table_top():
+    from music.evaluate import ends_off_the_table
+
+    # Fetch: the object rests at z = 0.425 on the 0.4 m table and at z = 0.025 on the floor.
+    assert ends_off_the_table(np.array([0.425, 0.3, 0.025]))
+    assert not ends_off_the_table(np.array([0.425, 0.43, 0.424]))  # pushed along the table
+    assert not ends_off_the_table(np.array([0.425, 0.7, 0.6]))  # lifted
+    assert not ends_off_the_table(np.array([0.425, 0.025, 0.425]))  # fell and came back: ends on the table
+
+
 @pytest.mark.slow
 def test_evaluate_writes_json_and_csv_without_rendering(finished_run, tmp_path):
     cmd = [sys.executable, "-m", "music.evaluate", str(finished_run / "policy_latest.npz"), "--episodes", "4",
@@ -201,6 +211,7 @@ def test_evaluate_writes_json_and_csv_without_rendering(finished_run, tmp_path):
     assert summary["episodes"] == 4 and summary["goals"] == "Env" and summary["mode"] == "test"
     assert summary["success_ci95_low"] <= summary["success_rate"] <= summary["success_ci95_high"]
     assert -1.0 <= summary["mi_reward_mean"] <= 0.0 and summary["object_displacement_mean"] >= 0
+    assert summary["object_fell"] in (0.0, 0.25, 0.5, 0.75, 1.0)
     rows = list(csv.DictReader(open(tmp_path / "e.csv")))
     assert len(rows) == 1 and float(rows[0]["success_rate"]) == summary["success_rate"]
     assert "success" in proc.stdout and "95% CI" in proc.stdout

@@ -63,7 +63,7 @@ def test_float32_storage_changes_sampled_batches_only_by_rounding():
 
     rng = np.random.default_rng(4)
     episodes = [random_episodes(rng) for _ in range(3)]
-    agents = {dtype: make_agent(buffer_dtype=dtype, mi_r_scale=5000.0, r_scale=1.0, seed=9)
+    agents = {dtype: make_agent(replay_dtype=np.dtype(dtype).name, mi_r_scale=5000.0, r_scale=1.0, seed=9)
               for dtype in (np.float32, np.float64)}
     batches = {}
     for dtype, agent in agents.items():

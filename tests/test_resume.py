@@ -70,6 +70,19 @@ def test_resume_continues_bit_exactly_without_duplicate_rows(full_run, tmp_path)
     assert digest(part) == digest(full_run)
 
 
+def test_a_checkpoint_written_before_the_redesign_resumes_bit_exactly(full_run, tmp_path):
+    # tests/data/run_format1: the first epoch of full_run's command, written by commit 7f4ef79
+    # (the campaign's code, before the typed Params and the components' state_dict) into the
+    # folder name it used, checkpoint/. Today's code must continue it to the same numbers.
+    old = tmp_path / "old"
+    shutil.copytree(REPO / "tests" / "data" / "run_format1", old)
+    proc = train(["--resume", str(old), "--n_epochs", "3"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Resuming from the checkpoint of epoch 1, cycle 0" in proc.stdout
+    assert rows(old) == rows(full_run)
+    assert digest(old) == digest(full_run)
+
+
 def test_keep_policies_prunes_old_periodic_files(full_run):
     names = {p.name for p in full_run.glob("policy_*")}
     assert {"policy_2.pkl", "policy_2.npz", "policy_best.pkl", "policy_latest.npz"} <= names

@@ -25,7 +25,7 @@ def test_agent_state_round_trip_continues_bit_exactly():
         train_a_little(agent, np.random.default_rng(1))
     for name, value in a.save_weight().items():
         np.testing.assert_array_equal(b.variables[name].numpy(), value, err_msg=name)
-    assert a.Q_adam.t == b.Q_adam.t and list(a.mi_r_history) == list(b.mi_r_history)
+    assert a.Q_adam.t == b.Q_adam.t and list(a.reward_histories.mi) == list(b.reward_histories.mi)
 
 
 def test_agent_state_without_buffer_restores_an_empty_one():

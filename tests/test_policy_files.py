@@ -1,0 +1,72 @@
+"""Policy files: today's format round-trips; files of format 1 (flat constructor arguments,
+written before the agent took Params, e.g. by the campaign's runs) still load and act as
+the code that wrote them did (tests/data/README.md)."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import make_agent
+
+DATA = Path(__file__).parent / "data"
+
+
+def greedy_action(policy):
+    recorded = json.loads((DATA / "policy_format1_actions.json").read_text())
+    o = np.linspace(-1, 1, 25, dtype=np.float32)[None]
+    u = policy.get_actions(o, np.array([recorded["z"]]), np.array([recorded["ag"]]), np.array([recorded["g"]]))
+    return u, np.array(recorded["greedy_action"], dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", ["policy_format1.pkl", "policy_format1.npz"])
+def test_format1_policy_files_load_and_act_as_written(name, tmp_path):
+    from music.policy_files import load_policy
+
+    path = tmp_path / name
+    shutil.copy(DATA / name, path)
+    shutil.copy(DATA / "policy_format1.npz", tmp_path / "policy_format1.npz")  # the pickle's digest twin
+    policy = load_policy(path)
+    u, recorded = greedy_action(policy)
+    np.testing.assert_array_equal(u, recorded)
+    assert (policy.params.hidden, policy.params.layers, policy.params.buffer_size) == (8, 1, 10_000)
+    assert (policy.T, policy.gamma, policy.clip_return, policy.env_name) == (50, 0.98, np.inf, "FetchPush-v1")
+    assert policy.params.replay_dtype == "float32" and policy.params.note == "SAC+MUSIC"
+    assert policy.params.noise_eps == 0.2  # not recorded in format 1 files: the default
+
+
+def test_format2_round_trip_keeps_params_run_facts_and_actions(tmp_path):
+    import cloudpickle
+
+    from music.files import file_sha256
+    from music.policy_files import load_policy, save_safe_policy
+
+    agent = make_agent(hidden=16, seed=7, note="SAC+MUSIC-p", noise_eps=0.1, clip_return=3.0)
+    with open(tmp_path / "policy_0.pkl", "wb") as f:
+        cloudpickle.dump(agent, f)
+    save_safe_policy(agent, tmp_path / "policy_0.npz", file_sha256(tmp_path / "policy_0.pkl"))
+    o = np.random.default_rng(0).normal(size=(3, 25))
+    z, ag, g = np.ones((3, 1)), np.zeros((3, 3)), np.full((3, 3), 0.2)
+    expected = agent.get_actions(o, z, ag, g)
+    for name in ("policy_0.npz", "policy_0.pkl"):
+        policy = load_policy(tmp_path / name)
+        assert policy.params == agent.params and policy.run_facts == agent.run_facts
+        assert policy.params.note == "SAC+MUSIC-p" and policy.params.noise_eps == 0.1
+        np.testing.assert_array_equal(policy.get_actions(o, z, ag, g), expected)
+
+
+def test_a_policy_file_with_an_unknown_parameter_is_refused_in_one_line(tmp_path):
+    from music.policy_files import PolicyFileError, load_safe_policy, save_safe_policy
+
+    agent = make_agent(hidden=16)
+    save_safe_policy(agent, tmp_path / "policy_0.npz")
+    with np.load(tmp_path / "policy_0.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(arrays["__policy__"].tobytes().decode())
+    meta["agent"]["params"]["warp_drive"] = True
+    arrays["__policy__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "policy_1.npz", **arrays)
+    with pytest.raises(PolicyFileError, match="cannot rebuild the agent.*unknown key 'warp_drive'"):
+        load_safe_policy(tmp_path / "policy_1.npz")
