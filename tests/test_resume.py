@@ -79,7 +79,10 @@ def test_a_checkpoint_written_before_the_redesign_resumes_bit_exactly(full_run, 
     proc = train(["--resume", str(old), "--n_epochs", "3"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Resuming from the checkpoint of epoch 1, cycle 0" in proc.stdout
-    assert rows(old) == rows(full_run)
+    # Epoch 0's row was logged by the old code, before issue 14 changed how object motion and
+    # the first best_success_rate are logged; the rows today's code wrote are the same.
+    assert [list(r) for r in rows(old)] == [list(r) for r in rows(full_run)]
+    assert rows(old)[1:] == rows(full_run)[1:]
     assert digest(old) == digest(full_run)
 
 
