@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections import deque
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -30,6 +31,7 @@ from music.config import PARAM_FIELDS, Params, configure_her, discount, params_f
 from music.discriminator import Discriminator
 from music.envs import SUPPORTED_ENVS, canonical_env_name, observation_split
 from music.mpi_adam import MpiAdam
+from music.mpi_util import tree_sum
 from music.normalizer import Normalizer
 from music.replay_buffer import ReplayBuffer, mi_priorities
 from music.tf_util import FlatParams, flatten, graph
@@ -77,6 +79,18 @@ def _constructor_args(description: dict) -> tuple[Params, dict]:
     # info held the parameters play reads (note, noise_eps, ...); env_name and T are run facts
     flat.update({k: v for k, v in info.items() if k not in ("env_name", "T")})
     return params_from_dict(flat), run
+
+
+class Gradients(NamedTuple):
+    """One worker's critic and actor step before the optimizers: losses, flat gradients, and the
+    current flat parameters (read in the same graph call, so that Adam need not read them)."""
+
+    q_loss: float
+    pi_loss: float
+    q_grad: np.ndarray
+    pi_grad: np.ndarray
+    q_flat: np.ndarray
+    pi_flat: np.ndarray
 
 
 class RewardHistories:
@@ -136,6 +150,11 @@ class DDPG:
             initial weights, this agent's numpy generator and its TF generator.
         history_len: how many recent rewards the logs average over.
         comm: MPI communicator.
+        workers_per_rank: virtual workers of this process (``music.workers``): the normalizers
+            average their sums over ranks x workers.
+        shared: another agent of this process whose networks, normalizers and optimizers this
+            one uses (virtual workers, ``music.workers``): it keeps its own random streams,
+            replay buffer and reward histories, and its own graphs that draw from them.
 
     Two parameters are not the original's (see docs/deviations.md): ``params.mi_end_mode``
     decides what the critic target's MI term becomes once the loop sets ``mi_r_scale`` to 0
@@ -161,6 +180,8 @@ class DDPG:
         seed: int = 0,
         history_len: int = 10000,
         comm: MPI.Comm | None = None,
+        workers_per_rank: int = 1,
+        shared: DDPG | None = None,
     ):
         if not isinstance(params, Params):
             raise TypeError(f"params must be a music.config.Params, got {type(params).__name__}")
@@ -203,32 +224,13 @@ class DDPG:
         self.rng = np.random.default_rng(np_seq)
         self.tf_rng = tf.random.Generator.from_seed(int(tf_seq.generate_state(1, np.uint64)[0] >> 1))
 
-        self.o_stats = Normalizer(self.dimo, p.norm_eps, p.norm_clip, name="o_stats", comm=self.comm)
-        self.g_stats = Normalizer(self.dimg, p.norm_eps, p.norm_clip, name="g_stats", comm=self.comm)
-        nets = dict(dimo=self.dimo, dimz=self.dimz, dimg=self.dimg, dimu=self.dimu, max_u=self.max_u,
-                    o_stats=self.o_stats, g_stats=self.g_stats, hidden=p.hidden, layers=p.layers, sac=p.sac,
-                    rng=init_rng)
-        self.main = ActorCritic("main", **nets)
-        self.target = ActorCritic("target", **nets)
-        self.ir = (Discriminator(self.split, self.dimz, p.hidden, p.layers, init_rng, p.mi_lr, p.sk_lr, self.comm)
-                   if self.split else None)
-
-        self.variables: dict[str, tf.Variable] = {
-            **self.o_stats.named_variables, **self.g_stats.named_variables,
-            **self.main.pi_variables, **self.main.q_variables,
-            **self.target.pi_variables, **self.target.q_variables,
-        }
-        if self.ir is not None:
-            self.variables.update(self.ir.mi_variables)
-            self.variables.update(self.ir.sk_variables)
-
-        self._q_vars = list(self.main.q_variables.values())
-        self._pi_vars = list(self.main.pi_variables.values())
-        self._main_vars = self._q_vars + self._pi_vars
-        self._target_vars = list(self.target.q_variables.values()) + list(self.target.pi_variables.values())
-        self._main_params = FlatParams(self._main_vars)
-        self.Q_adam = MpiAdam(self._q_vars, scale_grad_by_procs=False, comm=self.comm)
-        self.pi_adam = MpiAdam(self._pi_vars, scale_grad_by_procs=False, comm=self.comm)
+        # This process's virtual workers, in order (each a DDPG); this one is worker_index.
+        self.workers: list[DDPG] = [self]
+        self.worker_index = 0
+        if shared is None:
+            self._build_networks(init_rng, workers_per_rank)
+        else:
+            self._share_networks(shared)
 
         self._build_graphs()
 
@@ -247,6 +249,8 @@ class DDPG:
 
         self.reward_histories = RewardHistories(history_len)
         self.mi_current = 0.0
+        if shared is not None:
+            return  # the networks' owner loaded, synchronized and copied them
 
         # Same order as the original: pretrained MINE (and networks) first, then rank 0's
         # weights everywhere, then targets (copied from main unless fine-tuning).
@@ -273,6 +277,54 @@ class DDPG:
         constructor arguments that policy files of format 1 kept (``init_kwargs``)."""
         params, run = _constructor_args(description)
         return cls(params, **run, comm=comm)
+
+    def _build_networks(self, init_rng: np.random.Generator, workers_per_rank: int) -> None:
+        """Normalizers, actor-critic and target, MINE and skill discriminator, and their optimizers."""
+        p = self.params
+        self.o_stats = Normalizer(self.dimo, p.norm_eps, p.norm_clip, name="o_stats", comm=self.comm,
+                                  workers_per_rank=workers_per_rank)
+        self.g_stats = Normalizer(self.dimg, p.norm_eps, p.norm_clip, name="g_stats", comm=self.comm,
+                                  workers_per_rank=workers_per_rank)
+        nets = dict(dimo=self.dimo, dimz=self.dimz, dimg=self.dimg, dimu=self.dimu, max_u=self.max_u,
+                    o_stats=self.o_stats, g_stats=self.g_stats, hidden=p.hidden, layers=p.layers, sac=p.sac,
+                    rng=init_rng)
+        self.main = ActorCritic("main", **nets)
+        self.target = ActorCritic("target", **nets)
+        self.ir = (Discriminator(self.split, self.dimz, p.hidden, p.layers, init_rng, p.mi_lr, p.sk_lr, self.comm)
+                   if self.split else None)
+
+        self.variables: dict[str, tf.Variable] = {
+            **self.o_stats.named_variables, **self.g_stats.named_variables,
+            **self.main.pi_variables, **self.main.q_variables,
+            **self.target.pi_variables, **self.target.q_variables,
+        }
+        if self.ir is not None:
+            self.variables.update(self.ir.mi_variables)
+            self.variables.update(self.ir.sk_variables)
+
+        self._q_vars = list(self.main.q_variables.values())
+        self._pi_vars = list(self.main.pi_variables.values())
+        self._main_vars = self._q_vars + self._pi_vars
+        self._target_vars = list(self.target.q_variables.values()) + list(self.target.pi_variables.values())
+        self._main_params = FlatParams(self._main_vars)
+        self.Q_adam = MpiAdam(self._q_vars, scale_grad_by_procs=False, comm=self.comm)
+        self.pi_adam = MpiAdam(self._pi_vars, scale_grad_by_procs=False, comm=self.comm)
+
+    def _share_networks(self, owner: DDPG) -> None:
+        """Use ``owner``'s variables, normalizers, discriminator and optimizers (a virtual worker
+        of the same process: what a rank keeps identical to rank 0 is kept once)."""
+        if (owner.params, owner.run_facts["input_dims"], owner.env_name) != (self.params, self.input_dims,
+                                                                             self.env_name):
+            raise ValueError("a virtual worker must have the same params, sizes and task as the agent it shares with")
+        for name in ("o_stats", "g_stats", "main", "target", "ir", "variables", "_q_vars", "_pi_vars", "_main_vars",
+                     "_target_vars", "_main_params", "Q_adam", "pi_adam"):
+            setattr(self, name, getattr(owner, name))
+        if len(owner.workers) >= owner.o_stats.workers_per_rank:
+            raise ValueError(f"the agent was built for {owner.o_stats.workers_per_rank} workers per rank; "
+                             "give a larger workers_per_rank")
+        self.worker_index = len(owner.workers)
+        owner.workers.append(self)
+        self.workers = owner.workers
 
     # ------------------------------------------------------------------ graphs
     def _build_graphs(self) -> None:
@@ -419,14 +471,22 @@ class DDPG:
             episode_batch = {**episode_batch, "p": mi_priorities(self.run_mi, episode_batch["o"])}
         self.buffer.store_episode(episode_batch)
         if update_stats:
-            batch = {**episode_batch, "o_2": episode_batch["o"][:, 1:, :], "ag_2": episode_batch["ag"][:, 1:, :]}
-            n_transitions = batch["u"].shape[0] * batch["u"].shape[1]
-            transitions = self.sample_transitions(batch, n_transitions, 0, self.rng)
-            o, g = self._preprocess_og(transitions.o, transitions.ag, transitions.g)
-            self.o_stats.update(o)
-            self.g_stats.update(g)
-            self.o_stats.recompute_stats()
-            self.g_stats.recompute_stats()
+            self.accumulate_stats(episode_batch)
+            self.recompute_stats()
+
+    def accumulate_stats(self, episode_batch: dict[str, np.ndarray]) -> None:
+        """Add a HER-relabelled sample of all the new transitions to the normalizers' local sums."""
+        batch = {**episode_batch, "o_2": episode_batch["o"][:, 1:, :], "ag_2": episode_batch["ag"][:, 1:, :]}
+        n_transitions = batch["u"].shape[0] * batch["u"].shape[1]
+        transitions = self.sample_transitions(batch, n_transitions, 0, self.rng)
+        o, g = self._preprocess_og(transitions.o, transitions.ag, transitions.g)
+        self.o_stats.update(o, self.worker_index)
+        self.g_stats.update(g, self.worker_index)
+
+    def recompute_stats(self) -> None:
+        """Fold every worker's and rank's local sums into the normalizers (collective)."""
+        self.o_stats.recompute_stats()
+        self.g_stats.recompute_stats()
 
     def get_current_buffer_size(self) -> int:
         return self.buffer.get_current_size()
@@ -455,8 +515,8 @@ class DDPG:
                    "e_w": np.float32(tr.e_w), "mi_r_scale": np.float32(graph_scale)}
         return batch, weights
 
-    def train(self, epoch: int, batch=None):
-        """One critic + actor step on a sampled batch; returns (critic loss, actor loss)."""
+    def gradients(self, epoch: int, batch=None) -> Gradients | None:
+        """This worker's critic and actor gradients on a sampled batch (None while the buffer is empty)."""
         if self.buffer.current_size == 0:
             return None
         batch, weights = batch if batch is not None else self.sample_batch(epoch)
@@ -464,12 +524,27 @@ class DDPG:
         packed = np.concatenate([np.reshape(batch[k], (n, -1)) for k in self._batch_widths], axis=1, dtype=np.float32)
         weight_vector = np.array([weights[k] for k in WEIGHT_KEYS], dtype=np.float32)
         q_loss, pi_loss, q_grad, pi_grad, neg_logp_pi, q_flat, pi_flat = self._train_graph(packed, weight_vector)
-        new_q = self.Q_adam.step(q_grad.numpy(), self.params.Q_lr, current=q_flat.numpy())
-        new_pi = self.pi_adam.step(pi_grad.numpy(), self.params.pi_lr, current=pi_flat.numpy())
-        self._main_params.set(np.concatenate([new_q, new_pi]))  # one TF call writes both networks
         et_reward = np.clip(self.params.et_r_scale * neg_logp_pi.numpy(), -1, 0) * weights["e_w"]
         self.reward_histories.entropy.extend(et_reward.tolist() if self.params.sac else [0.0])
-        return float(q_loss), float(pi_loss)
+        return Gradients(float(q_loss), float(pi_loss), q_grad.numpy(), pi_grad.numpy(), q_flat.numpy(),
+                         pi_flat.numpy())
+
+    def apply_gradients(self, gradients: list[Gradients]) -> None:
+        """One Adam step of critic and actor on the gradients of this process's workers, summed
+        (as MpiAdam then sums them over ranks: K workers count as K ranks)."""
+        q_grad = tree_sum([g.q_grad for g in gradients])
+        pi_grad = tree_sum([g.pi_grad for g in gradients])
+        new_q = self.Q_adam.step(q_grad, self.params.Q_lr, current=gradients[0].q_flat)
+        new_pi = self.pi_adam.step(pi_grad, self.params.pi_lr, current=gradients[0].pi_flat)
+        self._main_params.set(np.concatenate([new_q, new_pi]))  # one TF call writes both networks
+
+    def train(self, epoch: int, batch=None):
+        """One critic + actor step on a sampled batch; returns (critic loss, actor loss)."""
+        gradients = self.gradients(epoch, batch)
+        if gradients is None:
+            return None
+        self.apply_gradients([gradients])
+        return gradients.q_loss, gradients.pi_loss
 
     def _require_ir(self, what: str) -> None:
         if self.ir is None:
@@ -504,14 +579,20 @@ class DDPG:
         except tf.errors.InvalidArgumentError as err:
             raise MineNaNError(_nan_message(err)) from None
 
-    def train_mi(self, o_s_batch: np.ndarray, perm=None) -> float:
-        """One MINE step on whole episodes (B, tau, dimo); returns the MI estimate (mean over B)."""
+    def mi_gradient(self, o_s_batch: np.ndarray, perm=None) -> np.ndarray:
+        """MINE's gradient on whole episodes (B, tau, dimo) of this worker; sets ``mi_current``,
+        the MI estimate (mean over B) before the step."""
         o_s, perm = self._mi_inputs(o_s_batch, perm)
         try:
-            neg_mi = self.ir.mine_step(o_s, perm)
+            neg_mi, grad = self.ir.mine_gradient(o_s, perm)
         except tf.errors.InvalidArgumentError as err:
             raise MineNaNError(_nan_message(err)) from None
         self.mi_current = -float(np.mean(neg_mi))
+        return grad
+
+    def train_mi(self, o_s_batch: np.ndarray, perm=None) -> float:
+        """One MINE step on whole episodes (B, tau, dimo); returns the MI estimate (mean over B)."""
+        self.ir.apply_mine([self.mi_gradient(o_s_batch, perm)])
         return self.mi_current
 
     def run_sk(self, o: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -519,11 +600,17 @@ class DDPG:
         self._require_ir("the skill reward")
         return self.ir.skill_reward(np.asarray(o, np.float32), np.asarray(z, np.float32))
 
+    def sk_gradient(self, o_s_batch: np.ndarray, z_s_batch: np.ndarray) -> tuple[float, np.ndarray]:
+        """(-mean cross-entropy, the skill discriminator's gradient) on this worker's batch."""
+        self._require_ir("the skill discriminator")
+        sk_loss, grad = self.ir.skill_gradient(np.asarray(o_s_batch, np.float32), np.asarray(z_s_batch, np.float32))
+        return -float(np.mean(sk_loss)), grad
+
     def train_sk(self, o_s_batch: np.ndarray, z_s_batch: np.ndarray) -> float:
         """One skill-discriminator step; returns -mean cross-entropy."""
-        self._require_ir("the skill discriminator")
-        sk_loss = self.ir.skill_step(np.asarray(o_s_batch, np.float32), np.asarray(z_s_batch, np.float32))
-        return -float(np.mean(sk_loss))
+        value, grad = self.sk_gradient(o_s_batch, z_s_batch)
+        self.ir.apply_skill([grad])
+        return value
 
     @property
     def mi_adam(self) -> MpiAdam | None:
@@ -595,7 +682,7 @@ class DDPG:
             "weights": self.save_weight(),
             "optimizers": {name: getattr(self, name).state_dict() for name in self.OPTIMIZERS
                            if getattr(self, name) is not None},
-            "normalizers": {norm.name: norm.state_dict() for norm in (self.o_stats, self.g_stats)},
+            "normalizers": {norm.name: norm.state_dict(self.worker_index) for norm in (self.o_stats, self.g_stats)},
             "np_rng": self.rng.bit_generator.state,
             "tf_rng": {"state": self.tf_rng.state.numpy(), "algorithm": int(self.tf_rng.algorithm)},
             "histories": self.reward_histories.state_dict(),
@@ -620,7 +707,7 @@ class DDPG:
         for name, optimizer_state in state["optimizers"].items():
             getattr(self, name).load_state_dict(optimizer_state)
         for norm in (self.o_stats, self.g_stats):
-            norm.load_state_dict(state["normalizers"][norm.name])
+            norm.load_state_dict(state["normalizers"][norm.name], self.worker_index)
         self.rng.bit_generator.state = state["np_rng"]
         self.tf_rng.reset(tf.constant(state["tf_rng"]["state"]))
         self.mi_current = state["mi_current"]

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from music.envs import ObservationSplit
 from music.mpi_adam import MpiAdam
+from music.mpi_util import tree_sum
 from music.networks import MLP, Dense
 from music.tf_util import flatten, graph
 
@@ -64,21 +65,39 @@ class Discriminator(tf.Module):
         """Negative MINE estimate per sequence of o_tau (B, tau, dimo) float32; shape (B, 1)."""
         return self._neg_mi(o_tau, perm).numpy()
 
+    def mine_gradient(self, o_tau: np.ndarray, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The negative estimates (B, 1) and MINE's flat gradient (maximizing their mean)."""
+        neg_mi, grad = self._mi_grad(o_tau, perm)
+        return neg_mi.numpy(), grad.numpy()
+
+    def apply_mine(self, gradients: list[np.ndarray]) -> None:
+        """One MINE Adam step on the summed gradients of this process's workers."""
+        self.mi_adam.update(tree_sum(gradients), self.mi_lr)
+
     def mine_step(self, o_tau: np.ndarray, perm: np.ndarray) -> np.ndarray:
         """One MINE step (maximize the mean estimate); returns the negative estimates (B, 1) before it."""
-        neg_mi, grad = self._mi_grad(o_tau, perm)
-        self.mi_adam.update(grad.numpy(), self.mi_lr)
-        return neg_mi.numpy()
+        neg_mi, grad = self.mine_gradient(o_tau, perm)
+        self.apply_mine([grad])
+        return neg_mi
 
     def skill_reward(self, o: np.ndarray, z: np.ndarray) -> np.ndarray:
         """-cross_entropy(discriminator(surrounding state of o), z); shape (B,)."""
         return self._sk_reward(o, z).numpy()
 
+    def skill_gradient(self, o: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The cross-entropies (B,) and the skill discriminator's flat gradient."""
+        sk_loss, grad = self._sk_grad(o, z)
+        return sk_loss.numpy(), grad.numpy()
+
+    def apply_skill(self, gradients: list[np.ndarray]) -> None:
+        """One skill-discriminator Adam step on the summed gradients of this process's workers."""
+        self.sk_adam.update(tree_sum(gradients), self.sk_lr)
+
     def skill_step(self, o: np.ndarray, z: np.ndarray) -> np.ndarray:
         """One skill-discriminator step; returns the cross-entropies (B,) before it."""
-        sk_loss, grad = self._sk_grad(o, z)
-        self.sk_adam.update(grad.numpy(), self.sk_lr)
-        return sk_loss.numpy()
+        sk_loss, grad = self.skill_gradient(o, z)
+        self.apply_skill([grad])
+        return sk_loss
 
     def _mi_grad_graph(self, o_tau, perm):
         with tf.GradientTape() as tape:

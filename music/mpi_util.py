@@ -62,10 +62,20 @@ def mpi_average(value, comm: MPI.Comm | None = None) -> float:
     return float(mpi_moments(np.asarray(value, dtype=np.float64), comm=comm)[0])
 
 
-def allreduce_average(x: np.ndarray, comm: MPI.Comm | None = None) -> np.ndarray:
-    """Element-wise mean of ``x`` over ranks (Allreduce SUM divided by the rank count)."""
+def allreduce_average(x: np.ndarray, comm: MPI.Comm | None = None, workers_per_rank: int = 1) -> np.ndarray:
+    """Element-wise mean over ranks (Allreduce SUM divided by the rank count); with virtual
+    workers, ``x`` is the sum of a rank's ``workers_per_rank`` workers and the mean is over all."""
     comm = comm or MPI.COMM_WORLD
     x = np.ascontiguousarray(x)
     out = np.zeros_like(x)
     comm.Allreduce(x, out, op=MPI.SUM)
-    return out / comm.Get_size()
+    return out / (comm.Get_size() * workers_per_rank)
+
+
+def tree_sum(arrays: list[np.ndarray]) -> np.ndarray:
+    """Sum in pairs, ((a + b) + (c + d)), the order in which MPI's recursive doubling sums
+    ranks; one array is returned as it is."""
+    while len(arrays) > 1:
+        pairs = [arrays[i] + arrays[i + 1] for i in range(0, len(arrays) - 1, 2)]
+        arrays = pairs + ([arrays[-1]] if len(arrays) % 2 else [])
+    return arrays[0]

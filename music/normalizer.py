@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 from mpi4py import MPI
 
-from music.mpi_util import allreduce_average
+from music.mpi_util import allreduce_average, tree_sum
 from music.tf_util import graph
 
 
@@ -29,6 +29,8 @@ class Normalizer(tf.Module):
         default_clip_range: normalized values are clipped to [-clip, clip].
         name: scope of the variables (``o_stats`` or ``g_stats`` in the agent).
         comm: MPI communicator to average over.
+        workers_per_rank: virtual workers adding to the local sums (``music.workers``); the
+            average is over ranks x workers, as if each worker were a rank.
     """
 
     def __init__(
@@ -38,16 +40,19 @@ class Normalizer(tf.Module):
         default_clip_range: float = np.inf,
         name: str = "stats",
         comm: MPI.Comm | None = None,
+        workers_per_rank: int = 1,
     ):
         super().__init__(name=name)
         self.size = size
         self.eps = eps
         self.default_clip_range = default_clip_range
         self.comm = comm or MPI.COMM_WORLD
+        self.workers_per_rank = workers_per_rank
 
-        self.local_sum = np.zeros(size, np.float32)
-        self.local_sumsq = np.zeros(size, np.float32)
-        self.local_count = np.zeros(1, np.float32)
+        # One row of local sums per virtual worker: each is rounded to float32 on its own, as a
+        # rank's are before MPI adds them.
+        self._local = {key: np.zeros((workers_per_rank, width), np.float32)
+                       for key, width in (("local_sum", size), ("local_sumsq", size), ("local_count", 1))}
 
         self.sum = tf.Variable(tf.zeros([size]), trainable=False, name=f"{name}/sum")
         self.sumsq = tf.Variable(tf.zeros([size]), trainable=False, name=f"{name}/sumsq")
@@ -65,28 +70,35 @@ class Normalizer(tf.Module):
             ],
         )
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """The local sums not yet averaged over ranks (the averaged statistics are variables)."""
-        with self.lock:
-            return {"local_sum": self.local_sum.copy(), "local_sumsq": self.local_sumsq.copy(),
-                    "local_count": self.local_count.copy()}
+    @property
+    def local_sum(self) -> np.ndarray:
+        return self._local["local_sum"][0]
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+    @property
+    def local_count(self) -> np.ndarray:
+        return self._local["local_count"][0]
+
+    def state_dict(self, worker: int = 0) -> dict[str, np.ndarray]:
+        """A worker's local sums not yet averaged over ranks (the averaged statistics are variables)."""
         with self.lock:
-            for key in ("local_sum", "local_sumsq", "local_count"):
-                getattr(self, key)[...] = state[key]
+            return {key: rows[worker].copy() for key, rows in self._local.items()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray], worker: int = 0) -> None:
+        with self.lock:
+            for key, rows in self._local.items():
+                rows[worker] = state[key]
 
     @property
     def named_variables(self) -> dict[str, tf.Variable]:
         return {f"{self.name}/{k}": getattr(self, k) for k in ("sum", "sumsq", "count", "mean", "std")}
 
-    def update(self, v: np.ndarray) -> None:
-        """Accumulate the rows of ``v`` (any shape ending in ``size``) locally."""
+    def update(self, v: np.ndarray, worker: int = 0) -> None:
+        """Accumulate the rows of ``v`` (any shape ending in ``size``) into ``worker``'s local sums."""
         v = np.asarray(v).reshape(-1, self.size)
         with self.lock:
-            self.local_sum += v.sum(axis=0)
-            self.local_sumsq += np.square(v).sum(axis=0)
-            self.local_count[0] += v.shape[0]
+            self._local["local_sum"][worker] += v.sum(axis=0)
+            self._local["local_sumsq"][worker] += np.square(v).sum(axis=0)
+            self._local["local_count"][worker, 0] += v.shape[0]
 
     def normalize(self, v: tf.Tensor, clip_range: float | None = None) -> tf.Tensor:
         """``clip((v - mean) / std)`` along the last axis; usable inside tf.function."""
@@ -107,16 +119,15 @@ class Normalizer(tf.Module):
     def recompute_stats(self) -> None:
         """Fold the rank-averaged local accumulators into the variables; reset them."""
         with self.lock:
-            local_sum = self.local_sum.copy()
-            local_sumsq = self.local_sumsq.copy()
-            local_count = self.local_count.copy()
-            self.local_sum[...] = 0
-            self.local_sumsq[...] = 0
-            self.local_count[...] = 0
+            # the workers' sums added as MPI adds ranks' (one worker: its row as it is)
+            local_sum, local_sumsq, local_count = (tree_sum(list(self._local[key])).copy()
+                                                   for key in ("local_sum", "local_sumsq", "local_count"))
+            for rows in self._local.values():
+                rows[...] = 0
         # The original averages (not sums) the accumulators over ranks: the count grows
         # by the mean per-rank count, which weighs every rank equally.
         self._apply(
-            allreduce_average(local_sum, self.comm).astype(np.float32),
-            allreduce_average(local_sumsq, self.comm).astype(np.float32),
-            allreduce_average(local_count, self.comm).astype(np.float32),
+            allreduce_average(local_sum, self.comm, self.workers_per_rank).astype(np.float32),
+            allreduce_average(local_sumsq, self.comm, self.workers_per_rank).astype(np.float32),
+            allreduce_average(local_count, self.comm, self.workers_per_rank).astype(np.float32),
         )

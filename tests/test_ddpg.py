@@ -315,14 +315,16 @@ def test_unknown_entropy_mode_is_refused():
 
 def test_description_covers_every_constructor_argument_and_rebuilds_the_agent():
     # Pickles and .npz policies rebuild the agent from description(): every constructor
-    # argument but the sampler, the pretrained weights and the communicator must be in it.
+    # argument but those of training (the sampler, the pretrained weights, the communicator
+    # and the virtual workers) must be in it.
     import inspect
     import json
 
     from music.ddpg import DDPG, RUN_FACTS
 
     arguments = set(inspect.signature(DDPG.__init__).parameters) - {"self", "params"}
-    assert set(RUN_FACTS) == arguments - {"sample_transitions", "pretrain_weights", "comm"}
+    assert set(RUN_FACTS) == arguments - {"sample_transitions", "pretrain_weights", "comm", "workers_per_rank",
+                                           "shared"}
     agent = make_agent(hidden=16, layers=2, gamma=0.9, clip_return=7.0, seed=4, max_u=[1.0, 0.5, 1.0, 0.5])
     description = json.loads(json.dumps(agent.description()))  # JSON-able as it is
     rebuilt = DDPG.from_description(description)

@@ -26,4 +26,6 @@ for name in weights:
 # the ranks did see different data
 first_obs = comm.allgather(agent.buffer.buffers["o"][0])
 assert not np.array_equal(first_obs[0], first_obs[1])
-print(f"OK rank {rank}", flush=True)
+from music.experiment import weights_digest  # noqa: E402
+
+print(f"OK rank {rank} weights {weights_digest(agent)}", flush=True)
