@@ -85,20 +85,21 @@ def run_epoch(variant: str, n_cycles: int, n_epochs: int = 1) -> dict:
     from mpi4py import MPI
 
     import music.training as train_module
+    from music.workers import Worker
 
     params, policy, worker, evaluator, logger = build(variant, n_cycles)
     # warm-up: one cycle traces every graph (not timed)
     warm = dict(params, n_cycles=1, n_test_rollouts=1)
-    train_module.train(policy=policy, rollout_worker=worker, evaluator=evaluator, logger=logger, params=warm,
-                       n_epochs=1, comm=MPI.COMM_WORLD)
+    workers = [Worker(policy, worker, evaluator)]
+    train_module.train(workers=workers, logger=logger, params=warm, n_epochs=1, comm=MPI.COMM_WORLD)
     traces_after_warmup = tracing_counts(policy)
     prof = Profiler()
     instrument(prof, policy, [worker, evaluator])
     prof.wrap(logger, "dump_tabular", "logging_saving")
     start = time.perf_counter()
     with prof.section("other"):
-        train_module.train(policy=policy, rollout_worker=worker, evaluator=evaluator, logger=logger, params=params,
-                           n_epochs=n_epochs, hooks=[train_module.PolicySaver(interval=1)], comm=MPI.COMM_WORLD,
+        train_module.train(workers=workers, logger=logger, params=params, n_epochs=n_epochs,
+                           hooks=[train_module.PolicySaver(interval=1)], comm=MPI.COMM_WORLD,
                            loop={"epoch": 0, "cycle": 0, "best_success_rate": -1.0,
                                  "mi_r_scale": params["mi_r_scale"]})
     total = time.perf_counter() - start

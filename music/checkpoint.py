@@ -1,6 +1,7 @@
 """Checkpoints that let a run continue exactly where it stopped (``music.train --resume``).
 
-Each rank writes its own state to ``<logdir>/checkpoints/rank<r>-e<epoch>c<cycle>.npz``: every variable
+Each rank writes its own state to ``<logdir>/checkpoints/rank<r>-e<epoch>c<cycle>.npz`` (a virtual
+worker, ``music.workers``, writes the file of the rank it stands for): every variable
 (networks, targets, normalizers), the four optimizers' moments and step counts, the
 random states (numpy, TF, every env), the log histories, the rollout counters and, by
 default, the replay buffer. Rank 0 then writes ``checkpoints/manifest.json`` naming the
@@ -91,34 +92,40 @@ def agent_state(arrays: dict, meta: dict) -> dict:
     }
 
 
-def save(logdir: Path, comm, policy, rollout_worker, evaluator, loop: dict, with_buffer: bool = True) -> Path:
-    """Write this rank's state, then (rank 0) the manifest. Collective: every rank must call it."""
+def save(logdir: Path, comm, workers, loop: dict, with_buffer: bool = True) -> list[Path]:
+    """Write the state of every worker of this process (one file per rank it stands for), then
+    (rank 0) the manifest. Collective: every rank must call it. ``workers``: ``music.workers.Worker``s."""
     folder = checkpoint_dir(logdir)
-    rank, size = comm.Get_rank(), comm.Get_size()
+    rank = comm.Get_rank()
+    ranks = comm.Get_size() * len(workers)
     if rank == 0:
         folder.mkdir(parents=True, exist_ok=True)
     comm.Barrier()
-    arrays, meta = rank_state(policy, rollout_worker, evaluator, loop, with_buffer)
-
-    def write(f):
-        np.savez(f, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
-
     # The previous checkpoint stays valid until the new manifest replaces the old one:
     # rank files are written under a name keyed by the position, then the manifest.
     key = f"e{loop['epoch']}c{loop['cycle']}"
-    path = folder / f"rank{rank}-{key}.npz"
-    atomic_write(path, write)
-    digests = comm.gather(file_sha256(path), root=0)
+    paths = []
+    for index, (agent, rollout_worker, evaluator) in enumerate(workers):
+        arrays, meta = rank_state(agent, rollout_worker, evaluator, loop, with_buffer)
+
+        def write(f, arrays=arrays, meta=meta):
+            np.savez(f, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+
+        path = folder / f"rank{rank * len(workers) + index}-{key}.npz"
+        atomic_write(path, write)
+        paths.append(path)
+    digests = comm.gather([file_sha256(path) for path in paths], root=0)
     if rank == 0:
-        manifest = {"format": FORMAT_VERSION, "epoch": loop["epoch"], "cycle": loop["cycle"], "ranks": size,
-                    "files": [f"rank{r}-{key}.npz" for r in range(size)], "sha256": digests,
+        manifest = {"format": FORMAT_VERSION, "epoch": loop["epoch"], "cycle": loop["cycle"], "ranks": ranks,
+                    "files": [f"rank{r}-{key}.npz" for r in range(ranks)],
+                    "sha256": [digest for process in digests for digest in process],
                     "with_buffer": with_buffer}
         atomic_write(folder / "manifest.json", lambda f: f.write(json.dumps(manifest, indent=1).encode()))
         for old in folder.glob("rank*-e*c*.npz"):  # rank files of earlier checkpoints
             if old.name not in manifest["files"]:
                 old.unlink(missing_ok=True)
     comm.Barrier()
-    return path
+    return paths
 
 
 def read_manifest(logdir: Path) -> dict:
@@ -140,7 +147,7 @@ def load_rank(logdir: Path, rank: int, size: int) -> tuple[dict, dict, dict]:
     manifest = read_manifest(logdir)
     if manifest["ranks"] != size:
         raise CheckpointError(f"the checkpoint in {logdir} was written by {manifest['ranks']} ranks; resume it "
-                              f"with the same number (this run has {size})")
+                              f"with as many ranks x workers per rank (this run has {size})")
     path = checkpoint_dir(logdir) / manifest["files"][rank]
     if not path.exists():
         raise CheckpointError(f"checkpoint file {path} is missing")

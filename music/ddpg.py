@@ -747,11 +747,13 @@ class DDPG:
 
 
 def configure_ddpg(dims: dict[str, int], params: dict, env, pretrain_weights=None,
-                   clip_return: bool = False, seed: int = 0, comm=None):
+                   clip_return: bool = False, seed: int = 0, comm=None, workers_per_rank: int = 1,
+                   shared: DDPG | None = None):
     """Build the agent of ``params`` for ``env`` (docs/algorithm.md; clip_return from the CLI flag).
 
     The agent takes the typed ``Params`` (a field missing from an older params.json takes its
     default); the run's facts are derived here: sizes, T, the return clip, the HER sampler.
+    ``workers_per_rank`` and ``shared``: virtual workers (``music.workers``).
     """
     T = params["T"]
     return DDPG(
@@ -759,5 +761,6 @@ def configure_ddpg(dims: dict[str, int], params: dict, env, pretrain_weights=Non
         input_dims={**dims, "z": params["num_skills"]}, env_name=params["env_name"], T=T,
         clip_return=(1.0 / (1.0 - discount(T))) * params["num_objective"] if clip_return else None,
         sample_transitions=configure_her(params, env), pretrain_weights=pretrain_weights, seed=seed, comm=comm,
+        workers_per_rank=workers_per_rank, shared=shared,
     )
 

@@ -177,30 +177,6 @@ def load_pretrain_weights(policy_path: Path, write: bool) -> dict:
     return extract_weights(policy_path, write=write)
 
 
-def build_workers(params: dict, reward_env, rank_seed: int, comm, pretrain_weights=None, clip_return=False):
-    """The agent, the exploring rollout worker and the greedy evaluator of a run, seeded."""
-    from music.config import configure_dims
-    from music.ddpg import configure_ddpg
-    from music.envs import make_env
-    from music.rollout import RolloutWorker
-
-    env_name = params["env_name"]
-    dims = configure_dims(reward_env)
-    policy = configure_ddpg(dims, params, reward_env, pretrain_weights=pretrain_weights, clip_return=clip_return,
-                            seed=rank_seed, comm=comm)
-    dims["z"] = params["num_skills"]
-    common = dict(dims=dims, T=params["T"], rollout_batch_size=params["rollout_batch_size"],
-                  noise_eps=params["noise_eps"], random_eps=params["random_eps"], env_name=env_name)
-    render = params["collect_video"] and comm.Get_rank() == 0
-    rollout_worker = RolloutWorker(lambda: make_env(env_name), policy, exploit=False, use_target_net=False,
-                                   compute_Q=False, render=render, **common)
-    evaluator = RolloutWorker(lambda: make_env(env_name), policy, exploit=True,
-                              use_target_net=params["test_with_polyak"], compute_Q=True, **common)
-    rollout_worker.seed(rank_seed)
-    evaluator.seed(rank_seed)
-    return policy, rollout_worker, evaluator
-
-
 def weights_digest(policy) -> str:
     """sha256 of every variable of the policy (names and bytes, in a fixed order)."""
     import hashlib
@@ -219,6 +195,15 @@ def check_ranks_agree(policy, logger, comm) -> bool:
     logger.info(f"final weights identical on all {len(digests)} ranks: {same} "
                 f"(sha256 per rank: {' '.join(d[:16] for d in digests)})")
     return same
+
+
+def workers_per_rank(args, given: set[str], params: dict | None = None) -> int:
+    """K: ``--workers_per_rank``, else (resuming) the run's own, else 1; checked to be >= 1."""
+    value = args.workers_per_rank if "--workers_per_rank" in given or params is None else \
+        params.get("workers_per_rank", 1)
+    if value < 1:
+        raise BadInput(f"--workers_per_rank must be >= 1 (got {value}): every process runs at least one worker")
+    return value
 
 
 def resume_params(args, size: int, given: set[str]) -> tuple[dict, Path]:
@@ -243,9 +228,12 @@ def resume_params(args, size: int, given: set[str]) -> tuple[dict, Path]:
         manifest = read_manifest(logdir)
     except CheckpointError as err:
         raise BadInput(f"--resume: {err}") from None
-    if manifest["ranks"] != size:
+    workers = workers_per_rank(args, given, params)
+    if manifest["ranks"] != size * workers:
         raise BadInput(f"--resume {logdir}: its checkpoint was written by {manifest['ranks']} ranks, this run has "
-                       f"{size}; start it with mpirun -np {manifest['ranks']}")
+                       f"{size} x {workers} workers per rank = {size * workers}; start it with N processes and "
+                       f"--workers_per_rank K where N x K = {manifest['ranks']}")
+    params["workers_per_rank"] = workers
     if "--n_epochs" in given:
         params["n_epochs"] = args.n_epochs
     # A run started before mi_end_mode existed fed the live MI scale to the critic target:
@@ -309,6 +297,7 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
             params, logdir = resume_params(args, size, given)
         else:
             params = resolve_params(args, given)
+            params["workers_per_rank"] = workers_per_rank(args, given)
             if rank == 0:
                 check_logdir(logdir)
             policy_to_load = resolve_load_weight(params, args.seed)
@@ -342,6 +331,7 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
     from music.logger import CycleProgress, Logger
     from music.rollout import RolloutError
     from music.training import Preempted, StopRequest, standard_hooks, train
+    from music.workers import build_workers, global_rank, rank_seed
 
     if rank == 0:
         logdir.mkdir(parents=True, exist_ok=True)
@@ -362,10 +352,14 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
         logger.info(f"Running on {size} MPI ranks (--num_cpu {args.num_cpu} ignored under an MPI launcher)")
 
     seed = params["seed"] if args.resume else args.seed
-    rank_seed = seed + 1_000_000 * rank
-    random.seed(rank_seed)
-    np.random.seed(rank_seed)
-    tf.random.set_seed(rank_seed)
+    workers_per_process = params["workers_per_rank"]
+    if workers_per_process > 1:
+        logger.info(f"{workers_per_process} virtual workers per process: the math of {size * workers_per_process} "
+                    "ranks")
+    first_seed = rank_seed(seed, global_rank(comm, workers_per_process, 0))
+    random.seed(first_seed)
+    np.random.seed(first_seed)
+    tf.random.set_seed(first_seed)
 
     pretrain_weights = None
     if policy_to_load is not None:
@@ -377,7 +371,8 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
     if not args.resume:
         params["T"] = episode_length(reward_env)
         params["gamma"] = discount(params["T"])
-        params.update(n_epochs=args.n_epochs, num_cpu=size, seed=args.seed, binding=args.binding,
+        params.update(n_epochs=args.n_epochs, num_cpu=size, total_workers=size * workers_per_process,
+                      seed=args.seed, binding=args.binding,
                       version=args.version, clip_return=args.clip_return, logdir=str(logdir),
                       policy_save_interval=args.policy_save_interval,
                       load_weight_used=str(policy_to_load) if policy_to_load else None)
@@ -387,8 +382,9 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
         for key in sorted(params):
             logger.info(f"{key}: {params[key]}")
 
-    policy, rollout_worker, evaluator = build_workers(params, reward_env, rank_seed, comm, pretrain_weights,
-                                                      clip_return=bool(params["clip_return"]))
+    workers = build_workers(params, reward_env, seed, comm, workers_per_process, pretrain_weights,
+                            clip_return=bool(params["clip_return"]))
+    policy = workers[0].agent  # owns the networks every worker of this process uses
     if pretrain_weights is not None:
         scopes = ["state_mi"] + (["main", "target"] if params["finetune_pi"] else [])
         loaded = [n for n in policy.variables if any(s in n for s in scopes) and n in pretrain_weights
@@ -399,8 +395,10 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
     if args.resume:
         error = None
         try:
-            _, arrays, meta = checkpoint.load_rank(logdir, rank, size)
-            loop = checkpoint.restore(policy, rollout_worker, evaluator, arrays, meta, f"{logdir} (rank {rank})")
+            for index, worker in enumerate(workers):
+                stands_for = global_rank(comm, workers_per_process, index)
+                _, arrays, meta = checkpoint.load_rank(logdir, stands_for, size * workers_per_process)
+                loop = checkpoint.restore(*worker, arrays, meta, f"{logdir} (rank {stands_for})")
         except checkpoint.CheckpointError as err:
             error = f"--resume: {err}"
         first_error = agree_on_error(comm, error)
@@ -420,7 +418,7 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
     hooks = [*extra_hooks, *standard_hooks(params, params["policy_save_interval"], args.keep_policies,
                                            args.checkpoint_interval, args.checkpoint_buffer, stop, progress)]
     try:
-        train(policy=policy, rollout_worker=rollout_worker, evaluator=evaluator, logger=logger, params=params,
+        train(workers=workers, logger=logger, params=params,
               n_epochs=params["n_epochs"], comm=comm, loop=loop, hooks=hooks)
     except Preempted as stopped:
         logger.info(str(stopped))

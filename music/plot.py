@@ -55,13 +55,13 @@ def load_run(folder: Path) -> Run:
                 values.append(np.nan)
         columns[key] = np.asarray(values)
     return Run(folder, params["env_name"], params.get("note") or "default", int(params.get("seed", 0)),
-               int(params.get("num_cpu", 1)), columns)
+               int(params.get("total_workers", params.get("num_cpu", 1))), columns)
 
 
 def x_values(run: Run, x: str) -> np.ndarray:
     if x == "epoch":
         return run.columns["epoch"]
-    if x == "episodes":  # train/episode is per rank (averaged over ranks)
+    if x == "episodes":  # train/episode is per rank or virtual worker (averaged over them)
         return run.columns["train/episode"] * run.ranks
     raise ValueError(f"unknown x axis {x!r}; use epoch or episodes")
 

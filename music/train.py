@@ -30,6 +30,8 @@ def build_parser():
                    help="FetchPush, FetchPickAndPlace, FetchSlide (-v1 or -v4), FetchReach-v4 (-v1)")
     p.add_argument("--n_epochs", type=int, default=50, help="number of training epochs")
     p.add_argument("--num_cpu", type=int, default=1, help="MPI ranks; > 1 re-launches under mpiexec")
+    p.add_argument("--workers_per_rank", type=int, default=1,
+                   help="virtual workers per process: N processes x K workers do the math of N*K ranks")
     p.add_argument("--seed", type=int, default=0, help="seed of rank 0 (rank r: seed + 1000000 r), >= 0")
     p.add_argument("--policy_save_interval", type=int, default=1,
                    help="save policy_{epoch}.pkl every this many epochs (0: only best and latest)")

@@ -79,16 +79,22 @@ def save_policy(policy, path: Path) -> None:
 
 
 class Run:
-    """What hooks see of a running training: the components, the loop position and this epoch's data."""
+    """What hooks see of a running training: the components, the loop position and this epoch's data.
 
-    def __init__(self, policy, rollout_worker, evaluator, logger, params: dict, comm, loop: dict, n_epochs: int):
-        self.policy, self.rollout_worker, self.evaluator = policy, rollout_worker, evaluator
+    ``workers`` are this process's virtual workers (``music.workers``; one unless
+    ``--workers_per_rank``); ``policy``, ``rollout_worker`` and ``evaluator`` are the first's,
+    whose agent owns the networks. ``rank`` is the rank the first worker stands for.
+    """
+
+    def __init__(self, workers, logger, params: dict, comm, loop: dict, n_epochs: int):
+        self.workers = list(workers)
+        self.policy, self.rollout_worker, self.evaluator = self.workers[0]
         self.logger, self.params, self.comm = logger, params, comm
         self.loop = loop  # {"epoch", "cycle", "best_success_rate", "mi_r_scale"}: saved in checkpoints
         self.n_epochs = n_epochs
-        self.rank = comm.Get_rank()
+        self.rank = comm.Get_rank() * len(self.workers)
         self.logdir = logger.logdir
-        self.episodes: list[dict] = []  # of this epoch (after a mid-epoch resume: since the resume)
+        self.episodes: list[dict] = []  # the first worker's, of this epoch (after a mid-epoch resume: since it)
         self.epoch_start = time.perf_counter()
         self.row: dict = {}  # the last logged epoch
         self.success_rate = 0.0  # this epoch's test success rate (all ranks)
@@ -119,27 +125,34 @@ class Hook:
         """After epoch ``epoch`` was logged (``run.loop['epoch']`` is already the next one)."""
 
 
-def train(*, policy, rollout_worker, evaluator, logger, params: dict, n_epochs: int, comm, loop: dict | None = None,
+def train(*, workers, logger, params: dict, n_epochs: int, comm, loop: dict | None = None,
           hooks: list[Hook] | tuple[Hook, ...] = ()) -> dict:
     """Train until epoch ``n_epochs``, starting at ``loop`` (default: epoch 0, cycle 0); returns the last row.
 
     The loop of docs/algorithm.md §5, as the original's ``train``: per cycle rollouts, store,
     ``n_batches`` x (agent step, MINE step, skill step), target update; per epoch test
-    rollouts and the log. Everything else is a ``Hook``.
+    rollouts and the log. ``workers`` (``music.workers.Worker``) each do what a rank does with
+    its own data and random stream; their gradients are summed into one step of the shared
+    networks, as MPI sums the ranks'. Everything else is a ``Hook``.
     """
     from music.ddpg import MineNaNError
     from music.mpi_util import mpi_average
 
-    rng = policy.rng
+    owner = workers[0].agent  # holds the networks, normalizers and optimizers all workers share
+    agents = [worker.agent for worker in workers]
     loop = dict(loop or {"epoch": 0, "cycle": 0, "best_success_rate": -1.0, "mi_r_scale": params["mi_r_scale"]})
-    run = Run(policy, rollout_worker, evaluator, logger, params, comm, loop, n_epochs)
+    run = Run(workers, logger, params, comm, loop, n_epochs)
     logger.info("Training...")
+
+    def average(values: list[float]) -> float:
+        return mpi_average(values if len(values) > 1 else values[0], comm)
 
     while loop["epoch"] < n_epochs:
         epoch = loop["epoch"]
         run.epoch_start = time.perf_counter()
         if loop["cycle"] == 0:
-            rollout_worker.clear_history()
+            for worker in workers:
+                worker.rollout_worker.clear_history()
         run.episodes = []
         for hook in hooks:
             hook.on_epoch_start(run)
@@ -147,49 +160,65 @@ def train(*, policy, rollout_worker, evaluator, logger, params: dict, n_epochs: 
             cycle = loop["cycle"]
             for hook in hooks:
                 hook.on_cycle_start(run)
-            z, z_onehot = sample_skill(params["num_skills"], params["rollout_batch_size"], params["use_skill_n"], rng)
-            goal = np.zeros(rollout_worker.g.shape) if params["goal_generation"] == "Zero" else None
-            episode = rollout_worker.generate_rollouts(generated_goal=goal, z_s_onehot=z_onehot)
-            frames = None
-            if rollout_worker.renderer is not None:
-                frames, episode = episode
-            for hook in hooks:
-                hook.on_rollout(run, episode, frames, z)
-            run.episodes.append(episode)
-            policy.store_episode(episode)
+            for index, (agent, rollout_worker, _) in enumerate(workers):
+                z, z_onehot = sample_skill(params["num_skills"], params["rollout_batch_size"], params["use_skill_n"],
+                                           agent.rng)
+                goal = np.zeros(rollout_worker.g.shape) if params["goal_generation"] == "Zero" else None
+                episode = rollout_worker.generate_rollouts(generated_goal=goal, z_s_onehot=z_onehot)
+                frames = None
+                if rollout_worker.renderer is not None:
+                    frames, episode = episode
+                if index == 0:
+                    for hook in hooks:
+                        hook.on_rollout(run, episode, frames, z)
+                    run.episodes.append(episode)
+                agent.store_episode(episode, update_stats=False)
+                agent.accumulate_stats(episode)
+            owner.recompute_stats()
             try:
                 for _batch in range(params["n_batches"]):
-                    policy.train(epoch)
+                    gradients = [agent.gradients(epoch) for agent in agents]
+                    if all(g is not None for g in gradients):
+                        owner.apply_gradients(gradients)
                     if epoch >= params["mi_end_epoch"]:
                         loop["mi_r_scale"] = 0
-                        policy.mi_r_scale = 0
+                        for agent in agents:
+                            agent.mi_r_scale = 0
                     if loop["mi_r_scale"] > 0 and not params["no_train_mi"]:
-                        policy.train_mi(policy.buffer.random_observations(params["batch_size"], rng))
+                        owner.ir.apply_mine([agent.mi_gradient(agent.buffer.random_observations(params["batch_size"],
+                                                                                                 agent.rng))
+                                             for agent in agents])
                     if params["sk_r_scale"] > 0:
-                        policy.train_sk(*policy.buffer.random_steps(params["batch_size"], rng))
+                        owner.ir.apply_skill([agent.sk_gradient(*agent.buffer.random_steps(params["batch_size"],
+                                                                                           agent.rng))[1]
+                                              for agent in agents])
             except MineNaNError as err:
                 raise MineNaNError(f"epoch {epoch}, cycle {cycle}: {err}; the last good checkpoint "
                                    f"(if any) is in {checkpoint.checkpoint_dir(run.logdir)}") from None
-            policy.update_target_net()
+            owner.update_target_net()
             loop["cycle"] += 1
             for hook in hooks:
                 hook.on_cycle_end(run)
         for hook in hooks:
             hook.on_cycles_done(run)
 
-        evaluator.clear_history()
-        for _ in range(params["n_test_rollouts"]):
-            _, z_onehot = sample_skill(params["num_skills"], evaluator.rollout_batch_size, params["use_skill_n"], rng)
-            evaluator.generate_rollouts(generated_goal=None, z_s_onehot=z_onehot)
+        for agent, _, evaluator in workers:
+            evaluator.clear_history()
+            for _ in range(params["n_test_rollouts"]):
+                _, z_onehot = sample_skill(params["num_skills"], evaluator.rollout_batch_size, params["use_skill_n"],
+                                           agent.rng)
+                evaluator.generate_rollouts(generated_goal=None, z_s_onehot=z_onehot)
 
         logger.record_tabular("timestamp", datetime.datetime.now().strftime("%Y-%m-%d-%H-%M-%S"))
         logger.record_tabular("epoch", epoch)
-        for key, value in evaluator.logs("test") + rollout_worker.logs("train") + policy.logs():
-            logger.record_tabular(key, mpi_average(value, comm))
-        logger.record_tabular("train/nan_retries", mpi_average(rollout_worker.nan_retries, comm))
+        # Each logged value is averaged over all workers of all ranks, as over ranks before.
+        per_worker = [w.evaluator.logs("test") + w.rollout_worker.logs("train") + w.agent.logs() for w in workers]
+        for i, (key, _) in enumerate(per_worker[0]):
+            logger.record_tabular(key, average([logs[i][1] for logs in per_worker]))
+        logger.record_tabular("train/nan_retries", average([w.rollout_worker.nan_retries for w in workers]))
         # The best test success rate so far, this epoch included (the original logged it
         # before updating, so its column lagged an epoch; see docs/deviations.md).
-        run.success_rate = mpi_average(evaluator.current_success_rate(), comm)
+        run.success_rate = average([w.evaluator.current_success_rate() for w in workers])
         run.new_best = run.success_rate >= loop["best_success_rate"]
         loop["best_success_rate"] = max(loop["best_success_rate"], run.success_rate)
         logger.record_tabular("best_success_rate", loop["best_success_rate"])
@@ -256,8 +285,7 @@ class Checkpointer(Hook):
         self.interval, self.with_buffer, self.stop = interval, with_buffer, stop
 
     def save(self, run: Run) -> None:
-        checkpoint.save(run.logdir, run.comm, run.policy, run.rollout_worker, run.evaluator, run.loop,
-                        self.with_buffer)
+        checkpoint.save(run.logdir, run.comm, run.workers, run.loop, self.with_buffer)
 
     def stop_if_asked(self, run: Run) -> None:
         if self.stop is None:

@@ -10,6 +10,7 @@ from music import checkpoint
 from music.logger import Logger
 from music.rollout import RolloutWorker
 from music.training import Checkpointer, Hook, PolicySaver, train
+from music.workers import Worker
 
 from conftest import make_agent
 
@@ -58,8 +59,8 @@ def run_loop(logdir, n_epochs, hooks=(), loop=None, state=None):
     agent, worker, evaluator, logger = components(logdir)
     if state is not None:
         loop = checkpoint.restore(agent, worker, evaluator, *state, source=str(logdir))
-    train(policy=agent, rollout_worker=worker, evaluator=evaluator, logger=logger, params=PARAMS,
-          n_epochs=n_epochs, comm=MPI.COMM_WORLD, loop=loop, hooks=hooks)
+    train(workers=[Worker(agent, worker, evaluator)], logger=logger, params=PARAMS, n_epochs=n_epochs,
+          comm=MPI.COMM_WORLD, loop=loop, hooks=hooks)
     logger.close()
     return agent
 

@@ -51,3 +51,73 @@ def test_two_virtual_workers_end_with_the_weights_of_two_mpi_ranks():
             owner.ir.apply_mine([w.mi_gradient(w.buffer.buffers["o"][: w.buffer.current_size]) for w in workers])
         owner.update_target_net()
     assert weights_digest(owner) == reference.pop()
+
+
+# ---------------------------------------------------------------- music.train --workers_per_rank
+SMALL = ["--env_name", "FetchPush-v1", "--note", "SAC+MUSIC", "--n_cycles", "3", "--param", "n_batches=2",
+         "--param", "n_test_rollouts=1", "--param", "hidden=32", "--param", "batch_size=32"]
+
+
+def train(args, mpi=0):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO, mpiexec
+
+    cmd = ([mpiexec(), "-n", str(mpi)] if mpi else []) + [sys.executable, "-m", "music.train", *args]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
+
+
+def digests(logdir):
+    line = [x for x in (logdir / "log.txt").read_text().splitlines() if x.startswith("final weights identical")][-1]
+    return set(re.search(r"sha256 per rank: (.*)\)", line).group(1).split())
+
+
+def rows(logdir):
+    import csv
+
+    return [{k: v for k, v in r.items() if k not in ("timestamp", "time/epoch")}
+            for r in csv.DictReader(open(logdir / "progress.csv"))]
+
+
+@pytest.mark.slow
+@pytest.mark.mpi
+@pytest.mark.parametrize("processes, workers, ranks", [(1, 2, 2), (2, 2, 4)])
+def test_n_processes_of_k_workers_train_exactly_as_n_times_k_ranks(tmp_path, processes, workers, ranks):
+    import json
+
+    virtual, real = tmp_path / "virtual", tmp_path / "real"
+    proc = train([*SMALL, "--n_epochs", "2", "--workers_per_rank", str(workers), "--logdir", str(virtual)],
+                 mpi=processes if processes > 1 else 0)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert train([*SMALL, "--n_epochs", "2", "--logdir", str(real)], mpi=ranks).returncode == 0
+    assert len(digests(virtual)) == 1 and digests(virtual) == digests(real)  # bit for bit
+    assert rows(virtual) == rows(real)
+    params = json.loads((virtual / "params.json").read_text())
+    assert (params["num_cpu"], params["workers_per_rank"], params["total_workers"]) == (processes, workers, ranks)
+    # a checkpoint of N x K workers is one of N*K ranks: it resumes on real ranks, exactly
+    assert json.loads((virtual / "checkpoints" / "manifest.json").read_text())["ranks"] == ranks
+    part = tmp_path / "part"
+    assert train([*SMALL, "--n_epochs", "1", "--workers_per_rank", str(workers), "--logdir", str(part)],
+                 mpi=processes if processes > 1 else 0).returncode == 0
+    resumed = train(["--resume", str(part), "--n_epochs", "2", "--workers_per_rank", "1"], mpi=ranks)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert digests(part) == digests(real) and rows(part) == rows(real)
+
+
+def test_bad_worker_counts_are_one_line_errors_and_write_nothing(tmp_path):
+    proc = train([*SMALL, "--workers_per_rank", "0", "--logdir", str(tmp_path / "run")])
+    assert proc.returncode == 2 and "--workers_per_rank must be >= 1" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_resuming_with_a_worker_count_that_does_not_match_is_refused(tmp_path):
+    run = tmp_path / "run"
+    assert train([*SMALL, "--n_epochs", "1", "--workers_per_rank", "2", "--logdir", str(run)]).returncode == 0
+    before = sorted(p.name for p in run.rglob("*"))
+    proc = train(["--resume", str(run), "--n_epochs", "2", "--workers_per_rank", "3"])
+    assert proc.returncode == 2 and "written by 2 ranks" in proc.stderr and "N x K = 2" in proc.stderr
+    assert "Traceback" not in proc.stderr and sorted(p.name for p in run.rglob("*")) == before
