@@ -343,8 +343,9 @@ class DDPG:
         # vector: binding and converting 14 separate inputs cost about 0.5 ms a step.
         self._batch_widths = {"o": self.dimo, "z": self.dimz, "g": self.dimg, "u": self.dimu, "o_2": self.dimo,
                               "g_2": self.dimg, "r": 1, "m": 1, "s": 1}
-        packed_sig = [_spec(None, sum(self._batch_widths.values())), _spec(len(WEIGHT_KEYS))]
-        self._train_graph = graph(self._train_step_graph, packed_sig)
+        self._train_signature = [_spec(None, sum(self._batch_widths.values())), _spec(len(WEIGHT_KEYS))]
+        self._train_graph = graph(self._train_step_graph, self._train_signature)
+        self._group_train_graph = None  # all virtual workers at once: built at its first use
         noise_sig = _spec(None, self.dimu)
         self._loss_terms = graph(self._losses, [batch_sig, weights_sig, noise_sig, noise_sig])
         self._polyak_graph = graph(self._polyak_update, [])
@@ -390,6 +391,28 @@ class DDPG:
                 "Q_loss": q_loss, "pi_loss": pi_loss}
 
     def _train_step_graph(self, packed_batch, weight_vector):
+        q_loss, pi_loss, q_grad, pi_grad, neg_logp_pi = self._gradient_terms(packed_batch, weight_vector)
+        # the current parameters too, so that MpiAdam need not read them in another call
+        q_flat = flatten([v.read_value() for v in self._q_vars])
+        pi_flat = flatten([v.read_value() for v in self._pi_vars])
+        return q_loss, pi_loss, q_grad, pi_grad, neg_logp_pi, q_flat, pi_flat
+
+    def _group_train_step_graph(self, packed_batches, weight_vectors):
+        """Every worker's gradients in one graph, each with its own batch and random stream:
+        the same float32 operations as K separate calls, at one call's overhead. The
+        gradients come back stacked (K, size) and are summed in numpy: in the graph, TF's
+        optimizer rewrites a chain of three or more additions into one AddN, which adds in
+        another order than MPI's pairs (measured: 1-ulp differences at K = 3)."""
+        terms = [worker._gradient_terms(packed_batches[k], weight_vectors[k])
+                 for k, worker in enumerate(self.workers)]
+        q_loss, pi_loss, q_grads, pi_grads, neg_logp_pi = zip(*terms, strict=True)
+        q_flat = flatten([v.read_value() for v in self._q_vars])
+        pi_flat = flatten([v.read_value() for v in self._pi_vars])
+        return (tf.stack(q_loss), tf.stack(pi_loss), tf.stack(q_grads), tf.stack(pi_grads), tf.stack(neg_logp_pi),
+                q_flat, pi_flat)
+
+    def _gradient_terms(self, packed_batch, weight_vector):
+        """(critic loss, actor loss, flat critic gradient, flat actor gradient, neg_logp_pi) of one batch."""
         columns = tf.split(packed_batch, list(self._batch_widths.values()), axis=1)
         batch = dict(zip(self._batch_widths, columns, strict=True))
         for key in ("r", "m", "s"):
@@ -403,10 +426,7 @@ class DDPG:
         q_grad = flatten(tape.gradient(terms["Q_loss"], self._q_vars))
         pi_grad = flatten(tape.gradient(terms["pi_loss"], self._pi_vars))
         del tape
-        # the current parameters too, so that MpiAdam need not read them in another call
-        q_flat = flatten([v.read_value() for v in self._q_vars])
-        pi_flat = flatten([v.read_value() for v in self._pi_vars])
-        return terms["Q_loss"], terms["pi_loss"], q_grad, pi_grad, terms["neg_logp_pi"], q_flat, pi_flat
+        return terms["Q_loss"], terms["pi_loss"], q_grad, pi_grad, terms["neg_logp_pi"]
 
     def _polyak_update(self):
         for target, main in zip(self._target_vars, self._main_vars, strict=True):
@@ -515,19 +535,54 @@ class DDPG:
                    "e_w": np.float32(tr.e_w), "mi_r_scale": np.float32(graph_scale)}
         return batch, weights
 
+    def _pack(self, batch: dict[str, np.ndarray], weights: dict[str, np.float32]) -> tuple[np.ndarray, np.ndarray]:
+        """The training graph's two inputs: the batch as one (B, width) matrix, the weights as a vector."""
+        n = len(batch["o"])
+        packed = np.concatenate([np.reshape(batch[k], (n, -1)) for k in self._batch_widths], axis=1, dtype=np.float32)
+        return packed, np.array([weights[k] for k in WEIGHT_KEYS], dtype=np.float32)
+
+    def _record_entropy(self, neg_logp_pi: np.ndarray, weights: dict[str, np.float32]) -> None:
+        et_reward = np.clip(self.params.et_r_scale * neg_logp_pi, -1, 0) * weights["e_w"]
+        self.reward_histories.entropy.extend(et_reward.tolist() if self.params.sac else [0.0])
+
     def gradients(self, epoch: int, batch=None) -> Gradients | None:
         """This worker's critic and actor gradients on a sampled batch (None while the buffer is empty)."""
         if self.buffer.current_size == 0:
             return None
         batch, weights = batch if batch is not None else self.sample_batch(epoch)
-        n = len(batch["o"])
-        packed = np.concatenate([np.reshape(batch[k], (n, -1)) for k in self._batch_widths], axis=1, dtype=np.float32)
-        weight_vector = np.array([weights[k] for k in WEIGHT_KEYS], dtype=np.float32)
-        q_loss, pi_loss, q_grad, pi_grad, neg_logp_pi, q_flat, pi_flat = self._train_graph(packed, weight_vector)
-        et_reward = np.clip(self.params.et_r_scale * neg_logp_pi.numpy(), -1, 0) * weights["e_w"]
-        self.reward_histories.entropy.extend(et_reward.tolist() if self.params.sac else [0.0])
+        q_loss, pi_loss, q_grad, pi_grad, neg_logp_pi, q_flat, pi_flat = self._train_graph(*self._pack(batch, weights))
+        self._record_entropy(neg_logp_pi.numpy(), weights)
         return Gradients(float(q_loss), float(pi_loss), q_grad.numpy(), pi_grad.numpy(), q_flat.numpy(),
                          pi_flat.numpy())
+
+    def workers_gradients(self, epoch: int) -> Gradients | None:
+        """The summed critic and actor gradients of all this process's workers, each on a batch
+        of its own (None while a buffer is empty); one graph call however many workers.
+
+        Equal, bit for bit, to ``tree_sum`` of each worker's ``gradients`` (the losses are the
+        first worker's). Only the networks' owner (worker 0) runs it.
+        """
+        if len(self.workers) == 1:
+            return self.gradients(epoch)
+        if any(worker.buffer.current_size == 0 for worker in self.workers):
+            return None
+        if self._group_train_graph is None:
+            self._group_train_graph = self._build_group_graph(self._group_train_step_graph, self._train_signature)
+        sampled = [worker.sample_batch(epoch) for worker in self.workers]
+        packed = [worker._pack(batch, weights) for worker, (batch, weights) in zip(self.workers, sampled, strict=True)]
+        outputs = self._group_train_graph(np.stack([p[0] for p in packed]), np.stack([p[1] for p in packed]))
+        q_loss, pi_loss, q_grad, pi_grad, neg_logp_pi, q_flat, pi_flat = (x.numpy() for x in outputs)
+        for worker, (_, weights), row in zip(self.workers, sampled, neg_logp_pi, strict=True):
+            worker._record_entropy(row, weights)
+        return Gradients(float(q_loss[0]), float(pi_loss[0]), tree_sum(list(q_grad)), tree_sum(list(pi_grad)), q_flat,
+                         pi_flat)
+
+    def _build_group_graph(self, fn, signature: list[tf.TensorSpec]):
+        """``fn`` as a graph over all workers: each input gets a leading axis of the worker count."""
+        if len(self.workers) != self.o_stats.workers_per_rank:
+            raise ValueError(f"{len(self.workers)} of {self.o_stats.workers_per_rank} virtual workers were built")
+        k = len(self.workers)
+        return graph(fn, [tf.TensorSpec([k, *spec.shape], spec.dtype) for spec in signature])
 
     def apply_gradients(self, gradients: list[Gradients]) -> None:
         """One Adam step of critic and actor on the gradients of this process's workers, summed
@@ -588,6 +643,23 @@ class DDPG:
         except tf.errors.InvalidArgumentError as err:
             raise MineNaNError(_nan_message(err)) from None
         self.mi_current = -float(np.mean(neg_mi))
+        return grad
+
+    def workers_mi_gradient(self, batch_size: int) -> np.ndarray:
+        """MINE's gradient summed over this process's workers, each on ``batch_size`` whole
+        episodes of its own buffer (one graph call; bit for bit the ``tree_sum`` of each
+        worker's ``mi_gradient``). Sets every worker's ``mi_current``."""
+        if len(self.workers) == 1:
+            return self.mi_gradient(self.buffer.random_observations(batch_size, self.rng))
+        inputs = [worker._mi_inputs(worker.buffer.random_observations(batch_size, worker.rng), None)
+                  for worker in self.workers]
+        try:
+            neg_mi, grad = self.ir.group_mine_gradient(np.stack([o for o, _ in inputs]),
+                                                       np.stack([perm for _, perm in inputs]))
+        except tf.errors.InvalidArgumentError as err:
+            raise MineNaNError(_nan_message(err)) from None
+        for worker, values in zip(self.workers, neg_mi, strict=True):
+            worker.mi_current = -float(np.mean(values))
         return grad
 
     def train_mi(self, o_s_batch: np.ndarray, perm=None) -> float:

@@ -59,6 +59,8 @@ class Discriminator(tf.Module):
         self._mi_grad = graph(self._mi_grad_graph, [o_tau, perm])
         self._sk_reward = graph(lambda o, z: -self.skill_loss(o, z), [o, z])
         self._sk_grad = graph(self._sk_grad_graph, [o, z])
+        self._mi_signature = [o_tau, perm]
+        self._group_mi_grads: dict[int, object] = {}  # worker count -> graph, built at first use
 
     # ------------------------------------------------------------------ training (numpy in, numpy out)
     def mi_estimate(self, o_tau: np.ndarray, perm: np.ndarray) -> np.ndarray:
@@ -69,6 +71,24 @@ class Discriminator(tf.Module):
         """The negative estimates (B, 1) and MINE's flat gradient (maximizing their mean)."""
         neg_mi, grad = self._mi_grad(o_tau, perm)
         return neg_mi.numpy(), grad.numpy()
+
+    def group_mine_gradient(self, o_tau: np.ndarray, perms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """K workers' MINE gradients in one call: o_tau (K, B, tau, dimo), perms (K, tau).
+
+        Returns the negative estimates (K, B, 1) and the workers' gradients summed in MPI's
+        order (``tree_sum``): bit for bit ``tree_sum`` of K ``mine_gradient`` calls.
+        """
+        k = len(o_tau)
+        if k not in self._group_mi_grads:
+            signature = [tf.TensorSpec([k, *spec.shape], spec.dtype) for spec in self._mi_signature]
+            self._group_mi_grads[k] = graph(self._group_mi_grad_graph, signature)
+        neg_mi, grads = self._group_mi_grads[k](o_tau, perms)
+        return neg_mi.numpy(), tree_sum(list(grads.numpy()))
+
+    def _group_mi_grad_graph(self, o_tau, perms):
+        # stacked, summed in numpy: see DDPG._group_train_step_graph for why not in the graph
+        per_worker = [self._mi_grad_graph(o_tau[i], perms[i]) for i in range(o_tau.shape[0])]
+        return tf.stack([neg_mi for neg_mi, _ in per_worker]), tf.stack([grad for _, grad in per_worker])
 
     def apply_mine(self, gradients: list[np.ndarray]) -> None:
         """One MINE Adam step on the summed gradients of this process's workers."""

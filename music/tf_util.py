@@ -12,21 +12,26 @@ import tensorflow as tf
 _THREADS_CONFIGURED = False
 
 
-def configure_threads(n_threads: int | None = None) -> None:
-    """Use ``n_threads`` intra-op and inter-op threads (default 1, or ``$MUSIC_TF_THREADS``).
+def configure_threads(n_threads: int | None = None, inter_op_threads: int | None = None) -> None:
+    """Use ``n_threads`` intra-op threads (default 1, or ``$MUSIC_TF_THREADS``) and
+    ``inter_op_threads`` inter-op threads (default the same, or ``$MUSIC_TF_INTER_THREADS``).
 
     Under MPI we run one process per core, so TF's own thread pools would only
-    oversubscribe the cores. Must run before TensorFlow executes its first op; later
-    calls are ignored with a warning.
+    oversubscribe the cores. Inter-op threads run independent ops at once, e.g. the
+    graphs of a process's virtual workers (``--workers_per_rank``), without changing any
+    result; more intra-op threads split single ops and can change float32 rounding. Must
+    run before TensorFlow executes its first op; later calls are ignored with a warning.
     """
     global _THREADS_CONFIGURED
     if _THREADS_CONFIGURED:
         return
     if n_threads is None:
         n_threads = int(os.environ.get("MUSIC_TF_THREADS", "1"))
+    if inter_op_threads is None:
+        inter_op_threads = int(os.environ.get("MUSIC_TF_INTER_THREADS", n_threads))
     try:
         tf.config.threading.set_intra_op_parallelism_threads(n_threads)
-        tf.config.threading.set_inter_op_parallelism_threads(n_threads)
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
     except RuntimeError:
         warnings.warn(
             "TensorFlow was already initialized before music set its thread count; "

@@ -177,17 +177,16 @@ def train(*, workers, logger, params: dict, n_epochs: int, comm, loop: dict | No
             owner.recompute_stats()
             try:
                 for _batch in range(params["n_batches"]):
-                    gradients = [agent.gradients(epoch) for agent in agents]
-                    if all(g is not None for g in gradients):
-                        owner.apply_gradients(gradients)
+                    # each worker's batch and gradient, summed over the workers (one graph call)
+                    gradients = owner.workers_gradients(epoch)
+                    if gradients is not None:
+                        owner.apply_gradients([gradients])
                     if epoch >= params["mi_end_epoch"]:
                         loop["mi_r_scale"] = 0
                         for agent in agents:
                             agent.mi_r_scale = 0
                     if loop["mi_r_scale"] > 0 and not params["no_train_mi"]:
-                        owner.ir.apply_mine([agent.mi_gradient(agent.buffer.random_observations(params["batch_size"],
-                                                                                                 agent.rng))
-                                             for agent in agents])
+                        owner.ir.apply_mine([owner.workers_mi_gradient(params["batch_size"])])
                     if params["sk_r_scale"] > 0:
                         owner.ir.apply_skill([agent.sk_gradient(*agent.buffer.random_steps(params["batch_size"],
                                                                                            agent.rng))[1]

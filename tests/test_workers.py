@@ -53,6 +53,56 @@ def test_two_virtual_workers_end_with_the_weights_of_two_mpi_ranks():
     assert weights_digest(owner) == reference.pop()
 
 
+def _group_of(k: int, hidden: int = 32):
+    """K virtual workers with their own data, as three ranks of seed 0 would have."""
+    owner = make_agent(seed=0, hidden=hidden, mi_r_scale=5000.0, r_scale=1.0, workers_per_rank=k)
+    workers = [owner] + [make_agent(seed=1_000_000 * r, hidden=hidden, mi_r_scale=5000.0, r_scale=1.0, shared=owner)
+                         for r in range(1, k)]
+    for r, worker in enumerate(workers):
+        episodes = random_episodes(np.random.default_rng(r))
+        worker.store_episode(episodes, update_stats=False)
+        worker.accumulate_stats(episodes)
+    owner.recompute_stats()
+    return owner, workers
+
+
+def test_one_graph_call_for_all_workers_equals_their_separate_calls_bit_for_bit():
+    from music.mpi_util import tree_sum
+
+    grouped, _ = _group_of(3)
+    separate, workers = _group_of(3)
+    for _step in range(2):  # the second step checks that every worker's random streams moved alike
+        together = grouped.workers_gradients(epoch=0)
+        alone = [w.gradients(epoch=0) for w in workers]
+        np.testing.assert_array_equal(together.q_grad, tree_sum([g.q_grad for g in alone]))
+        np.testing.assert_array_equal(together.pi_grad, tree_sum([g.pi_grad for g in alone]))
+        np.testing.assert_array_equal(together.q_flat, alone[0].q_flat)
+        assert (together.q_loss, together.pi_loss) == (alone[0].q_loss, alone[0].pi_loss)
+        # three workers: ((g0 + g1) + g2) is the pair order; not the plain sum in another order
+        assert together.q_grad.dtype == np.float32
+        mi_together = grouped.workers_mi_gradient(batch_size=2)
+        mi_alone = [w.mi_gradient(w.buffer.random_observations(2, w.rng)) for w in workers]
+        np.testing.assert_array_equal(mi_together, tree_sum(mi_alone))
+        assert [w.mi_current for w in grouped.workers] == [w.mi_current for w in workers]
+        grouped.apply_gradients([together])
+        separate.apply_gradients(alone)
+    for a, b in zip(grouped.workers, workers, strict=True):
+        assert list(a.reward_histories.entropy) == list(b.reward_histories.entropy)
+        assert a.rng.bit_generator.state == b.rng.bit_generator.state
+        np.testing.assert_array_equal(a.tf_rng.state.numpy(), b.tf_rng.state.numpy())
+    for name, var in grouped.variables.items():
+        np.testing.assert_array_equal(var.numpy(), separate.variables[name].numpy(), err_msg=name)
+
+
+def test_the_group_graph_is_traced_once():
+    owner, _ = _group_of(2, hidden=16)
+    for _ in range(3):
+        owner.apply_gradients([owner.workers_gradients(epoch=0)])
+        owner.ir.apply_mine([owner.workers_mi_gradient(batch_size=2)])
+    assert owner._group_train_graph.experimental_get_tracing_count() == 1
+    assert [g.experimental_get_tracing_count() for g in owner.ir._group_mi_grads.values()] == [1]
+
+
 # ---------------------------------------------------------------- music.train --workers_per_rank
 SMALL = ["--env_name", "FetchPush-v1", "--note", "SAC+MUSIC", "--n_cycles", "3", "--param", "n_batches=2",
          "--param", "n_test_rollouts=1", "--param", "hidden=32", "--param", "batch_size=32"]
