@@ -24,7 +24,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from music.sweep import SCALES, Scale, SweepError, job_status, make_jobs, run_dir, sweep_record, train_command  # noqa: E402
+from music.sweep import (  # noqa: E402
+    SCALES,
+    Scale,
+    SweepError,
+    job_status,
+    layout_ranks,
+    make_jobs,
+    run_dir,
+    sweep_record,
+    train_command,
+)
 
 
 def sbatch_command(job, scale: Scale, results: Path, dependency: str | None, partition: str | None,
@@ -54,11 +64,18 @@ def main(argv=None) -> int:
     p.add_argument("--results", type=Path, required=True, help="results folder on shared storage")
     p.add_argument("--partition")
     p.add_argument("--time", default="24:00:00")
+    p.add_argument("--workers_per_rank", type=int, default=1,
+                   help="virtual workers per Slurm task: the scale's workers run on workers / K tasks")
     p.add_argument("--dry-run", action="store_true", help="print the sbatch commands")
     args = p.parse_args(argv)
     base = SCALES[args.scale]
-    scale = Scale(base.name, base.ranks, base.n_epochs, base.n_cycles, tuple(args.seeds or base.seeds),
-                  tuple(args.tasks or base.tasks), params=base.params)
+    try:
+        ranks = layout_ranks(base, None, args.workers_per_rank)
+    except SweepError as err:
+        print(f"submit_sweep: error: {err}", file=sys.stderr)
+        return 2
+    scale = Scale(base.name, ranks, base.n_epochs, base.n_cycles, tuple(args.seeds or base.seeds),
+                  tuple(args.tasks or base.tasks), params=base.params, workers_per_rank=args.workers_per_rank)
     try:
         jobs = make_jobs(args.family, scale.tasks, args.variants, scale.seeds)
         status = {job.key: job_status(args.results, job, scale) for job in jobs}

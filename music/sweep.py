@@ -51,9 +51,17 @@ class Scale:
     seeds: tuple[int, ...]
     tasks: tuple[str, ...]
     params: tuple[str, ...] = ()  # extra --param KEY=VALUE of every run (e.g. to make test runs tiny)
+    workers_per_rank: int = 1  # virtual workers per MPI process (music.workers): ranks x this = workers
+
+    @property
+    def workers(self) -> int:
+        """The workers whose gradients are summed: what the numbers of a run depend on."""
+        return self.ranks * self.workers_per_rank
 
     def describe(self) -> str:
-        return (f"scale {self.name}: {self.ranks} MPI ranks, {self.n_epochs} epochs of {self.n_cycles} cycles, "
+        layout = (f"{self.ranks} MPI ranks" if self.workers_per_rank == 1 else
+                  f"{self.ranks} MPI ranks x {self.workers_per_rank} virtual workers = {self.workers} workers")
+        return (f"scale {self.name}: {layout}, {self.n_epochs} epochs of {self.n_cycles} cycles, "
                 f"seeds {list(self.seeds)}, tasks {', '.join(self.tasks)}")
 
 
@@ -153,6 +161,9 @@ def train_command(job: Job, scale: Scale, results: Path, python: str = sys.execu
     else:
         cmd = [python, "-m", "music.train", "--env_name", job.task, "--note", job.variant, "--seed", str(job.seed),
                "--n_epochs", str(scale.n_epochs), "--n_cycles", str(scale.n_cycles)]
+    if scale.workers_per_rank > 1 or resume is not None:
+        # on resume too: the run may continue on another layout of the same number of workers
+        cmd += ["--workers_per_rank", str(scale.workers_per_rank)]
     if resume is None:
         for item in scale.params:
             cmd += ["--param", item]
@@ -181,16 +192,18 @@ def code_commit() -> str | None:
 def resumable(partial: Path, scale: Scale | None = None) -> dict | None:
     """The checkpoint manifest of an interrupted run, if it can resume (None: start it again).
 
-    With ``scale``, a run started at another scale (epochs, cycles, ranks) cannot: it would
-    finish with other numbers than the scale says.
+    With ``scale``, a run started at another scale (epochs, cycles, workers) cannot: it would
+    finish with other numbers than the scale says. Another layout of as many workers (ranks x
+    virtual workers per rank) can.
     """
     try:
         manifest = json.loads((checkpoint_dir(partial) / "manifest.json").read_text())
         params = json.loads((partial / "params.json").read_text())
     except (OSError, ValueError):
         return None
-    if scale is not None and (params.get("n_epochs"), params.get("n_cycles"), params.get("num_cpu")) != (
-            scale.n_epochs, scale.n_cycles, scale.ranks):
+    workers = params.get("total_workers", params.get("num_cpu"))
+    if scale is not None and (params.get("n_epochs"), params.get("n_cycles"), workers) != (
+            scale.n_epochs, scale.n_cycles, scale.workers):
         return None
     return manifest
 
@@ -208,8 +221,8 @@ def job_status(results: Path, job: Job, scale: Scale) -> str:
                 f"(sha256 {record.get('params_sha256', '?')[:12]} there, {current[:12]} now); move those results "
                 "away or pass --results to another folder"
             )
-        if (record.get("n_epochs"), record.get("n_cycles"), record.get("ranks")) != (
-                scale.n_epochs, scale.n_cycles, scale.ranks):
+        if (record.get("n_epochs"), record.get("n_cycles"), record.get("workers", record.get("ranks"))) != (
+                scale.n_epochs, scale.n_cycles, scale.workers):
             raise SweepError(f"{folder} was made at another scale ({record.get('scale')}); use another --results")
         return "done"
     if folder.with_name(folder.name + ".partial").exists() or folder.exists():
@@ -220,7 +233,8 @@ def job_status(results: Path, job: Job, scale: Scale) -> str:
 def sweep_record(job: Job, scale: Scale, cmd: list[str]) -> dict:
     """What ``sweep.json`` records about a finished run (the params file's sha256 included)."""
     return {"family": job.family, "task": job.task, "variant": job.variant, "seed": job.seed,
-            "scale": scale.name, "ranks": scale.ranks, "n_epochs": scale.n_epochs, "n_cycles": scale.n_cycles,
+            "scale": scale.name, "ranks": scale.ranks, "workers_per_rank": scale.workers_per_rank,
+            "workers": scale.workers, "n_epochs": scale.n_epochs, "n_cycles": scale.n_cycles,
             "params_file": repo_relative(params_file(job.task, job.variant)),
             "params_sha256": file_sha256(params_file(job.task, job.variant)),
             "command": [repo_relative(part) for part in cmd]}
@@ -407,6 +421,20 @@ def run_sweep(jobs: list[Job], scale: Scale, results: Path, parallel: int = 1, d
     return {"total": total, "skipped": skipped, "run": len(todo)}
 
 
+def layout_ranks(base: Scale, ranks: int | None, workers_per_rank: int) -> int:
+    """The MPI processes of a run: ``ranks`` if given, else the scale's workers / ``workers_per_rank``."""
+    if workers_per_rank < 1:
+        raise SweepError(f"--workers_per_rank must be >= 1 (got {workers_per_rank})")
+    if ranks is not None:
+        if ranks < 1:
+            raise SweepError(f"--ranks must be >= 1 (got {ranks})")
+        return ranks
+    if base.workers % workers_per_rank:
+        raise SweepError(f"scale {base.name} has {base.workers} workers, which {workers_per_rank} workers per rank "
+                         f"do not divide; give --workers_per_rank a divisor of {base.workers} (or --ranks)")
+    return base.workers // workers_per_rank
+
+
 def main(family: str, variants: list[str], description: str, argv: list[str] | None = None,
          default_tasks: tuple[str, ...] | None = None) -> int:
     """Command line shared by the experiment family scripts in experiments/."""
@@ -417,7 +445,11 @@ def main(family: str, variants: list[str], description: str, argv: list[str] | N
     p.add_argument("--seeds", nargs="+", type=int, help="default: the scale's seeds")
     p.add_argument("--n_epochs", type=int, help="override the scale's epochs")
     p.add_argument("--n_cycles", type=int, help="override the scale's cycles per epoch")
-    p.add_argument("--ranks", type=int, help="override the scale's MPI ranks")
+    p.add_argument("--ranks", type=int,
+                   help="MPI processes per run (default: the scale's workers / --workers_per_rank)")
+    p.add_argument("--workers_per_rank", type=int, default=1,
+                   help="virtual workers per process (e.g. --scale paper --workers_per_rank 8: the paper's 16 "
+                        "workers on 2 processes)")
     p.add_argument("--parallel", type=int, default=1, help="runs at a time")
     p.add_argument("--results", type=Path, default=None,
                    help="where run folders go (default: experiments/results for small, else $MUSIC_RUNS/<scale>, "
@@ -426,10 +458,17 @@ def main(family: str, variants: list[str], description: str, argv: list[str] | N
     args = p.parse_args(argv)
     base = SCALES[args.scale]
     tasks = tuple(args.tasks or (default_tasks if default_tasks and args.scale == "small" else base.tasks))
-    scale = Scale(base.name if not (args.n_epochs or args.n_cycles or args.ranks) else base.name + "-custom",
-                  ranks=args.ranks or base.ranks, n_epochs=args.n_epochs or base.n_epochs,
-                  n_cycles=args.n_cycles or base.n_cycles, seeds=tuple(args.seeds or base.seeds), tasks=tasks,
-                  params=base.params)
+    try:
+        ranks = layout_ranks(base, args.ranks, args.workers_per_rank)
+    except SweepError as err:
+        print(f"sweep: error: {err}", file=sys.stderr)
+        return 2
+    n_epochs, n_cycles = args.n_epochs or base.n_epochs, args.n_cycles or base.n_cycles
+    # Another layout of the scale's workers is the same scale; other workers, epochs or cycles are not.
+    same = (n_epochs, n_cycles, ranks * args.workers_per_rank) == (base.n_epochs, base.n_cycles, base.workers)
+    scale = Scale(base.name if same else base.name + "-custom", ranks=ranks, n_epochs=n_epochs, n_cycles=n_cycles,
+                  seeds=tuple(args.seeds or base.seeds), tasks=tasks, params=base.params,
+                  workers_per_rank=args.workers_per_rank)
     args.results = args.results or default_results(scale.name)
     try:
         jobs = make_jobs(family, scale.tasks, args.variants, scale.seeds)

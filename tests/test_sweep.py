@@ -140,3 +140,41 @@ def test_a_half_way_run_of_another_scale_starts_again(tmp_path):
     assert sweep.resumable(partial, SCALE)["epoch"] == 1  # SCALE: 2 epochs of 1 cycle, 1 rank
     other = Scale("other", ranks=1, n_epochs=10, n_cycles=1, seeds=(0,), tasks=("FetchPush-v1",))
     assert sweep.resumable(partial, other) is None
+
+
+def test_a_half_way_run_resumes_on_another_layout_of_as_many_workers(tmp_path):
+    partial = tmp_path / "seed0.partial"
+    (partial / "checkpoints").mkdir(parents=True)
+    (partial / "checkpoints" / "manifest.json").write_text(json.dumps({"epoch": 3, "cycle": 0}))
+    (partial / "params.json").write_text(json.dumps({"n_epochs": 50, "n_cycles": 50, "num_cpu": 2,
+                                                     "workers_per_rank": 8, "total_workers": 16}))
+    paper = sweep.SCALES["paper"]  # 16 ranks of 1 worker
+    assert sweep.resumable(partial, paper)["epoch"] == 3
+    assert sweep.resumable(partial, Scale("p", 4, 50, 50, (0,), (), workers_per_rank=4))["epoch"] == 3
+    assert sweep.resumable(partial, Scale("p", 2, 50, 50, (0,), (), workers_per_rank=4)) is None  # 8 workers
+
+
+def test_the_paper_scale_on_two_processes_of_eight_workers(capsys):
+    code = sweep.main("task_reward", ["SAC"], "d", ["--scale", "paper", "--workers_per_rank", "8", "--tasks",
+                                                    "FetchPush-v1", "--seeds", "0", "--dry-run", "--results", "/x"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "scale paper: 2 MPI ranks x 8 virtual workers = 16 workers" in out
+    command = out.split("would run FetchPush-v1/SAC/seed0: ")[1].split()
+    assert command[command.index("-n") + 1] == "2"
+    assert command[command.index("--workers_per_rank") + 1] == "8"
+    # the same math as the paper's 16 ranks: a finished record of 16 x 1 counts as done, and back
+    job = make_jobs("f", ["FetchPush-v1"], ["SAC"], [0])[0]
+    layout = Scale("paper", 2, 50, 50, (0,), (), workers_per_rank=8)
+    record = sweep.sweep_record(job, layout, ["python"])
+    assert (record["ranks"], record["workers_per_rank"], record["workers"]) == (2, 8, 16)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--workers_per_rank", "3"], "scale paper has 16 workers, which 3 workers per rank do not divide"),
+    (["--workers_per_rank", "0"], "--workers_per_rank must be >= 1 (got 0)"),
+])
+def test_worker_layouts_that_cannot_make_the_scale_are_one_line_errors(capsys, args, message):
+    code = sweep.main("task_reward", ["SAC"], "d", ["--scale", "paper", *args, "--dry-run", "--results", "/x"])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
