@@ -13,4 +13,5 @@ else
 fi
 $PY benchmarks/memory.py
 $PY benchmarks/scaling.py --ranks 1 2 4 8
+$PY benchmarks/workers.py --workers 1 2 4 8
 $PY benchmarks/report.py
