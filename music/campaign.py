@@ -15,7 +15,9 @@ default ``~/music-runs/<name>``):
 ``stop`` sends it SIGTERM: the running training writes a checkpoint at its next cycle end
 and the next ``start`` resumes it. ``status`` says what is done, half-way and to do. A
 finished run is exported at once, copied into the clone's ``experiments/results/<name>/``
-and, with ``--commit-exports``, committed there (only those files).
+and, with ``--commit-exports``, committed there (only those files). On a machine whose
+runs folder is gone, finished runs come back from those committed exports
+(``restore_committed``); only the unfinished ones run again.
 """
 
 from __future__ import annotations
@@ -194,6 +196,37 @@ def copy_exports(export_root: Path, repo_results: Path) -> list[Path]:
     return copied
 
 
+def restore_committed(jobs: list[Job], runs: Path, repo_results: Path, export_root: Path, log=print) -> list[Job]:
+    """Make finished run folders again from the repository's exports, for runs the runs folder
+    lacks (a new machine): they are skipped, and later stages load their committed weights
+    (``policy_<e>_weight.npz`` beside the policy path the params name). An export without
+    every small file, or a pretraining run's without its weights, is not a finished run: it
+    runs again. Returns the jobs restored."""
+    restored = []
+    for job in jobs:
+        folder = run_dir(runs, job)
+        if (folder / "sweep.json").exists() or folder.with_name(folder.name + ".partial").exists():
+            continue
+        source = repo_results / job.task / job.variant / f"seed{job.seed}"
+        if not source.is_dir():
+            continue
+        missing = [name for name in SMALL_FILES if not (source / name).exists()]
+        if job.variant in PRETRAINING_VARIANTS and not list(source.glob("policy_*_weight.npz")):
+            missing.append("policy_<epoch>_weight.npz")
+        if missing:
+            log(f"{job.name()}: the repository's export lacks {', '.join(missing)}; it runs again")
+            continue
+        for dest in (folder, export_root / job.task / job.variant / f"seed{job.seed}"):
+            tmp = dest.with_name(dest.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(source, tmp)
+            shutil.rmtree(dest, ignore_errors=True)
+            os.replace(tmp, dest)
+        log(f"{job.name()}: finished run restored from the repository's export")
+        restored.append(job)
+    return restored
+
+
 def commit_paths(repo: Path, paths: list[Path], message: str, attempts: int = 5) -> bool:
     """Commit exactly ``paths`` in ``repo`` (other staged or edited files stay as they are)."""
     rel = [str(p.resolve().relative_to(repo.resolve())) for p in paths]
@@ -232,8 +265,11 @@ def run(campaign: Campaign, layout: Layout, stages: list[int], repo: Path | None
                                             f"({seconds / 3600:.2f} h), results exported")
             log_line(f"committed {job.name()}" if ok else f"could not commit {job.name()}: commit it by hand")
 
+    jobs = campaign.jobs(stages)
+    if repo_results is not None:
+        restore_committed(jobs, layout.runs, repo_results, layout.export, log=log_line)
     try:
-        run_sweep(campaign.jobs(stages), campaign.scale, layout.runs, log=log_line, on_finish=on_finish)
+        run_sweep(jobs, campaign.scale, layout.runs, log=log_line, on_finish=on_finish)
     except SweepStopped as stopped:
         log_line(f"runner stopped ({stopped}); `start` resumes the campaign")
         return stopped.exit_code

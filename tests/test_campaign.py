@@ -142,3 +142,46 @@ def test_campaign_stages_order_jobs_and_refuse_unknown_stages():
     assert [j.name() for j in campaign.jobs([2])] == ["FetchPush-v1/SAC+MUSIC/seed0", "FetchPush-v1/SAC+MUSIC-r/seed0"]
     with pytest.raises(ValueError, match="has stages \\[1, 2\\], not 4"):
         campaign.jobs([4])
+
+
+def test_a_new_machine_restores_finished_runs_from_the_repository_and_reruns_incomplete_ones(tmp_path):
+    from music.campaign import restore_committed
+    from music.save_weight import saved_weights
+    from music.sweep import job_status, pretrained_policy
+
+    jobs = make_jobs("c", ["FetchPush-v1"], ["SAC+MUSIC-r"], [0, 1])  # pretraining seed0, seed1 first
+    scale = Scale("c", 2, 50, 50, (0, 1), ("FetchPush-v1",))
+    repo_results = tmp_path / "clone" / "experiments" / "results" / "c"
+    for seed in (0, 1):
+        export = repo_results / "FetchPush-v1" / "SAC+MUSIC" / f"seed{seed}"
+        export.mkdir(parents=True)
+        for name in ("progress.csv", "params.json", "log.txt"):
+            (export / name).write_text("x\n")
+        record = sweep_record_of(jobs, seed, scale)
+        (export / "sweep.json").write_text(json.dumps(record))
+    np.savez(repo_results / "FetchPush-v1" / "SAC+MUSIC" / "seed0" / "policy_49_weight.npz", a=np.zeros(2))
+    runs, lines = tmp_path / "runs", []
+    restored = restore_committed(jobs, runs, repo_results, tmp_path / "export", log=lines.append)
+    assert [job.name() for job in restored] == ["FetchPush-v1/SAC+MUSIC/seed0"]
+    assert "FetchPush-v1/SAC+MUSIC/seed1: the repository's export lacks policy_<epoch>_weight.npz; it runs again" \
+        in lines
+    pretrain, final = jobs[0], next(j for j in jobs if j.key == ("FetchPush-v1", "SAC+MUSIC-r", 0))
+    assert job_status(runs, pretrain, scale) == "done"
+    assert saved_weights(pretrained_policy(runs, final, scale)).name == "policy_49_weight.npz"
+    assert (tmp_path / "export" / "FetchPush-v1" / "SAC+MUSIC" / "seed0" / "sweep.json").exists()
+    assert restore_committed(jobs, runs, repo_results, tmp_path / "export", log=lines.append) == []  # once
+
+
+def sweep_record_of(jobs, seed, scale):
+    from music.sweep import sweep_record
+
+    return sweep_record(next(j for j in jobs if j.key == ("FetchPush-v1", "SAC+MUSIC", seed)), scale, ["python"])
+
+
+def test_the_repository_keeps_pretraining_weights_of_exports_and_ignores_other_npz():
+    def ignored(path):
+        return subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", path]).returncode == 0
+
+    run = "experiments/results/medium/FetchPush-v1/SAC+MUSIC/seed0"
+    assert not ignored(f"{run}/policy_49_weight.npz")
+    assert ignored(f"{run}/policy_49.npz") and ignored(f"{run}/policy_49.pkl")
