@@ -19,6 +19,7 @@ import argparse
 import datetime
 import json
 import os
+import platform
 import re
 import shutil
 import signal
@@ -289,12 +290,26 @@ def _start(job: Job, scale: Scale, results: Path, log) -> Running:
                    commits=[seg.get("commit") for seg in segments])
 
 
+def machine() -> str:
+    """This machine's CPU, as runs record it: float32 results differ between CPU kinds (the
+    same seed gives other weights on another CPU), so a run's numbers name their machine."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
+
+
 def _record_segment(run: Running) -> None:
     """Add this session's wall time (and code commit) to the run's segments file."""
     if not run.partial.exists():
         return
     segments = _segments(run.partial)
-    segments.append({"seconds": round(time.time() - run.started, 1), "commit": code_commit(),
+    segments.append({"seconds": round(time.time() - run.started, 1), "commit": code_commit(), "machine": machine(),
                      "ended": datetime.datetime.now().isoformat(timespec="seconds"), "exit": run.proc.returncode})
     atomic_write_text(run.partial / SEGMENTS, json.dumps(segments, indent=1))
 
@@ -310,8 +325,9 @@ def _finish(run: Running, scale: Scale, results: Path) -> float:
         raise RuntimeError(f"{job.name()} failed (exit {run.proc.returncode}); see {log_path}:\n" + "\n".join(tail))
     commit = code_commit()
     record = sweep_record(job, scale, [*train_command(job, scale, results), "--logdir", str(run_dir(results, job))])
+    machines = sorted({seg["machine"] for seg in _segments(partial) if seg.get("machine")} | {machine()})
     record.update(seconds=round(run.earlier_seconds + seconds, 1), sessions=len(run.commits) + 1,
-                  commit=commit, finished=datetime.datetime.now().isoformat(timespec="seconds"))
+                  commit=commit, machines=machines, finished=datetime.datetime.now().isoformat(timespec="seconds"))
     if any(c != commit for c in run.commits):
         record["commits_of_earlier_sessions"] = run.commits
     atomic_write_text(partial / "sweep.json", json.dumps(record, indent=1))

@@ -76,6 +76,9 @@ def test_runner_stops_with_a_checkpoint_resumes_exports_commits_and_skips(tmp_pa
     folder = root / "runs" / "tiny" / "FetchPush-v1" / "SAC+MUSIC" / "seed0"
     record = json.loads((folder / "sweep.json").read_text())
     assert record["sessions"] == 2 and record["seconds"] > 0 and len(record["commit"]) == 40
+    from music.sweep import machine
+
+    assert record["machines"] == [machine()] and "cores" in machine()  # both sessions ran here
     progress = (folder / "progress.csv").read_text().splitlines()
     assert [row.split(",")[progress[0].split(",").index("epoch")] for row in progress[1:]] == ["0", "1", "2"]
     export = repo / "experiments" / "results" / "tiny" / "FetchPush-v1" / "SAC+MUSIC" / "seed0"
