@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from music.envs import canonical_env_name
+from music.envs import SplitError, canonical_env_name, parse_indices
 from music.her import REPLAY_STRATEGIES, make_sample_her_transitions
 from music.schedules import PiecewiseSchedule
 
@@ -118,6 +118,10 @@ class Params:
                                choices=("float32", "float64"))
     mi_end_mode: str = _field("original", "after mi_end_epoch the MI term is -m_w (original) or 0 (drop)", "choice",
                               choices=("original", "drop"))
+    agent_obs: Any = _field(None, "observation entries of the agent's own state, e.g. \"0:3\" or [0, 1, 2] "
+                            "(null: the task's registered split; docs/custom_envs.md)", "indices")
+    surrounding_obs: Any = _field(None, "observation entries of the surroundings the agent should control, e.g. "
+                                  "\"3:6\" (null: the task's registered split)", "indices")
 
 
 PARAM_FIELDS = {f.name: f for f in fields(Params)}
@@ -159,6 +163,11 @@ def _check_type(key: str, value: Any) -> str | None:
             return str(err)
     if kind == "skill" and value is not None and not (isinstance(value, int) and not isinstance(value, bool)):
         return f"expected null or a skill number, got {value!r}"
+    if kind == "indices" and value is not None:
+        try:
+            parse_indices(value, key)
+        except SplitError as err:
+            return str(err).removeprefix(f"{key} ")
     if kind == "load_weight":
         ok = value in (None, False) or isinstance(value, str)
         ok = ok or (isinstance(value, list) and value and all(isinstance(v, str) for v in value))
@@ -229,9 +238,15 @@ def shipped_weights(name: str, env_name: str, note: str, root: Path = SHIPPED_WE
 
 def params_file(env_name: str, note: str, params_dir: Path = PARAMS_DIR) -> Path:
     """Where the params of variant ``note`` for ``env_name`` live (v1 folder names, as the original)."""
-    canonical = canonical_env_name(env_name)
+    canonical = canonical_env_name(env_name).rpartition(":")[2]  # module:EnvId -> EnvId
     candidates = [env_name, canonical.replace("-v4", "-v1"), canonical]
-    folder = next((name for name in candidates if (params_dir / name).is_dir()), candidates[1])
+    folder = next((name for name in candidates if (params_dir / name).is_dir()), None)
+    if folder is None:
+        raise ParamsError(
+            f"no params folder for env {env_name} ({params_dir / canonical} does not exist): give the variant's "
+            "parameters with --params_file FILE, e.g. a copy of experiments/params/MusicPointPush-v0/SAC+MUSIC.json "
+            "(docs/custom_envs.md)"
+        )
     path = params_dir / folder / f"{note}.json"
     if not path.is_file():
         available = sorted(p.stem for p in (params_dir / folder).glob("*.json"))

@@ -29,7 +29,7 @@ from mpi4py import MPI
 from music.actor_critic import ActorCritic, action_bound
 from music.config import PARAM_FIELDS, Params, configure_her, discount, params_from_dict
 from music.discriminator import Discriminator
-from music.envs import SUPPORTED_ENVS, canonical_env_name, observation_split
+from music.envs import known_split, observation_split
 from music.mpi_adam import MpiAdam
 from music.mpi_util import tree_sum
 from music.normalizer import Normalizer
@@ -213,10 +213,11 @@ class DDPG:
         self.comm = comm or MPI.COMM_WORLD
 
         needs_split = p.mi_r_scale > 0 or p.sk_r_scale > 0 or p.mi_prioritization
-        if SUPPORTED_ENVS[canonical_env_name(env_name)] is None and not needs_split:
+        declared = p.agent_obs is not None or p.surrounding_obs is not None
+        if not needs_split and not declared and known_split(env_name) is None:
             self.split = None  # e.g. FetchReach: plain DDPG/SAC + HER, no intrinsic reward
         else:
-            self.split = observation_split(env_name, self.dimo)
+            self.split = observation_split(env_name, self.dimo, p.agent_obs, p.surrounding_obs)
 
         # Separate streams, so that no sampling draw repeats a draw that made the initial weights.
         init_seq, np_seq, tf_seq = np.random.SeedSequence(seed).spawn(3)
@@ -605,7 +606,8 @@ class DDPG:
         if self.ir is None:
             raise ValueError(
                 f"{what} needs an agent/surrounding split of observations, which {self.env_name} does not have; "
-                "use an env with an object (FetchPush, FetchPickAndPlace, FetchSlide)"
+                "use an env with an object (FetchPush, FetchPickAndPlace, FetchSlide) or declare agent_obs and "
+                "surrounding_obs (docs/custom_envs.md)"
             )
 
     def _mi_inputs(self, o_s: np.ndarray, perm) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from music.envs import ObservationSplit
+from music.envs import ObservationSplit, take
 from music.mpi_adam import MpiAdam
 from music.mpi_util import tree_sum
 from music.networks import MLP, Dense
@@ -151,8 +151,8 @@ class Discriminator(tf.Module):
             perm: permutation of range(tau), shape (tau,), shared by the whole batch;
                 y shuffled in time by it gives samples of the product of marginals.
         """
-        x = o_tau[..., self.split.agent]
-        y = o_tau[..., self.split.surrounding]
+        x = take(o_tau, self.split.agent)
+        y = take(o_tau, self.split.surrounding)
         y_shuffled = tf.gather(y, perm, axis=1)
         t_all = self.statistics(tf.concat([x, x], axis=1), tf.concat([y, y_shuffled], axis=1))
         tau = tf.shape(x)[1]
@@ -163,7 +163,7 @@ class Discriminator(tf.Module):
 
     def skill_logits(self, o: tf.Tensor) -> tf.Tensor:
         """Skill logits from the surrounding state of o (B, dimo); shape (B, dimz)."""
-        return self.skill_net(o[..., self.split.surrounding])
+        return self.skill_net(take(o, self.split.surrounding))
 
     def skill_loss(self, o: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
         """Softmax cross-entropy of the skill discriminator against one-hot z; shape (B,)."""

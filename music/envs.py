@@ -1,51 +1,153 @@
-"""The Fetch tasks and which part of their observation is the agent and which its surroundings.
+"""Environments, and which part of their observation is the agent and which its surroundings.
 
-MUSIC needs to know, for each environment, which slice of the observation vector is
-the agent's own state (the gripper position) and which is the surrounding state (the
-object position). This table is that knowledge; nothing else in the library hard-codes
-observation layouts.
+MUSIC needs to know, for each environment, which entries of the observation vector are
+the agent's own state (the gripper position of the Fetch tasks) and which the surrounding
+state (the object position). Known tasks have that split registered here
+(``KNOWN_SPLITS``); any other goal-conditioned gymnasium environment is trained by id (or
+``module:EnvId``, importing the module that registers it) with its split declared as data,
+the params ``agent_obs`` and ``surrounding_obs`` (docs/custom_envs.md). Nothing else in the
+library hard-codes observation layouts.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+import numpy as np
+
+# Observation entries: a slice where they are contiguous (as the Fetch split), else indices.
+Index = slice | tuple[int, ...]
 
 
 class UnknownEnvError(ValueError):
-    """An environment name this project does not support."""
+    """An environment name that gymnasium does not know, or one MUSIC cannot train."""
+
+
+class SplitError(ValueError):
+    """An agent/surrounding split that does not fit the observation."""
+
+
+def _indices(index: Index) -> tuple[int, ...]:
+    if isinstance(index, slice):
+        return tuple(range(index.start or 0, index.stop, index.step or 1))
+    return tuple(int(i) for i in index)
+
+
+def _compact(indices: tuple[int, ...]) -> Index:
+    """A slice for ascending contiguous entries (numpy and TF slice them without a gather)."""
+    if indices and indices == tuple(range(indices[0], indices[0] + len(indices))):
+        return slice(indices[0], indices[0] + len(indices))
+    return indices
 
 
 @dataclass(frozen=True)
 class ObservationSplit:
-    """Where the agent and the surrounding states sit in a flat observation.
+    """Where the agent and the surrounding states sit in a flat observation of ``dimo`` floats.
 
+    ``agent`` and ``surrounding`` are a slice (contiguous entries) or a tuple of indices;
+    they must be non-empty, inside the observation and disjoint (``SplitError`` otherwise).
     Fetch object tasks, 25 floats: grip_pos 0:3, object_pos 3:6, object_rel_pos 6:9,
     gripper_state 9:11, object_rot 11:14, object_velp 14:17, object_velr 17:20,
     grip_velp 20:23, gripper_vel 23:25.
     """
 
     dimo: int
-    agent: slice  # grip_pos
-    surrounding: slice  # object_pos
+    agent: Index  # the agent's own state (Fetch: grip_pos)
+    surrounding: Index  # the state it should control (Fetch: object_pos)
+
+    def __post_init__(self):
+        parts = {}
+        for name in ("agent", "surrounding"):
+            indices = _indices(getattr(self, name))
+            if not indices:
+                raise SplitError(f"the {name} part of the split is empty; declare at least one observation entry")
+            bad = [i for i in indices if not 0 <= i < self.dimo]
+            if bad:
+                raise SplitError(f"the {name} part names entries {bad} outside the observation of {self.dimo} floats "
+                                 f"(valid: 0..{self.dimo - 1})")
+            if len(set(indices)) != len(indices):
+                raise SplitError(f"the {name} part names an entry twice: {list(indices)}")
+            parts[name] = indices
+            object.__setattr__(self, name, _compact(indices))
+        shared = sorted(set(parts["agent"]) & set(parts["surrounding"]))
+        if shared:
+            raise SplitError(f"agent and surrounding overlap at entries {shared}; MI between a state and itself "
+                             "is meaningless: declare disjoint parts")
+
+    @property
+    def agent_indices(self) -> tuple[int, ...]:
+        return _indices(self.agent)
+
+    @property
+    def surrounding_indices(self) -> tuple[int, ...]:
+        return _indices(self.surrounding)
 
     @property
     def dim_agent(self) -> int:
-        return self.agent.stop - self.agent.start
+        return len(self.agent_indices)
 
     @property
     def dim_surrounding(self) -> int:
-        return self.surrounding.stop - self.surrounding.start
+        return len(self.surrounding_indices)
+
+    def describe(self) -> str:
+        def text(index: Index) -> str:
+            return f"{index.start}:{index.stop}" if isinstance(index, slice) else ",".join(map(str, index))
+
+        return f"agent_obs {text(self.agent)}, surrounding_obs {text(self.surrounding)} (of {self.dimo} floats)"
 
 
-_FETCH_OBJECT_SPLIT = ObservationSplit(dimo=25, agent=slice(0, 3), surrounding=slice(3, 6))
+def take(o, index: Index):
+    """The entries ``index`` of the last axis of a numpy array or TF tensor."""
+    if isinstance(index, slice):
+        return o[..., index]
+    if isinstance(o, np.ndarray):
+        return o[..., list(index)]
+    import tensorflow as tf
 
-# Supported task -> its agent/surrounding split (None: the task has no object).
-SUPPORTED_ENVS: dict[str, ObservationSplit | None] = {
-    "FetchPush-v4": _FETCH_OBJECT_SPLIT,
-    "FetchPickAndPlace-v4": _FETCH_OBJECT_SPLIT,
-    "FetchSlide-v4": _FETCH_OBJECT_SPLIT,
+    return tf.gather(o, list(index), axis=-1)
+
+
+def parse_indices(spec, name: str = "indices") -> tuple[int, ...]:
+    """Observation entries from a params value: a list of ints, or text like "0:3", "0:3,7", "4,9,11".
+
+    Raises ``SplitError`` naming ``name`` for anything else.
+    """
+    if isinstance(spec, (list, tuple)) and all(isinstance(i, int) and not isinstance(i, bool) for i in spec):
+        return tuple(spec)
+    if isinstance(spec, str):
+        indices: list[int] = []
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            match = re.fullmatch(r"(\d+)(?::(\d+))?", part)
+            if not match:
+                break
+            start = int(match.group(1))
+            stop = int(match.group(2)) if match.group(2) is not None else start + 1
+            if stop <= start:
+                raise SplitError(f"{name}: {part!r} is an empty range; write start:stop with stop > start")
+            indices.extend(range(start, stop))
+        else:
+            if indices:
+                return tuple(indices)
+    raise SplitError(f"{name} must list observation entries, as a list of ints or text like \"0:3\" or "
+                     f"\"0:3,7\", got {spec!r}")
+
+
+FETCH_OBJECT_SPLIT = ObservationSplit(dimo=25, agent=slice(0, 3), surrounding=slice(3, 6))
+# MusicPointPush-v0 (music.toy_env), 8 floats: agent_pos 0:2, object_pos 2:4, object_rel_pos 4:6, agent_vel 6:8.
+POINT_PUSH_SPLIT = ObservationSplit(dimo=8, agent=slice(0, 2), surrounding=slice(2, 4))
+
+# Tasks whose split is registered (None: the task has no object, so no MI or skill reward).
+KNOWN_SPLITS: dict[str, ObservationSplit | None] = {
+    "FetchPush-v4": FETCH_OBJECT_SPLIT,
+    "FetchPickAndPlace-v4": FETCH_OBJECT_SPLIT,
+    "FetchSlide-v4": FETCH_OBJECT_SPLIT,
     "FetchReach-v4": None,
+    "MusicPointPush-v0": POINT_PUSH_SPLIT,
 }
+# The Fetch names kept from before the open interface (the tasks the paper trained).
+SUPPORTED_ENVS = KNOWN_SPLITS
 
 # The original's names (old gym, mujoco-py) and the task they mean today.
 ALIASES: dict[str, str] = {
@@ -57,54 +159,12 @@ ALIASES: dict[str, str] = {
 
 
 def canonical_env_name(env_name: str) -> str:
-    """The supported v4 name for ``env_name`` (v1 aliases resolved); raises ``UnknownEnvError``."""
-    name = ALIASES.get(env_name, env_name)
-    if name not in SUPPORTED_ENVS:
-        known = ", ".join(sorted(SUPPORTED_ENVS) + sorted(ALIASES))
-        raise UnknownEnvError(f"unknown env {env_name!r}; supported: {known}")
-    return name
+    """The name gymnasium knows ``env_name`` by: v1 aliases resolved, anything else as it is."""
+    return ALIASES.get(env_name, env_name)
 
 
-def observation_split(env_name: str, dimo: int | None = None) -> ObservationSplit:
-    """The agent/surrounding split of ``env_name``'s observations.
-
-    Raises ``ValueError`` naming the env if it has no object to split off, or if
-    ``dimo`` (the observation size actually seen) differs from the expected one.
-    """
-    name = canonical_env_name(env_name)
-    split = SUPPORTED_ENVS[name]
-    if split is None:
-        raise ValueError(
-            f"{env_name} has no agent/surrounding split (there is no object in the scene), so "
-            "MUSIC's mutual-information and skill rewards cannot be used on it; "
-            "set mi_r_scale=0 and sk_r_scale=0, or use FetchPush, FetchPickAndPlace or FetchSlide"
-        )
-    if dimo is not None and dimo != split.dimo:
-        raise ValueError(
-            f"{env_name}: observations have {dimo} floats, expected {split.dimo} "
-            f"(grip_pos at {split.agent.start}:{split.agent.stop}, "
-            f"object_pos at {split.surrounding.start}:{split.surrounding.stop})"
-        )
-    return split
-
-
-_ALIAS_PRINTED: set[str] = set()
-
-
-def make_env(env_name: str, render_mode: str | None = None, max_episode_steps: int | None = None,
-             frame_size: int | None = None, quiet: bool = False):
-    """Create the gymnasium-robotics task ``env_name`` (v1 aliases accepted, announced once).
-
-    ``frame_size`` sets the width and height of rendered frames (gymnasium-robotics: 480).
-    ``quiet`` counts the alias as announced without printing it (MPI ranks other than 0).
-
-    Raises ``UnknownEnvError`` listing the supported names for anything else.
-    """
-    name = canonical_env_name(env_name)
-    if env_name != name and env_name not in _ALIAS_PRINTED:
-        _ALIAS_PRINTED.add(env_name)
-        if not quiet:
-            print(f"{env_name} -> {name}", flush=True)
+def _register_known() -> None:
+    """Register the gymnasium-robotics tasks and ours (idempotent)."""
     import contextlib
     import io
 
@@ -114,12 +174,125 @@ def make_env(env_name: str, render_mode: str | None = None, max_episode_steps: i
     with contextlib.redirect_stderr(io.StringIO()):
         import gymnasium_robotics
     gym.register_envs(gymnasium_robotics)
+    if "MusicPointPush-v0" not in gym.registry:
+        gym.register("MusicPointPush-v0", entry_point="music.toy_env:PointPushEnv", max_episode_steps=50)
+
+
+def check_env_name(env_name: str) -> str:
+    """``env_name`` resolved and known to gymnasium (``module:EnvId`` imports the module first);
+    raises ``UnknownEnvError`` with a one-line hint otherwise. Returns the id to make."""
+    import importlib
+
+    import gymnasium as gym
+
+    _register_known()
+    name = canonical_env_name(env_name)
+    module, _, env_id = name.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            raise UnknownEnvError(f"env {env_name!r}: cannot import module {module!r} ({err}); "
+                                  "give 'module:EnvId' with an importable module that registers EnvId") from None
+    if env_id not in gym.registry:
+        known = ", ".join(sorted(KNOWN_SPLITS) + sorted(ALIASES))
+        raise UnknownEnvError(f"unknown env {env_name!r}: not a registered gymnasium id (known tasks: {known}); "
+                              "give a gymnasium id, or 'module:EnvId' to import the module that registers it")
+    return env_id
+
+
+def known_split(env_name: str) -> ObservationSplit | None:
+    """The registered split of a known task, else None."""
+    return KNOWN_SPLITS.get(canonical_env_name(env_name).rpartition(":")[2])
+
+
+def observation_split(env_name: str, dimo: int | None = None, agent_obs=None,
+                      surrounding_obs=None) -> ObservationSplit:
+    """The agent/surrounding split of ``env_name``'s observations: the declared one
+    (``agent_obs`` and ``surrounding_obs``, both or neither), else the registered one.
+
+    Raises ``SplitError`` naming what to declare if neither exists, if the declaration is
+    incomplete or does not fit, or if ``dimo`` (the observation size actually seen)
+    differs from a registered split's.
+    """
+    if (agent_obs is None) != (surrounding_obs is None):
+        missing = "surrounding_obs" if surrounding_obs is None else "agent_obs"
+        raise SplitError(f"{env_name}: agent_obs and surrounding_obs are declared together; {missing} is missing")
+    if agent_obs is not None:
+        if dimo is None:
+            raise SplitError(f"{env_name}: a declared split needs the observation size")
+        return ObservationSplit(dimo, parse_indices(agent_obs, "agent_obs"),
+                                parse_indices(surrounding_obs, "surrounding_obs"))
+    name = canonical_env_name(env_name).rpartition(":")[2]
+    if name not in KNOWN_SPLITS:
+        raise SplitError(
+            f"{env_name} has no registered agent/surrounding split: declare which observation entries are the "
+            "agent's own state and which the surroundings it should control, e.g. --param agent_obs='\"0:3\"' "
+            "--param surrounding_obs='\"3:6\"' (docs/custom_envs.md); or set mi_r_scale=0 and sk_r_scale=0"
+        )
+    split = KNOWN_SPLITS[name]
+    if split is None:
+        raise SplitError(
+            f"{env_name} has no agent/surrounding split (there is no object in the scene), so "
+            "MUSIC's mutual-information and skill rewards cannot be used on it; "
+            "set mi_r_scale=0 and sk_r_scale=0, or use FetchPush, FetchPickAndPlace or FetchSlide"
+        )
+    if dimo is not None and dimo != split.dimo:
+        raise SplitError(f"{env_name}: observations have {dimo} floats, expected {split.dimo} "
+                         f"({split.describe()})")
+    return split
+
+
+_ALIAS_PRINTED: set[str] = set()
+
+
+def make_env(env_name: str, render_mode: str | None = None, max_episode_steps: int | None = None,
+             frame_size: int | None = None, quiet: bool = False):
+    """Create the goal-conditioned gymnasium environment ``env_name`` (v1 aliases accepted, announced once).
+
+    ``frame_size`` sets the width and height of rendered frames (gymnasium-robotics: 480).
+    ``quiet`` counts the alias as announced without printing it (MPI ranks other than 0).
+
+    Raises ``UnknownEnvError`` for a name gymnasium does not know, or an environment that is
+    not goal-conditioned (dict observations ``observation``, ``achieved_goal``,
+    ``desired_goal`` and a ``compute_reward``).
+    """
+    env_id = check_env_name(env_name)
+    name = canonical_env_name(env_name)
+    if env_name != name and env_name not in _ALIAS_PRINTED:
+        _ALIAS_PRINTED.add(env_name)
+        if not quiet:
+            print(f"{env_name} -> {name}", flush=True)
+    import gymnasium as gym
+
     kwargs = {"render_mode": render_mode} if render_mode else {}
     if max_episode_steps is not None:
         kwargs["max_episode_steps"] = max_episode_steps
     if frame_size is not None:
         kwargs.update(width=frame_size, height=frame_size)
-    return gym.make(name, **kwargs)
+    env = gym.make(env_id, **kwargs)
+    check_goal_env(env, env_name)
+    return env
+
+
+GOAL_KEYS = ("observation", "achieved_goal", "desired_goal")
+
+
+def check_goal_env(env, env_name: str) -> None:
+    """Refuse, in one line, an environment MUSIC cannot train: it must be goal-conditioned."""
+    from gymnasium import spaces
+
+    space = env.observation_space
+    if not (isinstance(space, spaces.Dict) and all(k in space.spaces for k in GOAL_KEYS)):
+        raise UnknownEnvError(f"{env_name} is not goal-conditioned (its observations are {type(space).__name__}, "
+                              f"not a dict of {', '.join(GOAL_KEYS)}); wrap it as a goal env with a "
+                              "compute_reward (docs/custom_envs.md)")
+    if not callable(getattr(env.unwrapped, "compute_reward", None)):
+        raise UnknownEnvError(f"{env_name} has goal observations but no compute_reward(achieved_goal, goal, info), "
+                              "which HER needs to relabel goals (docs/custom_envs.md)")
+    if not isinstance(env.action_space, spaces.Box):
+        raise UnknownEnvError(f"{env_name} has {type(env.action_space).__name__} actions; DDPG and SAC need "
+                              "continuous (Box) actions")
 
 
 def set_goal(env, goal) -> None:

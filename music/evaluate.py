@@ -61,7 +61,7 @@ def evaluate_policy(policy, episodes: int, seed: int = 0, mode: str = "test") ->
     displacement and lift (mean, std; m) and ``object_fell``: the fraction of episodes that
     end with the object more than FALL_DROP below where it started (off the table).
     """
-    from music.envs import make_env
+    from music.envs import make_env, take
     from music.rollout import RolloutWorker
 
     env_name = policy.env_name
@@ -82,8 +82,8 @@ def evaluate_policy(policy, episodes: int, seed: int = 0, mode: str = "test") ->
             pairs = np.stack([episode["o"][0, :-1], episode["o"][0, 1:]], axis=1)  # (T, 2, dimo)
             mi = -policy.run_mi(pairs).reshape(-1)
             mi_rewards.append(float(np.mean(np.clip(MI_R_SCALE * mi, 0.0, 1.0) - 1.0)))
-        if worker.object_slice is not None:
-            fell.append(ends_off_the_table(episode["o"][0, :, worker.object_slice][:, 2]))
+        if worker.object_slice is not None and worker.initial_object.shape[1] == 3:  # a 3-D object position
+            fell.append(ends_off_the_table(take(episode["o"][0], worker.object_slice)[:, 2]))
     successes = int(round(sum(worker.success_history)))
     low, high = wilson_interval(successes, episodes)
     summary = {

@@ -76,10 +76,10 @@ def resolve_params(args, given: set[str] = frozenset()) -> dict:
         params_file,
         parse_override,
     )
-    from music.envs import UnknownEnvError, canonical_env_name
+    from music.envs import SplitError, UnknownEnvError, check_env_name
 
     try:
-        canonical_env_name(args.env_name)
+        check_env_name(args.env_name)
         params = default_params()
         params.update(check_params({"replay_strategy": args.replay_strategy, "n_cycles": args.n_cycles},
                                    "command line"))
@@ -90,7 +90,8 @@ def resolve_params(args, given: set[str] = frozenset()) -> dict:
         overrides = dict(parse_override(text) for text in args.param)
         params.update(check_params(overrides, "--param"))
         check_consistency(params, str(source or "params"))
-    except (ParamsError, UnknownEnvError) as err:
+        check_env_and_split(args.env_name, params)
+    except (ParamsError, UnknownEnvError, SplitError) as err:
         raise BadInput(str(err)) from None
     for name in ("n_epochs", "num_cpu"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
@@ -109,6 +110,24 @@ def resolve_params(args, given: set[str] = frozenset()) -> dict:
             raise BadInput(f"max_u lists {len(params['max_u'])} bounds but {args.env_name} has {dimu} action "
                            f"dimensions; give one number or a list of {dimu}")
     return params
+
+
+def check_env_and_split(env_name: str, params: dict) -> None:
+    """Before anything is written: an environment without a registered split is made once (it must
+    be goal-conditioned), and a declared or needed agent/surrounding split must fit its observations.
+    Raises ``UnknownEnvError`` or ``SplitError`` (one line each)."""
+    from music.envs import KNOWN_SPLITS, canonical_env_name, make_env, observation_split
+
+    declared = params["agent_obs"] is not None or params["surrounding_obs"] is not None
+    needs_split = params["mi_r_scale"] > 0 or params["sk_r_scale"] > 0 or params["mi_prioritization"]
+    known = canonical_env_name(env_name).rpartition(":")[2] in KNOWN_SPLITS
+    if known and not declared:
+        return  # the registered split is checked against the observations when the agent is built
+    env = make_env(env_name, quiet=True)
+    dimo = env.observation_space["observation"].shape[0]
+    env.close()
+    if declared or needs_split:
+        observation_split(env_name, dimo, params["agent_obs"], params["surrounding_obs"])
 
 
 def default_logdir(args, num_cpu: int) -> Path:

@@ -153,7 +153,7 @@ def plot_metric(runs: list[Run], metric: str, x: str, out: Path, title: str | No
 
 def skill_final_positions(policy_file: Path, n_rollouts: int, seed: int = 0) -> dict[int, np.ndarray]:
     """Final object positions (n_rollouts, 3) reached by each skill of a policy (greedy, Zero goals)."""
-    from music.envs import make_env
+    from music.envs import make_env, take
     from music.rollout import RolloutWorker
     from music.save_weight import load_policy
 
@@ -168,7 +168,7 @@ def skill_final_positions(policy_file: Path, n_rollouts: int, seed: int = 0) -> 
     goal = np.zeros((1, dims["g"])) if policy.params.goal_generation == "Zero" else None
     out = {}
     for z in range(policy.dimz):
-        finals = [worker.generate_rollouts(goal, np.eye(policy.dimz)[[z]])["o"][0, -1, policy.split.surrounding]
+        finals = [take(worker.generate_rollouts(goal, np.eye(policy.dimz)[[z]])["o"][0, -1], policy.split.surrounding)
                   for _ in range(n_rollouts)]
         out[z] = np.asarray(finals)
     return out

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from music.envs import SUPPORTED_ENVS, canonical_env_name, set_goal
+from music.envs import canonical_env_name, known_split, set_goal, take
 
 log = logging.getLogger(__name__)
 
@@ -19,10 +19,11 @@ RESTING_TOLERANCE = 1e-6  # m
 
 
 def object_motion(path: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per episode, from object positions ``path`` (n, T+1, 3): the distance between the first and
-    last position and the highest rise above the first height, in m (0 below RESTING_TOLERANCE)."""
+    """Per episode, from surrounding states ``path`` (n, T+1, d): the distance between the first and
+    last state and, for 3-D positions (d = 3: the Fetch object), the highest rise above the first
+    height; in m for the Fetch tasks (0 below RESTING_TOLERANCE; lift 0 when d != 3)."""
     displacement = np.linalg.norm(path[:, -1] - path[:, 0], axis=-1)
-    lift = np.max(path[:, :, 2] - path[:, :1, 2], axis=1)
+    lift = np.max(path[:, :, 2] - path[:, :1, 2], axis=1) if path.shape[-1] == 3 else np.zeros(len(path))
     return (np.where(displacement < RESTING_TOLERANCE, 0.0, displacement),
             np.where(lift < RESTING_TOLERANCE, 0.0, lift))
 
@@ -46,7 +47,8 @@ class RolloutWorker:
         noise_eps, random_eps: exploration (see ``DDPG.get_actions``).
         history_len: number of recent rollouts the logged statistics cover.
         render: collect RGB frames, rendered in a helper process (see ``music.render``).
-        env_name: decides where the object sits in the observation (displacement logs).
+        env_name: the task, whose registered split says where the object sits in the observation
+            (displacement logs) when the policy has no split of its own.
         max_nan_retries: consecutive NaN episodes allowed before giving up.
     """
 
@@ -82,8 +84,9 @@ class RolloutWorker:
         self.render = render
         self.max_nan_retries = max_nan_retries
         self.info_keys = [key[len("info_"):] for key in dims if key.startswith("info_")]
-        split = SUPPORTED_ENVS[canonical_env_name(env_name)] if env_name else None
-        self.object_slice = split.surrounding if split else None
+        # the policy's split (registered or declared), else the task's registered one
+        split = getattr(policy, "split", None) or (known_split(env_name) if env_name else None)
+        self.object_slice = split.surrounding if split else None  # a slice or indices (music.envs.Index)
         self.renderer = None
         if render:
             from music.render import SubprocessRenderer
@@ -102,7 +105,7 @@ class RolloutWorker:
         self.initial_ag = np.empty((rollout_batch_size, dims["g"]), np.float32)
         # Object positions in the simulator's float64 for the displacement and lift logs:
         # float32 copies of a resting object differ by ~3e-8 m of rounding.
-        self.initial_object = np.zeros((rollout_batch_size, 3))
+        self.initial_object = np.zeros((rollout_batch_size, split.dim_surrounding if split else 0))
 
     def seed(self, seed: int) -> None:
         """Env i is seeded with seed + 1000 * i at its next reset (as the original)."""
@@ -118,7 +121,7 @@ class RolloutWorker:
         self.initial_o[i] = obs["observation"]
         self.initial_ag[i] = obs["achieved_goal"]
         if self.object_slice is not None:
-            self.initial_object[i] = obs["observation"][self.object_slice]
+            self.initial_object[i] = take(obs["observation"], self.object_slice)
 
     def generate_rollouts(self, generated_goal: np.ndarray | None = None, z_s_onehot: np.ndarray | None = None):
         """Run one episode in every env. Returns {key: (rollout_batch_size, T or T+1, dim)}.
@@ -149,7 +152,7 @@ class RolloutWorker:
         obs, zs, achieved, acts, goals, successes, qs = [], [], [], [], [], [], []
         info_values = {k: np.empty((self.T, n, self.dims["info_" + k]), np.float32) for k in self.info_keys}
         frames = [[] for _ in range(n)] if self.render else None
-        object_path = [self.initial_object.copy()]  # float64, (n, 3) per step
+        object_path = [self.initial_object.copy()]  # float64, (n, dim_surrounding) per step
         for t in range(self.T):
             out = self.policy.get_actions(
                 o, z, ag, self.g, compute_Q=self.compute_Q,
@@ -177,7 +180,7 @@ class RolloutWorker:
             if np.isnan(o_new).any():
                 return None
             if self.object_slice is not None:
-                object_path.append(o_new[:, self.object_slice].copy())
+                object_path.append(take(o_new, self.object_slice).copy())
             obs.append(o.copy())
             zs.append(z.copy())
             achieved.append(ag.copy())

@@ -232,11 +232,11 @@ def test_env_without_object_has_no_intrinsic_reward():
 
 
 def test_wrong_observation_size_and_unknown_env_are_named():
-    from music.envs import UnknownEnvError
+    from music.envs import SplitError
 
     with pytest.raises(ValueError, match=r"FetchSlide-v1: observations have 24 floats, expected 25"):
         make_agent(env_name="FetchSlide-v1", input_dims=dict(o=24, z=1, g=3, u=4))
-    with pytest.raises(UnknownEnvError, match=r"unknown env 'FetchPull-v1'; supported: .*FetchPush-v4"):
+    with pytest.raises(SplitError, match=r"FetchPull-v1 has no registered agent/surrounding split: declare"):
         make_agent(env_name="FetchPull-v1")
 
 

@@ -131,3 +131,28 @@ def test_skill_discriminator_training_lowers_cross_entropy():
         agent.train_sk(o, z)
     after = -agent.run_sk(o, z).mean()
     assert before > 0.9 and after < 0.3, (before, after)
+
+
+def test_a_declared_split_of_scattered_entries_feeds_mine_and_the_skill_net_those_entries():
+    # agent (gripper-like) entries 0, 2, 4 and surrounding entries 7, 5, 9 (in that order), declared as data
+    agent = make_agent(hidden=32, sk_r_scale=1.0, agent_obs=[0, 2, 4], surrounding_obs="7,5,9",
+                       input_dims=dict(o=12, z=3, g=3, u=4, info_is_success=1), env_name="SomeGoalEnv-v0")
+    assert agent.split.agent == (0, 2, 4) and agent.split.surrounding == (7, 5, 9)
+    assert agent.ir.mi_x.kernel.shape == (3, 16) and agent.ir.skill_net.layers[0].kernel.shape == (3, 16)
+    rng = np.random.default_rng(5)
+    randomize(agent, "state_mi", rng)
+    o_tau = rng.normal(size=(4, 3, 12)).astype(np.float32)
+    perm = np.array([1, 2, 0])
+    expected = ref.mine_neg_mi(agent.save_weight(), o_tau.astype(np.float64), perm, agent=[0, 2, 4],
+                               surrounding=[7, 5, 9])
+    np.testing.assert_allclose(agent.run_mi(o_tau, perm=perm), expected, atol=1e-5)
+    randomize(agent, "skill_ds", rng)
+    o, z = rng.normal(size=(6, 12)).astype(np.float32), np.eye(3)[rng.integers(0, 3, 6)]
+    logits = ref.mlp(o[:, [7, 5, 9]].astype(np.float64), agent.save_weight(), "ir/skill_ds", 4)
+    np.testing.assert_allclose(agent.run_sk(o, z), -ref.softmax_cross_entropy(logits, z), atol=1e-5)
+
+
+def test_a_contiguous_declared_split_is_the_registered_one():
+    declared = make_agent(hidden=32, agent_obs="0:3", surrounding_obs=[3, 4, 5])
+    registered = make_agent(hidden=32)
+    assert declared.split == registered.split and declared.split.agent == slice(0, 3)

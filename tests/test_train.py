@@ -109,11 +109,21 @@ def test_play_writes_videos_and_data(two_rank_run, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--env_name", "FetchPull-v1"], "unknown env 'FetchPull-v1'; supported:"),
+    (["--env_name", "FetchPull-v1"], "unknown env 'FetchPull-v1': not a registered gymnasium id"),
     (["--env_name", "FetchPush-v1", "--note", "SAC+MAGIC"], "no params file for note 'SAC+MAGIC'"),
     (["--env_name", "FetchPush-v1", "--note", "SAC+MUSIC-r", "--param", 'load_weight="nowhere/policy.pkl"'],
      "load_weight nowhere/policy.pkl does not exist"),
     (["--param", "hiddn=3"], "unknown key 'hiddn'"),
+    (["--env_name", "MusicPointPush-v0", "--param", 'agent_obs="0:2"', "--param", 'surrounding_obs="7:9"'],
+     "the surrounding part names entries [8] outside the observation of 8 floats"),
+    (["--env_name", "MusicPointPush-v0", "--param", 'agent_obs="0:3"', "--param", 'surrounding_obs="2:4"'],
+     "agent and surrounding overlap at entries [2]"),
+    (["--env_name", "MusicPointPush-v0", "--param", 'agent_obs=""', "--param", 'surrounding_obs="2:4"'],
+     "key 'agent_obs': must list observation entries"),
+    (["--env_name", "HalfCheetah-v4", "--params_file", "experiments/params/MusicPointPush-v0/SAC+MUSIC.json"],
+     "HalfCheetah-v4 is not goal-conditioned"),
+    (["--env_name", "HandManipulateBlock-v1", "--params_file", "experiments/params/MusicPointPush-v0/SAC+MUSIC.json"],
+     "HandManipulateBlock-v1 has no registered agent/surrounding split: declare"),
 ])
 def test_bad_input_exits_2_on_every_rank_with_one_line(args, message, tmp_path):
     proc = run([*args, "--logdir", str(tmp_path / "x")], mpi=2, timeout=300)
