@@ -52,6 +52,9 @@ class MpiAdam:
         self.m = np.zeros(self.params.size, np.float32)
         self.v = np.zeros(self.params.size, np.float32)
         self.t = 0
+        # scratch space of step(), so that an update allocates no temporaries
+        self._work32 = np.empty(self.params.size, np.float32)
+        self._work64 = np.empty(self.params.size, np.float64)
 
     @property
     def size(self) -> int:
@@ -95,11 +98,26 @@ class MpiAdam:
 
         self.t += 1
         step_size = stepsize * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
-        self.m = self.beta1 * self.m + (1 - self.beta1) * global_grad
-        self.v = self.beta2 * self.v + (1 - self.beta2) * (global_grad * global_grad)
-        step = (-step_size) * self.m / (np.sqrt(self.v) + self.epsilon)
+        # The original's expressions, computed in place in the same precisions and order:
+        # m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g^2 in float32; the step
+        # -step_size * m / (sqrt(v) + eps) and theta + step in float64 (step_size is a
+        # float64 scalar), rounded to float32 once at the end. Bit-identical to the plain
+        # expressions (tested), without their six temporary vectors per update.
+        m, v, work, step = self.m, self.v, self._work32, self._work64
+        np.multiply(m, self.beta1, out=m)
+        np.multiply(global_grad, 1 - self.beta1, out=work)
+        np.add(m, work, out=m)
+        np.multiply(global_grad, global_grad, out=work)
+        np.multiply(work, 1 - self.beta2, out=work)
+        np.multiply(v, self.beta2, out=v)
+        np.add(v, work, out=v)
+        np.sqrt(v, out=work)
+        np.add(work, self.epsilon, out=work)
+        np.multiply(m, -step_size, out=step)
+        np.divide(step, work, out=step)
         theta = self.params.get() if current is None else np.asarray(current, dtype=np.float32)
-        return theta + step
+        np.add(theta, step, out=step)
+        return step.astype(np.float32)
 
     def sync(self) -> None:
         """Overwrite every rank's parameters with rank 0's."""

@@ -40,6 +40,26 @@ def test_ten_steps_equal_numpy_adam():
     assert adam.t == 10 and not np.allclose(theta, theta0)
 
 
+def test_steps_are_bit_identical_to_the_originals_float32_expressions():
+    # baselines' MpiAdam: m and v updated in float32, the step (float64 step size) and
+    # theta + step in float64, rounded to float32 when the variables are written.
+    rng = np.random.default_rng(3)
+    theta = rng.normal(size=1000).astype(np.float32)
+    var = tf.Variable(theta)
+    adam = MpiAdam([var], scale_grad_by_procs=False)
+    m, v = np.zeros(1000, np.float32), np.zeros(1000, np.float32)
+    for t in range(1, 21):
+        g = (rng.normal(size=1000) * 10.0 ** rng.integers(-8, 2, 1000)).astype(np.float32)  # tiny to large
+        adam.update(g, 1e-3)
+        step_size = 1e-3 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+        m = 0.9 * m + (1 - 0.9) * g
+        v = 0.999 * v + (1 - 0.999) * (g * g)
+        theta = (theta + (-step_size) * m / (np.sqrt(v) + 1e-8)).astype(np.float32)
+        np.testing.assert_array_equal(var.numpy(), theta, err_msg=f"step {t}")
+        np.testing.assert_array_equal(adam.m, m)
+        np.testing.assert_array_equal(adam.v, v)
+
+
 def test_wrong_gradient_size_is_refused():
     adam = MpiAdam([tf.Variable(np.zeros(3, np.float32))])
     with pytest.raises(ValueError, match=r"gradient has shape \(4,\), expected \(3,\)"):
