@@ -28,7 +28,7 @@ from mpi4py import MPI
 
 from music.actor_critic import ActorCritic, action_bound
 from music.config import PARAM_FIELDS, Params, configure_her, discount, params_from_dict
-from music.discriminator import Discriminator
+from music.discriminator import Discriminator, MineNaNError
 from music.envs import known_split, observation_split
 from music.mpi_adam import MpiAdam
 from music.mpi_util import tree_sum
@@ -41,16 +41,6 @@ MI_END_MODES = ("original", "drop")
 
 # Scopes whose variables ``load_weight`` understands, as in the original.
 WEIGHT_SCOPES = ("o_stats", "g_stats", "main", "target", "state_mi", "skill_ds")
-
-
-class MineNaNError(FloatingPointError):
-    """The MINE estimate (or its input) is NaN or infinite."""
-
-
-def _nan_message(err: tf.errors.InvalidArgumentError) -> str:
-    where = "MINE output" if "MINE estimate is NaN or Inf" in err.message else "a MINE computation"
-    return (f"MINE estimate is NaN or Inf ({where} is not finite: its weights have diverged, e.g. after a too "
-            "large mi_lr, or were loaded from a broken file)")
 
 
 # Scalar weights of the reward terms in the critic target (schedules), in the order the training graph takes them.
@@ -631,19 +621,13 @@ class DDPG:
         samples, shared by the batch; by default a random one is drawn per call.
         """
         o_s, perm = self._mi_inputs(o_s, perm)
-        try:
-            return self.ir.mi_estimate(o_s, perm)
-        except tf.errors.InvalidArgumentError as err:
-            raise MineNaNError(_nan_message(err)) from None
+        return self.ir.mi_estimate(o_s, perm)
 
     def mi_gradient(self, o_s_batch: np.ndarray, perm=None) -> np.ndarray:
         """MINE's gradient on whole episodes (B, tau, dimo) of this worker; sets ``mi_current``,
         the MI estimate (mean over B) before the step."""
         o_s, perm = self._mi_inputs(o_s_batch, perm)
-        try:
-            neg_mi, grad = self.ir.mine_gradient(o_s, perm)
-        except tf.errors.InvalidArgumentError as err:
-            raise MineNaNError(_nan_message(err)) from None
+        neg_mi, grad = self.ir.mine_gradient(o_s, perm)
         self.mi_current = -float(np.mean(neg_mi))
         return grad
 
@@ -655,11 +639,8 @@ class DDPG:
             return self.mi_gradient(self.buffer.random_observations(batch_size, self.rng))
         inputs = [worker._mi_inputs(worker.buffer.random_observations(batch_size, worker.rng), None)
                   for worker in self.workers]
-        try:
-            neg_mi, grad = self.ir.group_mine_gradient(np.stack([o for o, _ in inputs]),
-                                                       np.stack([perm for _, perm in inputs]))
-        except tf.errors.InvalidArgumentError as err:
-            raise MineNaNError(_nan_message(err)) from None
+        neg_mi, grad = self.ir.group_mine_gradient(np.stack([o for o, _ in inputs]),
+                                                   np.stack([perm for _, perm in inputs]))
         for worker, values in zip(self.workers, neg_mi, strict=True):
             worker.mi_current = -float(np.mean(values))
         return grad

@@ -22,6 +22,23 @@ from music.networks import MLP, Dense
 from music.tf_util import flatten, graph
 
 
+class MineNaNError(FloatingPointError):
+    """The MINE estimate (or its input) is NaN or infinite."""
+
+
+NAN_MESSAGE = ("MINE estimate is NaN or Inf (MINE output is not finite: its weights have diverged, e.g. after a too "
+               "large mi_lr, or were loaded from a broken file)")
+
+
+def finite(neg_mi: np.ndarray) -> np.ndarray:
+    """``neg_mi`` if every estimate is finite; else ``MineNaNError``. Checked on the estimates
+    the graph returns (a few hundred floats) rather than by a check op inside the graph: the
+    same test, and the graph runs without it."""
+    if not np.all(np.isfinite(neg_mi)):
+        raise MineNaNError(NAN_MESSAGE)
+    return neg_mi
+
+
 class Discriminator(tf.Module):
     """``ir/state_mi`` (MINE) and ``ir/skill_ds`` (skill discriminator), with their training.
 
@@ -65,12 +82,12 @@ class Discriminator(tf.Module):
     # ------------------------------------------------------------------ training (numpy in, numpy out)
     def mi_estimate(self, o_tau: np.ndarray, perm: np.ndarray) -> np.ndarray:
         """Negative MINE estimate per sequence of o_tau (B, tau, dimo) float32; shape (B, 1)."""
-        return self._neg_mi(o_tau, perm).numpy()
+        return finite(self._neg_mi(o_tau, perm).numpy())
 
     def mine_gradient(self, o_tau: np.ndarray, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The negative estimates (B, 1) and MINE's flat gradient (maximizing their mean)."""
         neg_mi, grad = self._mi_grad(o_tau, perm)
-        return neg_mi.numpy(), grad.numpy()
+        return finite(neg_mi.numpy()), grad.numpy()
 
     def group_mine_gradient(self, o_tau: np.ndarray, perms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """K workers' MINE gradients in one call: o_tau (K, B, tau, dimo), perms (K, tau).
@@ -83,7 +100,7 @@ class Discriminator(tf.Module):
             signature = [tf.TensorSpec([k, *spec.shape], spec.dtype) for spec in self._mi_signature]
             self._group_mi_grads[k] = graph(self._group_mi_grad_graph, signature)
         neg_mi, grads = self._group_mi_grads[k](o_tau, perms)
-        return neg_mi.numpy(), tree_sum(list(grads.numpy()))
+        return finite(neg_mi.numpy()), tree_sum(list(grads.numpy()))
 
     def _group_mi_grad_graph(self, o_tau, perms):
         # stacked, summed in numpy: see DDPG._group_train_step_graph for why not in the graph
@@ -159,7 +176,7 @@ class Discriminator(tf.Module):
         t_joint = t_all[:, :tau, :]
         t_marginal = t_all[:, tau:, :]
         mi = tf.reduce_mean(t_joint, axis=1) - tf.math.log(tf.reduce_mean(tf.exp(t_marginal), axis=1))
-        return tf.debugging.check_numerics(-mi, "MINE estimate is NaN or Inf")
+        return -mi  # NaN or Inf: MineNaNError, from the numpy wrappers (``finite``)
 
     def skill_logits(self, o: tf.Tensor) -> tf.Tensor:
         """Skill logits from the surrounding state of o (B, dimo); shape (B, dimz)."""
