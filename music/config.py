@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from music.envs import SplitError, canonical_env_name, parse_indices
+from music.envs import SplitError, canonical_env_name, env_id, parse_indices
 from music.her import REPLAY_STRATEGIES, make_sample_her_transitions
 from music.schedules import PiecewiseSchedule
 
@@ -238,7 +238,7 @@ def shipped_weights(name: str, env_name: str, note: str, root: Path = SHIPPED_WE
 
 def params_file(env_name: str, note: str, params_dir: Path = PARAMS_DIR) -> Path:
     """Where the params of variant ``note`` for ``env_name`` live (v1 folder names, as the original)."""
-    canonical = canonical_env_name(env_name).rpartition(":")[2]  # module:EnvId -> EnvId
+    canonical = env_id(env_name)  # vector:/module: prefixes dropped
     candidates = [env_name, canonical.replace("-v4", "-v1"), canonical]
     folder = next((name for name in candidates if (params_dir / name).is_dir()), None)
     if folder is None:

@@ -138,6 +138,10 @@ FETCH_OBJECT_SPLIT = ObservationSplit(dimo=25, agent=slice(0, 3), surrounding=sl
 # MusicPointPush-v0 (music.toy_env), 8 floats: agent_pos 0:2, object_pos 2:4, object_rel_pos 4:6, agent_vel 6:8.
 POINT_PUSH_SPLIT = ObservationSplit(dimo=8, agent=slice(0, 2), surrounding=slice(2, 4))
 
+# Pusher-v5 through VectorGoalEnv ("vector:Pusher-v5"), 23 floats: arm joint angles 0:7,
+# joint velocities 7:14, fingertip position 14:17, object position 17:20, goal position 20:23.
+PUSHER_SPLIT = ObservationSplit(dimo=23, agent=slice(14, 17), surrounding=slice(17, 20))
+
 # Tasks whose split is registered (None: the task has no object, so no MI or skill reward).
 KNOWN_SPLITS: dict[str, ObservationSplit | None] = {
     "FetchPush-v4": FETCH_OBJECT_SPLIT,
@@ -146,6 +150,11 @@ KNOWN_SPLITS: dict[str, ObservationSplit | None] = {
     "FetchReach-v4": None,
     "MusicPointPush-v0": POINT_PUSH_SPLIT,
 }
+# Registered splits of environments with plain vector observations, trained as "vector:<id>".
+VECTOR_SPLITS: dict[str, ObservationSplit] = {"Pusher-v5": PUSHER_SPLIT}
+KNOWN_SPLITS.update(VECTOR_SPLITS)
+# "vector:<id>" wraps an environment with plain vector observations as a goal env (VectorGoalEnv).
+VECTOR_PREFIX = "vector:"
 # The Fetch names kept from before the open interface (the tasks the paper trained).
 SUPPORTED_ENVS = KNOWN_SPLITS
 
@@ -161,6 +170,12 @@ ALIASES: dict[str, str] = {
 def canonical_env_name(env_name: str) -> str:
     """The name gymnasium knows ``env_name`` by: v1 aliases resolved, anything else as it is."""
     return ALIASES.get(env_name, env_name)
+
+
+def env_id(env_name: str) -> str:
+    """The gymnasium id in ``env_name`` (without ``vector:`` and ``module:``), which keys the
+    registered splits and the params folders."""
+    return canonical_env_name(env_name).removeprefix(VECTOR_PREFIX).rpartition(":")[2]
 
 
 def _register_known() -> None:
@@ -186,24 +201,24 @@ def check_env_name(env_name: str) -> str:
     import gymnasium as gym
 
     _register_known()
-    name = canonical_env_name(env_name)
-    module, _, env_id = name.rpartition(":")
+    name = canonical_env_name(env_name).removeprefix(VECTOR_PREFIX)
+    module, _, gym_id = name.rpartition(":")
     if module:
         try:
             importlib.import_module(module)
         except ImportError as err:
             raise UnknownEnvError(f"env {env_name!r}: cannot import module {module!r} ({err}); "
                                   "give 'module:EnvId' with an importable module that registers EnvId") from None
-    if env_id not in gym.registry:
+    if gym_id not in gym.registry:
         known = ", ".join(sorted(KNOWN_SPLITS) + sorted(ALIASES))
         raise UnknownEnvError(f"unknown env {env_name!r}: not a registered gymnasium id (known tasks: {known}); "
                               "give a gymnasium id, or 'module:EnvId' to import the module that registers it")
-    return env_id
+    return gym_id
 
 
 def known_split(env_name: str) -> ObservationSplit | None:
     """The registered split of a known task, else None."""
-    return KNOWN_SPLITS.get(canonical_env_name(env_name).rpartition(":")[2])
+    return KNOWN_SPLITS.get(env_id(env_name))
 
 
 def observation_split(env_name: str, dimo: int | None = None, agent_obs=None,
@@ -223,7 +238,7 @@ def observation_split(env_name: str, dimo: int | None = None, agent_obs=None,
             raise SplitError(f"{env_name}: a declared split needs the observation size")
         return ObservationSplit(dimo, parse_indices(agent_obs, "agent_obs"),
                                 parse_indices(surrounding_obs, "surrounding_obs"))
-    name = canonical_env_name(env_name).rpartition(":")[2]
+    name = env_id(env_name)
     if name not in KNOWN_SPLITS:
         raise SplitError(
             f"{env_name} has no registered agent/surrounding split: declare which observation entries are the "
@@ -257,7 +272,7 @@ def make_env(env_name: str, render_mode: str | None = None, max_episode_steps: i
     not goal-conditioned (dict observations ``observation``, ``achieved_goal``,
     ``desired_goal`` and a ``compute_reward``).
     """
-    env_id = check_env_name(env_name)
+    gym_id = check_env_name(env_name)
     name = canonical_env_name(env_name)
     if env_name != name and env_name not in _ALIAS_PRINTED:
         _ALIAS_PRINTED.add(env_name)
@@ -270,9 +285,70 @@ def make_env(env_name: str, render_mode: str | None = None, max_episode_steps: i
         kwargs["max_episode_steps"] = max_episode_steps
     if frame_size is not None:
         kwargs.update(width=frame_size, height=frame_size)
-    env = gym.make(env_id, **kwargs)
+    if name.startswith(VECTOR_PREFIX):
+        kwargs.pop("width", None), kwargs.pop("height", None)  # frame sizes are the wrapped env's own
+        env = VectorGoalEnv(gym.make(gym_id, **kwargs))
+    else:
+        env = gym.make(gym_id, **kwargs)
     check_goal_env(env, env_name)
     return env
+
+
+class VectorGoalEnv:
+    """A goal env around an environment with plain vector observations (``--env_name vector:<id>``).
+
+    MUSIC's intrinsic reward needs no goal, so the goal is a placeholder: ``achieved_goal``
+    and ``desired_goal`` are one zero each, ``compute_reward`` is 0 everywhere and
+    ``is_success`` is 0 (train with r_scale 0, the SAC+MUSIC settings; the task's own reward
+    is not used). The observation is the wrapped env's, and the episode ends only at its
+    time limit (terminations are ignored, as the Fetch tasks never terminate). Declare the
+    split on that vector, or use a registered one (Pusher-v5: fingertip | object).
+    """
+
+    def __init__(self, env):
+        from gymnasium import spaces
+
+        inner = env.observation_space
+        if not isinstance(inner, spaces.Box) or len(inner.shape) != 1:
+            raise UnknownEnvError(f"{env.spec.id if env.spec else env}: vector: needs flat Box observations, "
+                                  f"got {inner}")
+        self.env = env
+        self.spec = env.spec
+        self.action_space = env.action_space
+        placeholder = spaces.Box(-np.inf, np.inf, (1,), np.float64)
+        self.observation_space = spaces.Dict({"observation": inner, "achieved_goal": placeholder,
+                                              "desired_goal": placeholder})
+        self.goal = np.zeros(1)
+
+    @property
+    def unwrapped(self):
+        return self  # compute_reward and goal live here, not in the wrapped env
+
+    @property
+    def np_random(self):
+        """The wrapped env's random generator (checkpoints save and restore its state)."""
+        return self.env.unwrapped.np_random
+
+    def _obs(self, observation) -> dict:
+        return {"observation": np.asarray(observation, np.float64), "achieved_goal": np.zeros(1),
+                "desired_goal": self.goal.copy()}
+
+    def compute_reward(self, achieved_goal, desired_goal, info) -> np.ndarray:
+        return np.zeros(np.shape(achieved_goal)[:-1], np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        observation, info = self.env.reset(seed=seed, options=options)
+        return self._obs(observation), info
+
+    def step(self, action):
+        observation, _, _, truncated, info = self.env.step(action)
+        return self._obs(observation), 0.0, False, truncated, {**info, "is_success": 0.0}
+
+    def render(self):
+        return self.env.render()
+
+    def close(self) -> None:
+        self.env.close()
 
 
 GOAL_KEYS = ("observation", "achieved_goal", "desired_goal")
@@ -285,7 +361,8 @@ def check_goal_env(env, env_name: str) -> None:
     space = env.observation_space
     if not (isinstance(space, spaces.Dict) and all(k in space.spaces for k in GOAL_KEYS)):
         raise UnknownEnvError(f"{env_name} is not goal-conditioned (its observations are {type(space).__name__}, "
-                              f"not a dict of {', '.join(GOAL_KEYS)}); wrap it as a goal env with a "
+                              f"not a dict of {', '.join(GOAL_KEYS)}); train it as --env_name "
+                              f"vector:{env_id(env_name)} (intrinsic reward only) or wrap it as a goal env with a "
                               "compute_reward (docs/custom_envs.md)")
     if not callable(getattr(env.unwrapped, "compute_reward", None)):
         raise UnknownEnvError(f"{env_name} has goal observations but no compute_reward(achieved_goal, goal, info), "

@@ -45,4 +45,6 @@ def test_the_tutorial_commands_run_and_write_what_it_describes(tmp_path):
     assert (hand["agent_obs"], hand["surrounding_obs"], hand["T"]) == ("0:24", "54:57", 100)
     header = (logs / "hand" / "seed0" / "progress.csv").read_text().splitlines()[0].split(",")
     assert {"mi_reward/mean", "train/object_displacement", "train/object_lift"} <= set(header)
+    pusher = json.loads((logs / "pusher" / "seed0" / "params.json").read_text())
+    assert (pusher["env_name"], pusher["T"], pusher["r_scale"]) == ("vector:Pusher-v5", 100, 0)
     assert (logs / "pointpush" / "displacement.png").exists() and (logs / "pointpush" / "mi_reward.pdf").exists()

@@ -132,3 +132,19 @@ def test_point_push_seeds_and_renders():
     np.testing.assert_array_equal(oa["observation"], ob["observation"])
     frame = b.render()
     assert frame.shape == (64, 64, 3) and frame.dtype == np.uint8 and len(np.unique(frame.reshape(-1, 3), axis=0)) > 2
+
+
+def test_vector_envs_train_as_goal_envs_without_a_goal():
+    env = make_env("vector:Pusher-v5")
+    obs, _ = env.reset(seed=1)
+    assert obs["observation"].shape == (23,) and obs["desired_goal"].shape == (1,)
+    assert episode_length(env) == 100 and env.action_space.shape == (7,)
+    split = observation_split("vector:Pusher-v5", 23)
+    before = obs["observation"][split.surrounding].copy()
+    np.testing.assert_allclose(before, env.env.unwrapped.get_body_com("object"))  # the object's position
+    obs, reward, terminated, truncated, info = env.step(np.zeros(7))
+    assert (reward, terminated, info["is_success"]) == (0.0, False, 0.0)
+    np.testing.assert_array_equal(env.unwrapped.compute_reward(np.zeros((4, 1)), np.ones((4, 1)), None), np.zeros(4))
+    set_goal(env, np.zeros(1))  # Zero goal generation
+    with pytest.raises(UnknownEnvError, match="train it as --env_name vector:Pusher-v5"):
+        make_env("Pusher-v5")
