@@ -35,10 +35,11 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--mine", default=None, help="policy file whose trained MINE scores the episodes")
     p.add_argument("--policy", default=None, help="measure this trained policy instead of fresh weights")
+    p.add_argument("--param", action="append", default=[], help="KEY=VALUE (JSON) override, as music.train's")
     p.add_argument("--out", required=True)
     args = p.parse_args()
 
-    from music.config import configure_dims, default_params, load_params_file, params_file
+    from music.config import check_params, configure_dims, default_params, load_params_file, params_file, parse_override
     from music.ddpg import configure_ddpg
     from music.envs import episode_length, make_env
     from music.evaluate import evaluate_policy
@@ -46,12 +47,16 @@ def main() -> None:
 
     params = default_params()
     params.update(load_params_file(params_file(args.env_name, args.note)))
+    params.update(check_params(dict(parse_override(text) for text in args.param), "--param"))
     params.update(env_name=args.env_name, note=args.note, load_weight=None)
     env = make_env(args.env_name)
     params["T"] = episode_length(env)
     policy = configure_ddpg(configure_dims(env), params, env, seed=args.seed)
     if args.policy:
-        policy.load_weight(load_policy(args.policy).save_weight(), ["o_stats", "g_stats", "main", "target"])
+        report = policy.load_weight(load_policy(args.policy).save_weight(), ["o_stats", "g_stats", "main", "target"])
+        if report["shape_mismatch"] or report["missing"]:
+            raise SystemExit(f"{args.policy} does not fit the variant's networks ({report}); give the run's "
+                             "--param overrides (e.g. hidden) here too")
     if args.mine:
         policy.load_weight(load_policy(args.mine).save_weight(), ["state_mi"])
     rows = []
