@@ -226,6 +226,9 @@ def main() -> None:
         print(f"{variant}: {r['seconds']:.1f} s ({parts}); retraces after warm-up: {r['retraces_after_first_epoch']}",
               flush=True)
     (args.out / "epoch.json").write_text(json.dumps(result, indent=1))
+    from provenance import record
+
+    record(args.out, "epoch")
     print(f"wrote {args.out / 'epoch.json'}")
 
 

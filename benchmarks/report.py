@@ -11,9 +11,13 @@ import argparse
 import datetime
 import json
 import platform
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from provenance import describe  # noqa: E402
+
 CATEGORIES = ["env_step", "policy_calls", "her_sampling", "mi_sk_reward", "gradients", "mpi_reduce", "adam",
               "mine_training", "skill_training", "normalizer", "polyak", "logging_saving", "other"]
 
@@ -41,7 +45,7 @@ def main() -> None:
     targets = []
     if epoch:
         floor = epoch["floor"]
-        lines += ["## (b) Floor pieces, measured in the same run (medians)", "",
+        lines += ["## (b) Floor pieces, measured in the same run (medians)", "", describe(args.results, "epoch"), "",
                   "| piece | ms |", "|---|---|"]
         for key in ("env_step_ms", "env_reset_ms", "bare_critic_actor_grad_ms", "numpy_adam_ms",
                     "actor_forward_batch2_ms"):
@@ -67,7 +71,8 @@ def main() -> None:
                         verdict(retraces == 0)))
     if sb3 and epoch:
         by_variant = {e["variant"]: e for e in epoch["epochs"]}
-        lines += ["## (c) Stable-Baselines3 doing the same work (seconds)", "", "| SB3 | total | train | test | "
+        lines += ["## (c) Stable-Baselines3 doing the same work (seconds)", "", describe(args.results, "sb3"), "",
+                  "| SB3 | total | train | test | "
                   "gradient steps | env steps |", "|---|---|---|---|---|---|"]
         for row in sb3:
             lines.append(f"| {row['algo']}+HER | **{row['seconds']:.1f}** | {row['train_s']:.1f} | {row['test_s']:.1f} "
@@ -81,6 +86,7 @@ def main() -> None:
                                 verdict(speedup >= 2)))
     if memory:
         lines += ["## (d) Memory of one rank with the default 1e6-transition buffer", "",
+                  describe(args.results, "memory"), "",
                   "| storage | episodes | buffer MB | RSS before filling MB | peak RSS MB |", "|---|---|---|---|---|"]
         for row in memory:
             lines.append(f"| {row['dtype']} | {row['episodes']} | {row['buffer_mb']:.0f} | "
@@ -91,7 +97,7 @@ def main() -> None:
         lines.append("")
     if scaling:
         lines += [f"## (e) Epoch time against ranks ({scaling['variant']}, {scaling['n_cycles']} cycles, "
-                  f"{scaling['cores']} cores)", "",
+                  f"{scaling['cores']} cores)", "", describe(args.results, "scaling"), "",
                   "| ranks | epoch s | episodes | episodes/s | oversubscribed |", "|---|---|---|---|---|"]
         runs = {r["ranks"]: r for r in scaling["runs"]}
         for r in scaling["runs"]:
@@ -103,9 +109,9 @@ def main() -> None:
             targets.append(("episodes/s at 2 ranks / at 1 rank", f"{gain:.2f}", ">= 1.8", verdict(gain >= 1.8)))
         lines += scaling_model(scaling, epoch)
     if workers:
-        lines += workers_section(workers, memory)
+        lines += workers_section(workers, memory, describe(args.results, "workers"))
     if vs_original:
-        lines += vs_original_section(vs_original)
+        lines += vs_original_section(vs_original, describe(args.results, "vs_original"))
     if targets:
         lines += ["## Targets", "", "| target | measured | goal | |", "|---|---|---|---|"]
         lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in targets]
@@ -114,10 +120,10 @@ def main() -> None:
     print("\n".join(lines))
 
 
-def workers_section(workers: dict, memory: list | None) -> list[str]:
+def workers_section(workers: dict, memory: list | None, provenance: str) -> list[str]:
     """(f): K virtual workers in one process against K MPI ranks (benchmarks/workers.py)."""
     lines = [f"## (f) K virtual workers in one process against K MPI ranks ({workers['variant']}, "
-             f"{workers['n_cycles']} cycles, {workers['cores']} cores)", "",
+             f"{workers['n_cycles']} cycles, {workers['cores']} cores)", "", provenance, "",
              "Each row trains the same math: K workers, each with its own episodes, replay buffer and "
              "batches, gradients summed (`--workers_per_rank K` in one process, or `mpiexec -n K`).", "",
              "| K | layout | processes | epoch s | epoch s per worker | peak RSS MB (all processes) | oversubscribed |",
@@ -134,7 +140,7 @@ def workers_section(workers: dict, memory: list | None) -> list[str]:
     return lines + [""]
 
 
-def vs_original_section(data: dict) -> list[str]:
+def vs_original_section(data: dict, provenance: str | None = None) -> list[str]:
     """(g): the authors' TF1 code against this port on the same weights and inputs (benchmarks/vs_original.py)."""
     machine = data["machine"]
     load = f"load average (1 min) {machine['load_average_before'][0]:.1f} before"
@@ -142,6 +148,7 @@ def vs_original_section(data: dict) -> list[str]:
         load += f", {machine['load_average_after'][0]:.1f} after"
     commit = (data["original"].get("commit") or "unknown commit")[:7]
     lines = ["## (g) The authors' TF1 code against this port, same weights and inputs", "",
+             *([provenance, ""] if provenance else []),
              f"The authors' code (ruizhaogit/music at {commit}) under `tf.compat.v1` and this port, each in a process "
              f"of its own with {data['tf_threads']} TF thread and {data['mpi_ranks']} MPI rank, FetchPush sizes, the "
              "same 200 stored episodes and the same weights (ours assigned to theirs by name). "

@@ -54,6 +54,9 @@ def main() -> None:
         print(rows[-1], flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sb3.json").write_text(json.dumps(rows, indent=1))
+    from provenance import record
+
+    record(args.out, "sb3")
     print(f"wrote {args.out / 'sb3.json'}")
 
 

@@ -68,6 +68,9 @@ def main() -> None:
     print(f"Allreduce of 140,545 float32 at 2 ranks: {allreduce_ms:.3f} ms", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "scaling.json").write_text(json.dumps(result, indent=1))
+    from provenance import record
+
+    record(args.out, "scaling")
     print(f"wrote {args.out / 'scaling.json'}")
 
 

@@ -602,6 +602,9 @@ def main() -> None:
     result["machine"]["load_average_after"] = os.getloadavg()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "vs_original.json").write_text(json.dumps(result, indent=1))
+    from provenance import record
+
+    record(args.out, "vs_original")
     print("\n".join(vs_original_section(result)))
     print(f"wrote {args.out / 'vs_original.json'}", file=sys.stderr)
     if failed:

@@ -107,6 +107,9 @@ def main() -> None:
     result = {"variant": args.variant, "n_cycles": args.n_cycles, "cores": cores, "runs": rows}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "workers.json").write_text(json.dumps(result, indent=1))
+    from provenance import record
+
+    record(args.out, "workers")
     print(f"wrote {args.out / 'workers.json'}")
 
 

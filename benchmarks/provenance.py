@@ -1,0 +1,37 @@
+"""Where and when each benchmark's results were measured (``results/machines.json``).
+
+Timings and even float32 results differ between machines, so RESULTS.md names, per
+section, the CPU, the date and the commit of the run that produced it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from music.sweep import machine  # noqa: E402
+
+FILE = "machines.json"
+
+
+def record(out: Path, name: str) -> None:
+    """Note that benchmark ``name`` was just measured here (into ``out/machines.json``)."""
+    path = Path(out) / FILE
+    entries = json.loads(path.read_text()) if path.exists() else {}
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parent).stdout.strip()
+    entries[name] = {"machine": machine(), "date": datetime.date.today().isoformat(), "commit": commit or None}
+    path.write_text(json.dumps(entries, indent=1, sort_keys=True) + "\n")
+
+
+def describe(results: Path, name: str) -> str:
+    """One line for RESULTS.md: the machine, date and commit of ``name``'s results."""
+    path = Path(results) / FILE
+    entry = (json.loads(path.read_text()) if path.exists() else {}).get(name)
+    if entry is None:
+        return "_Measured before machines were recorded (2026-11-24, on the machine of that session)._"
+    return f"_Measured on {entry['machine']}, {entry['date']}, commit {entry['commit']}._"
