@@ -38,6 +38,15 @@ def run(cmd: list[str], log: Path) -> None:
         raise SystemExit(f"{' '.join(cmd)} failed (exit {proc.returncode}); see {log}")
 
 
+def without_machine_paths(folder: Path) -> None:
+    """Paths of this clone written into the small files become relative to the repository."""
+    for path in [*folder.glob("SAC+MUSIC/seed*/*.csv"), *folder.glob("SAC+MUSIC/seed*/*.json"),
+                 *folder.glob("SAC+MUSIC/seed*/log.txt"), *folder.glob("*.console.txt")]:
+        text = path.read_text()
+        if str(REPO) in text:
+            path.write_text(text.replace(str(REPO) + "/", ""))
+
+
 def read_motion(path: Path) -> dict[str, dict]:
     with open(path, newline="") as f:
         return {row["mode"]: row for row in csv.DictReader(f)}
@@ -82,6 +91,7 @@ def main() -> int:
                         for who, m in (("trained", t), ("untrained", u)) for mode in ("train", "test")},
                      **{f"{who}_train_mi_reward": float(m["train"]["mi_reward_mean"])
                         for who, m in (("trained", t), ("untrained", u))}})
+    without_machine_paths(args.out)
     summary = {"env": ENV, "note": "SAC+MUSIC", "n_epochs": args.n_epochs, "n_cycles": args.n_cycles,
                "episodes": args.episodes, "params": args.param, "seeds": rows}
     lines = [f"# MUSIC alone on {ENV}", "",
@@ -97,14 +107,14 @@ def main() -> int:
                      f"{r['untrained_test_displacement']:.4f} | {r['trained_train_mi_reward']:.4f} | "
                      f"{r['untrained_train_mi_reward']:.4f} |")
 
-    def mean_std(key: str) -> str:
+    def mean_std(key: str, digits: int = 4) -> str:
         values = np.array([r[key] for r in rows])
-        return f"{values.mean():.4f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.4f}"
+        return f"{values.mean():.{digits}f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.{digits}f}"
 
     lines += ["", f"Mean ± std over {len(rows)} seeds, train mode: trained {mean_std('trained_train_displacement')}, "
               f"untrained {mean_std('untrained_train_displacement')}; test mode: trained "
               f"{mean_std('trained_test_displacement')}, untrained {mean_std('untrained_test_displacement')}. "
-              f"Training took {mean_std('train_seconds').replace('.0000', '')} s per seed."]
+              f"Training took {mean_std('train_seconds', 0)} s per seed."]
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     (args.out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
