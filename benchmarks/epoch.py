@@ -35,15 +35,15 @@ def build(variant: str, n_cycles: int):
 
     from music.config import default_params, load_params_file, params_file
     from music.envs import episode_length, make_env
-    from music.experiment import build_workers
     from music.logger import Logger
+    from music.workers import build_workers
 
     params = default_params()
     params.update(load_params_file(params_file(ENV, PARAMS_OF[variant])))
     params.update(env_name=ENV, note=variant, n_cycles=n_cycles, load_weight=None)
     reward_env = make_env(ENV)
     params["T"] = episode_length(reward_env)
-    policy, worker, evaluator = build_workers(params, reward_env, 0, MPI.COMM_WORLD)
+    [(policy, worker, evaluator)] = build_workers(params, reward_env, 0, MPI.COMM_WORLD)
     import tempfile
 
     logger = Logger(Path(tempfile.mkdtemp(prefix="bench-")), active=True, tensorboard=False)

@@ -41,3 +41,11 @@ def describe(results: Path, name: str) -> str:
     if entry is None:
         return "_Measured before machines were recorded (2026-11-24, on the machine of that session)._"
     return f"_Measured on {entry['machine']}, {entry['date']}, commit {entry['commit']}._"
+
+
+def same_machine(results: Path, *names: str) -> bool:
+    """Whether results ``names`` were all recorded, on one machine (cross-benchmark ratios need it)."""
+    path = Path(results) / FILE
+    entries = json.loads(path.read_text()) if path.exists() else {}
+    machines = {entries[name]["machine"] if name in entries else None for name in names}
+    return len(machines) == 1 and None not in machines
