@@ -215,6 +215,9 @@ def train(*, workers, logger, params: dict, n_epochs: int, comm, loop: dict | No
         for i, (key, _) in enumerate(per_worker[0]):
             logger.record_tabular(key, average([logs[i][1] for logs in per_worker]))
         logger.record_tabular("train/nan_retries", average([w.rollout_worker.nan_retries for w in workers]))
+        # train/episode is per worker, as the original's is per rank; this counts them all
+        logger.record_tabular("train/episodes_all_workers",
+                              comm.allreduce(sum(w.rollout_worker.n_episodes for w in workers)))
         # The best test success rate so far, this epoch included (the original logged it
         # before updating, so its column lagged an epoch; see docs/deviations.md).
         run.success_rate = average([w.evaluator.current_success_rate() for w in workers])

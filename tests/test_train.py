@@ -47,6 +47,7 @@ def test_two_rank_run_writes_every_output(two_rank_run):
                    "gl_reward/mean", "best_success_rate", "train/object_displacement", "test/object_displacement"]:
         assert column in rows[0], column
     assert float(rows[0]["train/episode"]) == 4  # 2 cycles x 2 episodes per rank (averaged over ranks)
+    assert float(rows[0]["train/episodes_all_workers"]) == 8  # summed over the 2 ranks
     assert np.isfinite(float(rows[0]["mi_train/-neg_l"])) and float(rows[0]["mi_reward/min"]) >= -1
     params = json.loads((logdir / "params.json").read_text())
     assert params["num_cpu"] == 2 and params["note"] == "SAC+MUSIC" and params["T"] == 50

@@ -147,6 +147,8 @@ def test_n_processes_of_k_workers_train_exactly_as_n_times_k_ranks(tmp_path, pro
     assert rows(virtual) == rows(real)
     params = json.loads((virtual / "params.json").read_text())
     assert (params["num_cpu"], params["workers_per_rank"], params["total_workers"]) == (processes, workers, ranks)
+    for row in rows(virtual):  # train/episode is per worker; the new column counts all N x K workers' episodes
+        assert float(row["train/episodes_all_workers"]) == float(row["train/episode"]) * ranks
     # a checkpoint of N x K workers is one of N*K ranks: it resumes on real ranks, exactly
     assert json.loads((virtual / "checkpoints" / "manifest.json").read_text())["ranks"] == ranks
     part = tmp_path / "part"
