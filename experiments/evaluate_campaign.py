@@ -1,0 +1,95 @@
+"""Object motion of the campaign's finished MUSIC runs against the untrained policy of the same seed.
+
+    .venv/bin/python experiments/evaluate_campaign.py [--campaign medium] [--episodes 100]
+
+For every finished run of a pretraining variant (SAC+MUSIC, ...) in the campaign's runs
+folder (``$MUSIC_RUNS/<campaign>/runs``, default ``~/music-runs``), measures its final
+policy (``policy_latest``) with ``music.evaluate`` and the untrained policy of the same
+seed with ``experiments/measure_untrained.py``, both over ``--episodes`` episodes in train
+mode (exploration, Zero goals) and test mode (greedy, env goals), both scored by the final
+policy's MINE. Writes ``experiments/results/<campaign>_eval/<task>/<variant>/seed<k>/motion.json``
+(success rate, object displacement, lift, off-the-table fraction, MI reward; no machine
+paths). A run already evaluated is skipped. The policies stay outside the clone, so run
+this on the machine that holds the runs, before they are gone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+KEYS = ("success_rate", "object_displacement", "object_displacement_std", "object_lift", "object_fell",
+        "mi_reward_mean")
+
+
+def call(cmd: list[str]) -> None:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout[-1500:]}\n{proc.stderr[-1500:]}")
+
+
+def measure(run: Path, task: str, seed: int, episodes: int) -> dict:
+    """{'trained': {mode: figures}, 'untrained': {mode: figures}} of one finished run."""
+    policy = run / "policy_latest.npz"
+    py = sys.executable
+    out: dict = {"trained": {}, "untrained": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in ("train", "test"):
+            path = Path(tmp) / f"{mode}.json"
+            call([py, "-m", "music.evaluate", str(policy), "--episodes", str(episodes), "--seed", str(seed),
+                  "--mode", mode, "--json", str(path)])
+            summary = json.loads(path.read_text())
+            summary["object_displacement"] = summary.pop("object_displacement_mean")
+            summary["object_lift"] = summary.pop("object_lift_mean")
+            out["trained"][mode] = {key: summary[key] for key in KEYS}
+        untrained = Path(tmp) / "untrained.csv"
+        note = json.loads((run / "params.json").read_text())["note"]
+        call([py, "experiments/measure_untrained.py", "--env_name", task, "--note", note, "--seed", str(seed),
+              "--episodes", str(episodes), "--mine", str(policy), "--out", str(untrained)])
+        with open(untrained, newline="") as f:
+            for row in csv.DictReader(f):
+                out["untrained"][row["mode"]] = {key: float(row[key]) for key in KEYS}
+    return out
+
+
+def main() -> int:
+    from music.campaign import default_root
+    from music.config import PRETRAINING
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--campaign", default="medium")
+    p.add_argument("--episodes", type=int, default=100)
+    args = p.parse_args()
+    runs = default_root(args.campaign) / "runs" / args.campaign
+    pretraining = sorted({variant for variant, _ in PRETRAINING.values()})
+    results = REPO / "experiments" / "results" / f"{args.campaign}_eval"
+    for record in sorted(runs.glob("*/*/seed*/sweep.json")):
+        run = record.parent
+        task, variant, seed = run.parent.parent.name, run.parent.name, int(run.name.removeprefix("seed"))
+        dest = results / task / variant / run.name / "motion.json"
+        if variant not in pretraining or dest.exists():
+            continue
+        figures = measure(run, task, seed, args.episodes)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(json.dumps({"task": task, "variant": variant, "seed": seed, "episodes": args.episodes,
+                                    "policy": "policy_latest (final)", "mine": "the final policy's",
+                                    **figures}, indent=1) + "\n")
+        t, u = figures["trained"], figures["untrained"]
+        print(f"{task}/{variant}/seed{seed}: displacement train mode {t['train']['object_displacement']:.4f} m "
+              f"(untrained {u['train']['object_displacement']:.4f}), test mode {t['test']['object_displacement']:.4f} "
+              f"m (untrained {u['test']['object_displacement']:.4f}); off the table, train mode "
+              f"{t['train']['object_fell']:.2f} (untrained {u['train']['object_fell']:.2f})", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
