@@ -155,8 +155,6 @@ VECTOR_SPLITS: dict[str, ObservationSplit] = {"Pusher-v5": PUSHER_SPLIT}
 KNOWN_SPLITS.update(VECTOR_SPLITS)
 # "vector:<id>" wraps an environment with plain vector observations as a goal env (VectorGoalEnv).
 VECTOR_PREFIX = "vector:"
-# The Fetch names kept from before the open interface (the tasks the paper trained).
-SUPPORTED_ENVS = KNOWN_SPLITS
 
 # The original's names (old gym, mujoco-py) and the task they mean today.
 ALIASES: dict[str, str] = {
