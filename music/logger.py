@@ -29,10 +29,13 @@ class Logger:
         self.active = active
         self._row: dict[str, float] = {}
         self._csv_keys: list[str] | None = None
+        self._continued = False  # the columns come from an existing file (a resumed run)
+        self._left_out: list[str] = []  # keys of this code that such a file has no column for
         progress = self.logdir / "progress.csv"
         if active and progress.exists() and progress.stat().st_size > 0:  # a resumed run continues the file
             with open(progress, newline="") as f:
                 self._csv_keys = next(csv.reader(f))
+            self._continued = True
         self._text = open(self.logdir / "log.txt", "a") if active else None
         self._tb = None
         if active and tensorboard:
@@ -67,8 +70,14 @@ class Logger:
                 with open(path, "w", newline="") as f:
                     csv.writer(f).writerow(self._csv_keys)
         missing = [k for k in row if k not in self._csv_keys]
-        if missing:
+        if missing and not self._continued:
             raise KeyError(f"progress.csv has fixed columns; new keys {missing} appeared after the first epoch")
+        new = [k for k in missing if k not in self._left_out]
+        if new:
+            # A run started by an older version: its file keeps its columns (a new column
+            # would misalign the rows already written); the values stay in log.txt and TensorBoard.
+            self._left_out += new
+            self.info(f"progress.csv was started without columns {new}; they are left out of it")
         with open(path, "a", newline="") as f:
             csv.writer(f).writerow([row.get(k, "") for k in self._csv_keys])
             f.flush()
