@@ -300,6 +300,7 @@ class DDPG:
         self._main_params = FlatParams(self._main_vars)
         self.Q_adam = MpiAdam(self._q_vars, scale_grad_by_procs=False, comm=self.comm)
         self.pi_adam = MpiAdam(self._pi_vars, scale_grad_by_procs=False, comm=self.comm)
+        self._new_main_params = np.empty(self._main_params.size, np.float32)  # apply_gradients' output
 
     def _share_networks(self, owner: DDPG) -> None:
         """Use ``owner``'s variables, normalizers, discriminator and optimizers (a virtual worker
@@ -308,7 +309,7 @@ class DDPG:
                                                                              self.env_name):
             raise ValueError("a virtual worker must have the same params, sizes and task as the agent it shares with")
         for name in ("o_stats", "g_stats", "main", "target", "ir", "variables", "_q_vars", "_pi_vars", "_main_vars",
-                     "_target_vars", "_main_params", "Q_adam", "pi_adam"):
+                     "_target_vars", "_main_params", "_new_main_params", "Q_adam", "pi_adam"):
             setattr(self, name, getattr(owner, name))
         if len(owner.workers) >= owner.o_stats.workers_per_rank:
             raise ValueError(f"the agent was built for {owner.o_stats.workers_per_rank} workers per rank; "
@@ -580,9 +581,11 @@ class DDPG:
         (as MpiAdam then sums them over ranks: K workers count as K ranks)."""
         q_grad = tree_sum([g.q_grad for g in gradients])
         pi_grad = tree_sum([g.pi_grad for g in gradients])
-        new_q = self.Q_adam.step(q_grad, self.params.Q_lr, current=gradients[0].q_flat)
-        new_pi = self.pi_adam.step(pi_grad, self.params.pi_lr, current=gradients[0].pi_flat)
-        self._main_params.set(np.concatenate([new_q, new_pi]))  # one TF call writes both networks
+        # both networks' new parameters go into one reused buffer, written by one TF call
+        new_params, n_q = self._new_main_params, self.Q_adam.size
+        self.Q_adam.step(q_grad, self.params.Q_lr, current=gradients[0].q_flat, out=new_params[:n_q])
+        self.pi_adam.step(pi_grad, self.params.pi_lr, current=gradients[0].pi_flat, out=new_params[n_q:])
+        self._main_params.set(new_params)
 
     def train(self, epoch: int, batch=None):
         """One critic + actor step on a sampled batch; returns (critic loss, actor loss)."""

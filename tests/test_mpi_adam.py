@@ -60,6 +60,42 @@ def test_steps_are_bit_identical_to_the_originals_float32_expressions():
         np.testing.assert_array_equal(adam.v, v)
 
 
+def test_step_into_a_given_buffer_equals_the_returned_array_and_allocates_no_vector():
+    # Training writes both networks' new parameters into one reused buffer: a fresh
+    # parameter-sized vector per step costs page faults (docs/performance.md). numpy
+    # reports its array memory to tracemalloc, so a step that allocated a vector of the
+    # parameters' size (0.4 MB here) would show in the peak.
+    import tracemalloc
+
+    rng = np.random.default_rng(4)
+    size = 100_000
+    theta = rng.normal(size=size).astype(np.float32)
+    reference, buffered = MpiAdam([tf.Variable(theta)]), MpiAdam([tf.Variable(theta)])
+    out = np.zeros(2 * size, np.float32)
+    grads = [rng.normal(size=size).astype(np.float32) for _ in range(3)]
+    for g in grads[:2]:  # the first steps may allocate (lazy set-up of numpy and MPI)
+        expected = reference.step(g, 1e-3, current=theta)
+        assert buffered.step(g, 1e-3, current=theta, out=out[size:]) is not None
+        np.testing.assert_array_equal(out[size:], expected)
+    tracemalloc.start()
+    try:
+        buffered.step(grads[2], 1e-3, current=theta, out=out[size:])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(out[size:], reference.step(grads[2], 1e-3, current=theta))
+    assert not out[:size].any()  # only its own part of the buffer is written
+    assert peak < size * 4 / 4, f"a step allocated {peak} bytes"
+
+
+def test_a_wrong_output_buffer_is_refused():
+    adam = MpiAdam([tf.Variable(np.zeros(3, np.float32))])
+    with pytest.raises(ValueError, match=r"out has shape \(4,\) and dtype float32, expected \(3,\) float32"):
+        adam.step(np.zeros(3, np.float32), 0.1, out=np.zeros(4, np.float32))
+    with pytest.raises(ValueError, match="dtype float64"):
+        adam.step(np.zeros(3, np.float32), 0.1, out=np.zeros(3))
+
+
 def test_wrong_gradient_size_is_refused():
     adam = MpiAdam([tf.Variable(np.zeros(3, np.float32))])
     with pytest.raises(ValueError, match=r"gradient has shape \(4,\), expected \(3,\)"):
