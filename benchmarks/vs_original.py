@@ -247,13 +247,19 @@ class PortSide(Side):
             g = a.gradients(0, batch=(batch, weights))
             q_loss, pi_loss, q_grad, pi_grad = g.q_loss, g.pi_loss, g.q_grad, g.pi_grad
         else:
-            with tf.GradientTape(persistent=True) as tape:
-                terms = a._losses({k: tf.constant(v) for k, v in batch.items()},
-                                  {k: tf.constant(v) for k, v in weights.items()},
-                                  tf.constant(noise[0]), tf.constant(noise[1]))
-            q_grad = np.concatenate([x.numpy().ravel() for x in tape.gradient(terms["Q_loss"], a._q_vars)])
-            pi_grad = np.concatenate([x.numpy().ravel() for x in tape.gradient(terms["pi_loss"], a._pi_vars)])
-            q_loss, pi_loss = float(terms["Q_loss"]), float(terms["pi_loss"])
+            @tf.function  # a graph, as in training: TF's graph optimizer fuses ops (e.g. matmul + bias + tanh)
+            def losses_and_gradients(batch, weights, noise, noise_2):
+                with tf.GradientTape(persistent=True) as tape:
+                    terms = a._losses(batch, weights, noise, noise_2)
+                return (terms["Q_loss"], terms["pi_loss"], tape.gradient(terms["Q_loss"], a._q_vars),
+                        tape.gradient(terms["pi_loss"], a._pi_vars))
+
+            q_loss, pi_loss, q_grads, pi_grads = losses_and_gradients(
+                {k: tf.constant(v) for k, v in batch.items()}, {k: tf.constant(v) for k, v in weights.items()},
+                tf.constant(noise[0]), tf.constant(noise[1]))
+            q_grad = np.concatenate([x.numpy().ravel() for x in q_grads])
+            pi_grad = np.concatenate([x.numpy().ravel() for x in pi_grads])
+            q_loss, pi_loss = float(q_loss), float(pi_loss)
         grads = _unflatten(q_grad, [(n, v.shape) for n, v in a.main.q_variables.items()])
         grads.update(_unflatten(pi_grad, [(n, v.shape) for n, v in a.main.pi_variables.items()]))
         return {"losses": np.array([q_loss, pi_loss]), "gradients": grads}

@@ -33,10 +33,14 @@ class Dense(tf.Module):
         return {f"{self.full_name}/kernel": self.kernel, f"{self.full_name}/bias": self.bias}
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        # tensordot handles (batch, dim) and (batch, time, dim) inputs alike.
+        # bias_add, as the original's tf.layers.dense and tf.contrib.layers.linear: its gradient
+        # sums rows in the original's order (x @ kernel + bias was differentiated by a Sum op,
+        # other bits), and TF's graph optimizer fuses matmul + bias (+ relu or tanh) into one op,
+        # as in the original's graph (docs/deviations.md, "What issue 17 changed").
+        # tensordot handles (batch, time, dim) inputs.
         if x.shape.rank == 2:
-            return tf.matmul(x, self.kernel) + self.bias
-        return tf.tensordot(x, self.kernel, axes=[[-1], [0]]) + self.bias
+            return tf.nn.bias_add(tf.matmul(x, self.kernel), self.bias)
+        return tf.nn.bias_add(tf.tensordot(x, self.kernel, axes=[[-1], [0]]), self.bias)
 
 
 class MLP(tf.Module):

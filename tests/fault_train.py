@@ -3,7 +3,9 @@
     mpiexec -n 2 python tests/fault_train.py --fault rank:1,epoch:0,cycle:1,kind:raise ARGS...
 
 kinds: ``raise`` (an exception), ``kill`` (SIGKILL), ``term`` (SIGTERM to itself),
-``nan_mine`` (MINE's output bias set to NaN), at the start of that cycle on that rank.
+``nan_mine`` (MINE's output bias set to NaN), at the start of that cycle on that rank;
+``checkpoint``: write a checkpoint there and leave at once (one rank only: a test's look at
+what a resumed run holds before it trains).
 """
 
 import os
@@ -12,6 +14,7 @@ import sys
 
 import numpy as np
 
+from music import checkpoint
 from music.experiment import BadInput, launch
 from music.train import build_parser
 from music.training import Hook
@@ -33,6 +36,10 @@ class FaultInjector(Hook):
             os.kill(os.getpid(), signal.SIGKILL)
         if self.kind == "term":
             os.kill(os.getpid(), signal.SIGTERM)
+        if self.kind == "checkpoint":
+            checkpoint.save(run.logdir, run.comm, run.workers, run.loop)
+            sys.stdout.flush()
+            os._exit(0)
         if self.kind == "nan_mine":
             run.policy.variables["ir/state_mi/out/bias"].assign([np.nan])
 
