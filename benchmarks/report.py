@@ -186,6 +186,26 @@ def vs_original_section(data: dict, provenance: str | None = None) -> list[str]:
         for r in data["pieces"]:
             lines.append(f"| {r['label']} | {r['original_ms']:.2f} | {r['port_ms']:.2f} | {r['ratio']:.2f} |")
         lines.append("")
+    if data.get("floors"):
+        lines += ["The parts of a step that the numbers need, timed the same way: the HER sample (with MI rewards), "
+                  "the gradient graphs (the same ops on both sides, see the checks) and the Adam update in numpy "
+                  "with the write of the new parameters. What a piece costs above them is conversions, Python and "
+                  "caches that the parts timed alone find warm.", "",
+                  "| part | of piece | original ms | port ms |", "|---|---|---|---|"]
+        for r in data["floors"]:
+            lines.append(f"| {r['label']} | {r['of_piece']} | {r['original_ms']:.2f} | {r['port_ms']:.2f} |")
+        lines.append("")
+        by_piece = {(r["variant"], r["piece"]): r for r in data["pieces"]}
+        parts: dict = {}
+        for r in data["floors"]:
+            parts.setdefault((r["variant"], r["of_piece"]), []).append(r)
+        lines += ["| piece | original ms | port ms | port: the parts above | port: the rest | best possible port speed "
+                  "(original / parts) |", "|---|---|---|---|---|---|"]
+        for key, rows in parts.items():
+            piece, floor = by_piece[key], sum(r["port_ms"] for r in rows)
+            lines.append(f"| {piece['label']} | {piece['original_ms']:.2f} | {piece['port_ms']:.2f} | {floor:.2f} | "
+                         f"{piece['port_ms'] - floor:.2f} | {piece['original_ms'] / floor:.2f} |")
+        lines.append("")
     if data["epochs"]:
         lines += ["Implied epoch of one worker from the medians (env steps, episode storage, normalizer updates and "
                   "logging left out; test rollouts at the exploring get_actions time):", "",
@@ -195,6 +215,16 @@ def vs_original_section(data: dict, provenance: str | None = None) -> list[str]:
             lines.append(f"| {e['variant']} | {e['formula']} | {e['original_s']:.1f} | {e['port_s']:.1f} | "
                          f"{e['ratio']:.2f} |")
         lines.append("")
+        floors = [e for e in data["epochs"] if "port_floor_s" in e]
+        if floors:
+            lines += ["The same epochs with the port's train and MINE steps at the time of their parts above "
+                      "(its floor: no conversions or Python around them):", "",
+                      "| variant | original s | port floor s | best possible port speed |",
+                      "|---|---|---|---|"]
+            for e in floors:
+                lines.append(f"| {e['variant']} | {e['original_s']:.1f} | {e['port_floor_s']:.1f} | "
+                             f"{e['floor_ratio']:.2f} |")
+            lines.append("")
     return lines
 
 

@@ -97,6 +97,26 @@ PIECES = {
     ],
 }
 
+# The parts of a training step that the algorithm's numbers need, both sides: the HER sample
+# (with MI rewards), the gradient graphs (the same ops since issue 17: the checks show the
+# same numbers) and the Adam update in numpy with the write of the new parameters. They bound how much faster the
+# port's pieces can get by trimming the rest (sampling, conversions, Python). Each call's
+# input is prepared outside the timed call (their staging area is filled first; ours gets
+# a batch sampled and packed once).
+FLOORS = {
+    "SAC+MUSIC": [
+        ("sample", "train", "HER sample of 256 transitions with their MI rewards"),
+        ("train_graph", "train", "critic and actor gradient graph alone (batch staged / packed before)"),
+        ("adam_update", "train", "Adam update of critic and actor (gradients given)"),
+        ("mine_graph", "mine_step", "MINE gradient graph alone (256 episodes x 51 states)"),
+    ],
+    "DDPG": [
+        ("sample", "train", "DDPG HER sample of 256 transitions"),
+        ("train_graph", "train", "DDPG critic and actor gradient graph alone (batch staged / packed before)"),
+        ("adam_update", "train", "DDPG Adam update of critic and actor (gradients given)"),
+    ],
+}
+
 # (atol, rtol) of each check: passes if max|ours - theirs| <= atol + rtol * max|theirs|.
 TOLERANCES = {
     "weights": (0.0, 0.0),  # assigned, so read back bit for bit
@@ -178,11 +198,15 @@ class Side:
         self.act = inputs["act_obs"]
         self.mine_grad = None
 
+    prepare: dict = {}  # piece -> what runs before each of its calls, untimed
+
     def time(self, piece: str, n: int) -> list[float]:
         """Seconds of each of n calls of ``piece``."""
         fn = self.pieces[piece]
+        prepare = self.prepare.get(piece, lambda: None)
         out = []
         for _ in range(n):
+            prepare()
             start = time.perf_counter()
             fn()
             out.append(time.perf_counter() - start)
@@ -214,6 +238,13 @@ class PortSide(Side):
                                                  random_eps=p.random_eps),
             "polyak": a.update_target_net,
         }
+        packed = a._pack(*a.sample_batch(0))
+        self.pieces["train_graph"] = lambda: a._train_graph(*packed)
+        self.pieces["sample"] = lambda: a.sample_batch(0)
+        gradients = a.gradients(0)
+        self.pieces["adam_update"] = lambda: a.apply_gradients([gradients])
+        if a.ir is not None:
+            self.pieces["mine_graph"] = lambda: a.ir._mi_grad(*a._mi_inputs(self.mine_batch, None))
 
     def facts(self) -> dict:
         a = self.agent
@@ -308,7 +339,14 @@ class OriginalSide(Side):
             "get_actions": lambda: pol.get_actions(act["o"], act["z"], act["ag"], act["g"], noise_eps=p["noise_eps"],
                                                    random_eps=p["random_eps"]),
             "polyak": pol.update_target_net,
+            "sample": lambda: pol.sample_batch(ir=True, t=0),
+            "train_graph": pol._grads,  # what their train() runs after staging a batch
+            "mine_graph": lambda: pol._grads_mi(self.mine_batch),
         }
+        self.prepare = {"train_graph": lambda: pol.stage_batch(ir=True, t=0)}
+        pol.stage_batch(ir=True, t=0)
+        _, _, q_grad, pi_grad, _, _ = pol._grads()
+        self.pieces["adam_update"] = lambda: pol._update(q_grad, pi_grad)
         graph = tf.get_default_graph()
         ops = graph.get_operations()
         # the ops whose outputs the checks feed: MINE's time shuffle, SAC's N(0, 1) draws
@@ -492,10 +530,11 @@ def run_checks(variant: str, original: Worker, port: Worker, inputs: dict, facts
     return checks
 
 
-def time_pieces(variant: str, original: Worker, port: Worker, calls: int, block: int, warmup: int) -> list:
+def time_pieces(variant: str, original: Worker, port: Worker, calls: int, block: int, warmup: int,
+                pieces: list[tuple[str, str]] | None = None) -> list:
     sides = {"original": original, "port": port}
     rows = []
-    for piece, label in PIECES[variant]:
+    for piece, label in PIECES[variant] if pieces is None else pieces:
         if piece == "mine_adam":
             for worker in sides.values():
                 worker.call("prepare_mine_adam")
@@ -518,11 +557,19 @@ def time_pieces(variant: str, original: Worker, port: Worker, calls: int, block:
     return rows
 
 
-def implied_epochs(pieces: list, facts_by_variant: dict) -> list:
-    """Seconds of one default epoch of one worker, from the median piece times."""
+def epoch_seconds(ms: dict, side: str, train: str, mine_step: str | None, counts: tuple[int, int, int]) -> float:
+    """One epoch from median ms per call: counts = (gradient steps, actions, Polyak updates)."""
+    steps, acts, targets = counts
+    step = ms[train, side] + (ms[mine_step, side] if mine_step else 0.0)
+    return (steps * step + acts * ms["get_actions", side] + targets * ms["polyak", side]) / 1000
+
+
+def implied_epochs(pieces: list, facts_by_variant: dict, floors: list | None = None) -> list:
+    """Seconds of one default epoch of one worker, from the median piece times; with ``floors``
+    also the port's floor: its train and MINE steps at the time of their graphs alone."""
     out = []
     for variant, facts in facts_by_variant.items():
-        ms = {(r["piece"], side): r[f"{side}_ms"] for r in pieces if r["variant"] == variant
+        ms = {(r["piece"], side): r[f"{side}_ms"] for r in [*pieces, *(floors or [])] if r["variant"] == variant
               for side in ("original", "port")}
         p = facts["params"]
         steps, acts, targets = p["n_cycles"] * p["n_batches"], (p["n_cycles"] + p["n_test_rollouts"]) * facts["T"], \
@@ -533,10 +580,14 @@ def implied_epochs(pieces: list, facts_by_variant: dict) -> list:
         formula = (f"{steps} x (train + MINE step) + {acts} x get_actions + {targets} x Polyak" if mine
                    else f"{steps} x train + {acts} x get_actions + {targets} x Polyak")
         row = {"variant": variant, "formula": formula}
+        counts = (steps, acts, targets)
         for side in ("original", "port"):
-            step = ms["train", side] + (ms["mine_step", side] if mine else 0.0)
-            row[f"{side}_s"] = (steps * step + acts * ms["get_actions", side] + targets * ms["polyak", side]) / 1000
+            row[f"{side}_s"] = epoch_seconds(ms, side, "train", "mine_step" if mine else None, counts)
         row["ratio"] = row["original_s"] / row["port_s"]
+        if ("train_graph", "port") in ms and (not mine or ("mine_graph", "port") in ms):
+            ms["train_floor", "port"] = ms["sample", "port"] + ms["train_graph", "port"] + ms["adam_update", "port"]
+            row["port_floor_s"] = epoch_seconds(ms, "port", "train_floor", "mine_graph" if mine else None, counts)
+            row["floor_ratio"] = row["original_s"] / row["port_floor_s"]
         out.append(row)
     return out
 
@@ -581,7 +632,7 @@ def main() -> None:
               "machine": {"cores": os.cpu_count(), "platform": platform.platform(),
                           "python": platform.python_version(), "load_average_before": os.getloadavg()},
               "tolerances": {k: list(v) for k, v in TOLERANCES.items()},
-              "checks": [], "pieces": [], "epochs": []}
+              "checks": [], "pieces": [], "floors": [], "epochs": []}
     facts_by_variant = {}
     failed = False
     for variant in args.variants:
@@ -601,10 +652,15 @@ def main() -> None:
             print(f"{variant}: checks passed; timing {args.calls} calls per piece and side", file=sys.stderr,
                   flush=True)
             result["pieces"] += time_pieces(variant, theirs, port, args.calls, args.block, args.warmup)
+            floors = time_pieces(variant, theirs, port, args.calls, args.block, args.warmup,
+                                 [(piece, label) for piece, _, label in FLOORS[variant]])
+            for row, (_, of_piece, _) in zip(floors, FLOORS[variant], strict=True):
+                row["of_piece"] = of_piece
+            result["floors"] += floors
         finally:
             port.close()
             theirs.close()
-    result["epochs"] = implied_epochs(result["pieces"], facts_by_variant)
+    result["epochs"] = implied_epochs(result["pieces"], facts_by_variant, result["floors"])
     result["machine"]["load_average_after"] = os.getloadavg()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "vs_original.json").write_text(json.dumps(result, indent=1))

@@ -321,7 +321,8 @@ class DDPG:
     # ------------------------------------------------------------------ graphs
     def _build_graphs(self) -> None:
         o, z, g, u = _spec(None, self.dimo), _spec(None, self.dimz), _spec(None, self.dimg), _spec(None, self.dimu)
-        act_sig = [o, z, g]
+        # Acting takes [o, z, g] packed into one matrix: one input to convert instead of three.
+        act_sig = [_spec(None, self.dimo + self.dimz + self.dimg)]
         # Acting with and without Q(o, pi(o)): training rollouts need no critic pass.
         self._act_main = graph(functools.partial(self._act_graph, self.main, False), act_sig)
         self._act_target = graph(functools.partial(self._act_graph, self.target, False), act_sig)
@@ -343,7 +344,8 @@ class DDPG:
         self._polyak_graph = graph(self._polyak_update, [])
         self._copy_target_graph = graph(self._copy_main_to_target, [])
 
-    def _act_graph(self, net: ActorCritic, with_q: bool, o, z, g):
+    def _act_graph(self, net: ActorCritic, with_q: bool, ozg):
+        o, z, g = tf.split(ozg, [self.dimo, self.dimz, self.dimg], axis=1)
         # Drawn with or without Q, so that the random stream (shared with training) is the same.
         noise = self.tf_rng.normal(tf.stack([tf.shape(o)[0], self.dimu])) if self.params.sac else None
         out = net.actor(o, z, g, noise)
@@ -454,12 +456,13 @@ class DDPG:
         for name, array, dim in (("o", o, self.dimo), ("z", z, self.dimz), ("g", g, self.dimg), ("ag", ag, self.dimg)):
             self._check_width(name, array, dim)
         o, g = self._preprocess_og(o, ag, g)
+        ozg = np.concatenate([o.reshape(-1, self.dimo), z.reshape(-1, self.dimz), g.reshape(-1, self.dimg)], axis=1)
         if compute_Q:
             act = self._act_target_q if use_target_net else self._act_main_q
-            u, q = act(o.reshape(-1, self.dimo), z.reshape(-1, self.dimz), g.reshape(-1, self.dimg))
+            u, q = act(ozg)
         else:
             act = self._act_target if use_target_net else self._act_main
-            u = act(o.reshape(-1, self.dimo), z.reshape(-1, self.dimz), g.reshape(-1, self.dimg))
+            u = act(ozg)
         # float32 throughout, as the original: each float64 term is added to the float32
         # actions in place, so the sum is rounded back to float32 (env.step and the replay
         # buffer get float32 actions).

@@ -108,8 +108,9 @@ def make_sample_her_transitions(
                 )
                 mi_perm = rng.permutation(2)  # MINE's draw for this batch, here as in the original
 
-        step = {key: episode_batch[key][episode_idxs, t_samples].copy() for key in episode_batch if key != "p"}
-        p = episode_batch["p"][episode_idxs].copy() if "p" in episode_batch else None
+        # fancy indexing copies, so relabelling step["g"] below leaves the buffer as it is
+        step = {key: episode_batch[key][episode_idxs, t_samples] for key in episode_batch if key != "p"}
+        p = episode_batch["p"][episode_idxs] if "p" in episode_batch else None
 
         her_indexes = np.where(rng.uniform(size=batch_size) < future_p)
         future_offset = (rng.uniform(size=batch_size) * (T - t_samples)).astype(int)

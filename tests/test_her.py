@@ -47,6 +47,17 @@ def test_relabelled_goals_are_later_achieved_goals_of_the_same_episode(strategy)
     np.testing.assert_array_equal(tr.o_2[:, 0], episode)
 
 
+def test_sampling_and_relabelling_leave_the_stored_episodes_unchanged():
+    episodes = tagged_episodes()
+    before = {k: v.copy() for k, v in episodes.items()}
+    tr = sampler("future")(episodes, 5000, 0, np.random.default_rng(1), intrinsic=True, with_mi=True)
+    assert (tr.g[:, 0] != 100).any()  # goals were relabelled in the batch ...
+    for key, value in before.items():  # ... not in the buffer
+        np.testing.assert_array_equal(episodes[key], value, err_msg=key)
+    tr.o[:] = -1  # and the batch is the caller's own: writing it leaves the buffer alone
+    np.testing.assert_array_equal(episodes["o"], before["o"])
+
+
 def test_replay_k_zero_or_strategy_none_relabels_nothing():
     for s in (sampler("future", replay_k=0), sampler("none", replay_k=4)):
         tr = s(tagged_episodes(), 5000, 0, np.random.default_rng(1))
