@@ -607,18 +607,22 @@ class DDPG:
             )
 
     def _mi_inputs(self, o_s: np.ndarray, perm) -> tuple[np.ndarray, np.ndarray]:
+        """MINE's graph inputs from observations o_s (B, tau, dimo): their agent and surrounding
+        entries (``Discriminator.mine_input``) and a time permutation (drawn if None)."""
         self._require_ir("the MI estimate")
-        o_s = np.asarray(o_s, dtype=np.float32)
+        o_s = np.asarray(o_s)
         if o_s.ndim != 3 or o_s.shape[-1] != self.dimo:
             raise ValueError(f"{self.env_name}: MINE input has shape {o_s.shape}, expected (B, tau, {self.dimo})")
-        if not np.all(np.isfinite(o_s)):
-            bad = int(np.sum(~np.isfinite(o_s)))
-            raise MineNaNError(f"MINE input contains {bad} NaN or Inf values (observations of shape {o_s.shape})")
+        xy = self.ir.mine_input(o_s)
+        if not np.all(np.isfinite(xy)):
+            bad = int(np.sum(~np.isfinite(xy)))
+            raise MineNaNError(f"MINE input contains {bad} NaN or Inf values in the agent and surrounding entries "
+                               f"of observations of shape {o_s.shape}")
         tau = o_s.shape[1]
         perm = self.rng.permutation(tau) if perm is None else np.asarray(perm)
         if sorted(perm.tolist()) != list(range(tau)):
             raise ValueError(f"perm must be a permutation of range({tau}), got {perm.tolist()}")
-        return o_s, perm.astype(np.int32)
+        return xy, perm.astype(np.int32)
 
     def run_mi(self, o_s: np.ndarray, perm=None) -> np.ndarray:
         """Negative MINE estimate per sequence of o_s (B, tau, dimo); shape (B, 1).

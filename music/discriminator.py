@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from music.envs import ObservationSplit, take
+from music.envs import ObservationSplit, compact_index, take
 from music.mpi_adam import MpiAdam
 from music.mpi_util import tree_sum
 from music.networks import MLP, Dense
@@ -70,50 +70,59 @@ class Discriminator(tf.Module):
         self.mi_adam = MpiAdam(self._mi_vars, scale_grad_by_procs=False, comm=comm)
         self.sk_adam = MpiAdam(self._sk_vars, scale_grad_by_procs=False, comm=comm)
         dimo = split.dimo
-        o_tau, perm = tf.TensorSpec([None, None, dimo], tf.float32), tf.TensorSpec([None], tf.int32)
+        # MINE's graphs take only the agent and surrounding entries of the observations,
+        # packed as [x, y] (``mine_input``): a quarter of FetchPush's 25 floats to convert.
+        self._xy_columns = compact_index(split.agent_indices + split.surrounding_indices)
+        xy_tau = tf.TensorSpec([None, None, split.dim_agent + split.dim_surrounding], tf.float32)
+        perm = tf.TensorSpec([None], tf.int32)
         o, z = tf.TensorSpec([None, dimo], tf.float32), tf.TensorSpec([None, dimz], tf.float32)
-        self._neg_mi = graph(self.neg_mi, [o_tau, perm])
-        self._mi_grad = graph(self._mi_grad_graph, [o_tau, perm])
+        self._neg_mi = graph(self._neg_mi_xy, [xy_tau, perm])
+        self._mi_grad = graph(self._mi_grad_graph, [xy_tau, perm])
         self._sk_reward = graph(lambda o, z: -self.skill_loss(o, z), [o, z])
         self._sk_grad = graph(self._sk_grad_graph, [o, z])
-        self._mi_signature = [o_tau, perm]
+        self._mi_signature = [xy_tau, perm]
         self._group_mi_grads: dict[int, object] = {}  # worker count -> graph, built at first use
 
     # ------------------------------------------------------------------ training (numpy in, numpy out)
-    def mi_estimate(self, o_tau: np.ndarray, perm: np.ndarray) -> np.ndarray:
-        """Negative MINE estimate per sequence of o_tau (B, tau, dimo) float32; shape (B, 1)."""
-        return finite(self._neg_mi(o_tau, perm).numpy())
+    def mine_input(self, o_tau: np.ndarray) -> np.ndarray:
+        """The agent and surrounding entries [x, y] of observations (..., dimo): MINE's input
+        (..., dim_agent + dim_surrounding), a new float32 array."""
+        return np.ascontiguousarray(take(np.asarray(o_tau), self._xy_columns), dtype=np.float32)
 
-    def mine_gradient(self, o_tau: np.ndarray, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def mi_estimate(self, xy_tau: np.ndarray, perm: np.ndarray) -> np.ndarray:
+        """Negative MINE estimate per sequence of ``mine_input`` (B, tau, dx + dy); shape (B, 1)."""
+        return finite(self._neg_mi(xy_tau, perm).numpy())
+
+    def mine_gradient(self, xy_tau: np.ndarray, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The negative estimates (B, 1) and MINE's flat gradient (maximizing their mean)."""
-        neg_mi, grad = self._mi_grad(o_tau, perm)
+        neg_mi, grad = self._mi_grad(xy_tau, perm)
         return finite(neg_mi.numpy()), grad.numpy()
 
-    def group_mine_gradient(self, o_tau: np.ndarray, perms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """K workers' MINE gradients in one call: o_tau (K, B, tau, dimo), perms (K, tau).
+    def group_mine_gradient(self, xy_tau: np.ndarray, perms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """K workers' MINE gradients in one call: xy_tau (K, B, tau, dx + dy), perms (K, tau).
 
         Returns the negative estimates (K, B, 1) and the workers' gradients summed in MPI's
         order (``tree_sum``): bit for bit ``tree_sum`` of K ``mine_gradient`` calls.
         """
-        k = len(o_tau)
+        k = len(xy_tau)
         if k not in self._group_mi_grads:
             signature = [tf.TensorSpec([k, *spec.shape], spec.dtype) for spec in self._mi_signature]
             self._group_mi_grads[k] = graph(self._group_mi_grad_graph, signature)
-        neg_mi, grads = self._group_mi_grads[k](o_tau, perms)
+        neg_mi, grads = self._group_mi_grads[k](xy_tau, perms)
         return finite(neg_mi.numpy()), tree_sum(list(grads.numpy()))
 
-    def _group_mi_grad_graph(self, o_tau, perms):
+    def _group_mi_grad_graph(self, xy_tau, perms):
         # stacked, summed in numpy: see DDPG._group_train_step_graph for why not in the graph
-        per_worker = [self._mi_grad_graph(o_tau[i], perms[i]) for i in range(o_tau.shape[0])]
+        per_worker = [self._mi_grad_graph(xy_tau[i], perms[i]) for i in range(xy_tau.shape[0])]
         return tf.stack([neg_mi for neg_mi, _ in per_worker]), tf.stack([grad for _, grad in per_worker])
 
     def apply_mine(self, gradients: list[np.ndarray]) -> None:
         """One MINE Adam step on the summed gradients of this process's workers."""
         self.mi_adam.update(tree_sum(gradients), self.mi_lr)
 
-    def mine_step(self, o_tau: np.ndarray, perm: np.ndarray) -> np.ndarray:
+    def mine_step(self, xy_tau: np.ndarray, perm: np.ndarray) -> np.ndarray:
         """One MINE step (maximize the mean estimate); returns the negative estimates (B, 1) before it."""
-        neg_mi, grad = self.mine_gradient(o_tau, perm)
+        neg_mi, grad = self.mine_gradient(xy_tau, perm)
         self.apply_mine([grad])
         return neg_mi
 
@@ -136,9 +145,9 @@ class Discriminator(tf.Module):
         self.apply_skill([grad])
         return sk_loss
 
-    def _mi_grad_graph(self, o_tau, perm):
+    def _mi_grad_graph(self, xy_tau, perm):
         with tf.GradientTape() as tape:
-            neg_mi = self.neg_mi(o_tau, perm)
+            neg_mi = self._neg_mi_xy(xy_tau, perm)
             loss = tf.reduce_mean(neg_mi)
         return neg_mi, flatten(tape.gradient(loss, self._mi_vars))
 
@@ -168,8 +177,13 @@ class Discriminator(tf.Module):
             perm: permutation of range(tau), shape (tau,), shared by the whole batch;
                 y shuffled in time by it gives samples of the product of marginals.
         """
-        x = take(o_tau, self.split.agent)
-        y = take(o_tau, self.split.surrounding)
+        return self._neg_mi_xy(tf.concat([take(o_tau, self.split.agent), take(o_tau, self.split.surrounding)], -1),
+                               perm)
+
+    def _neg_mi_xy(self, xy_tau: tf.Tensor, perm: tf.Tensor) -> tf.Tensor:
+        """``neg_mi`` of ``mine_input`` values [x, y] (B, tau, dx + dy)."""
+        x = xy_tau[..., : self.split.dim_agent]
+        y = xy_tau[..., self.split.dim_agent:]
         y_shuffled = tf.gather(y, perm, axis=1)
         t_all = self.statistics(tf.concat([x, x], axis=1), tf.concat([y, y_shuffled], axis=1))
         tau = tf.shape(x)[1]

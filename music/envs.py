@@ -34,7 +34,7 @@ def _indices(index: Index) -> tuple[int, ...]:
     return tuple(int(i) for i in index)
 
 
-def _compact(indices: tuple[int, ...]) -> Index:
+def compact_index(indices: tuple[int, ...]) -> Index:
     """A slice for ascending contiguous entries (numpy and TF slice them without a gather)."""
     if indices and indices == tuple(range(indices[0], indices[0] + len(indices))):
         return slice(indices[0], indices[0] + len(indices))
@@ -69,7 +69,7 @@ class ObservationSplit:
             if len(set(indices)) != len(indices):
                 raise SplitError(f"the {name} part names an entry twice: {list(indices)}")
             parts[name] = indices
-            object.__setattr__(self, name, _compact(indices))
+            object.__setattr__(self, name, compact_index(indices))
         shared = sorted(set(parts["agent"]) & set(parts["surrounding"]))
         if shared:
             raise SplitError(f"agent and surrounding overlap at entries {shared}; MI between a state and itself "
