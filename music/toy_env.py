@@ -5,7 +5,7 @@ A goal environment of our own for tests, tutorials and quick experiments with MU
 action, ``STEP`` per unit of action and step; the object is a disk (``OBJECT_RADIUS``) that
 moves only when the agent runs into it, pushed straight away from the agent until they
 just touch; an object against an edge of the table [0, 1]^2 stops the agent. Both stay on
-the table. The object starts 0.15-0.30 from the agent,
+the table. The object starts 0.15-0.30 from the agent (``object_distance``),
 so an agent that does not seek it rarely touches it.
 
 Observation, 8 floats: agent_pos 0:2, object_pos 2:4, object_rel_pos 4:6 (object - agent),
@@ -33,7 +33,13 @@ class PointPushEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 25}
 
-    def __init__(self, render_mode: str | None = None, width: int = 500, height: int = 500):
+    def __init__(self, render_mode: str | None = None, width: int = 500, height: int = 500,
+                 object_distance: tuple[float, float] = (0.15, 0.30)):
+        low, high = object_distance
+        if not AGENT_RADIUS + OBJECT_RADIUS <= low <= high:
+            raise ValueError(f"object_distance {object_distance} must be (low, high) with "
+                             f"{AGENT_RADIUS + OBJECT_RADIUS} <= low <= high (the object starts clear of the agent)")
+        self.object_distance = (float(low), float(high))
         self.render_mode = render_mode
         self.width, self.height = width, height
         self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
@@ -61,7 +67,7 @@ class PointPushEnv(gym.Env):
         rng = self.np_random
         self.agent = rng.uniform(0.25, 0.75, 2)
         angle = rng.uniform(0.0, 2.0 * np.pi)
-        distance = rng.uniform(0.15, 0.30)
+        distance = rng.uniform(*self.object_distance)
         low, high = TABLE[0] + OBJECT_RADIUS, TABLE[1] - OBJECT_RADIUS
         self.object = np.clip(self.agent + distance * np.array([np.cos(angle), np.sin(angle)]), low, high)
         self.goal = rng.uniform(low, high, 2)

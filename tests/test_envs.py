@@ -134,6 +134,27 @@ def test_point_push_seeds_and_renders():
     assert frame.shape == (64, 64, 3) and frame.dtype == np.uint8 and len(np.unique(frame.reshape(-1, 3), axis=0)) > 2
 
 
+def test_point_push_object_distance_sets_where_the_object_starts():
+    from music.toy_env import PointPushEnv
+
+    env = PointPushEnv(object_distance=(0.07, 0.12))
+    gaps = []
+    for seed in range(200):
+        obs, _ = env.reset(seed=seed)
+        gaps.append(np.linalg.norm(obs["observation"][4:6]))
+    # clipping to the table can only bring the object closer, never into contact
+    assert 0.06 <= min(gaps) and max(gaps) <= 0.12 + 1e-9 and np.median(gaps) > 0.08
+    # the default keeps the draws of the measured runs: agent, angle, distance in [0.15, 0.30]
+    from gymnasium.utils import seeding
+
+    rng, _ = seeding.np_random(3)
+    agent, angle, distance = rng.uniform(0.25, 0.75, 2), rng.uniform(0.0, 2.0 * np.pi), rng.uniform(0.15, 0.30)
+    expected = np.clip(agent + distance * np.array([np.cos(angle), np.sin(angle)]), 0.04, 0.96)
+    np.testing.assert_array_equal(PointPushEnv().reset(seed=3)[0]["observation"][2:4], expected)
+    with pytest.raises(ValueError, match=r"object_distance \(0.05, 0.1\) must be \(low, high\) with 0.06 <= low"):
+        PointPushEnv(object_distance=(0.05, 0.1))
+
+
 def test_vector_envs_train_as_goal_envs_without_a_goal():
     env = make_env("vector:Pusher-v5")
     obs, _ = env.reset(seed=1)
