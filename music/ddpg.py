@@ -636,28 +636,39 @@ class DDPG:
     def mi_gradient(self, o_s_batch: np.ndarray, perm=None) -> np.ndarray:
         """MINE's gradient on whole episodes (B, tau, dimo) of this worker; sets ``mi_current``,
         the MI estimate (mean over B) before the step."""
-        o_s, perm = self._mi_inputs(o_s_batch, perm)
-        neg_mi, grad = self.ir.mine_gradient(o_s, perm)
-        self.mi_current = -float(np.mean(neg_mi))
-        return grad
+        return self._mi_gradient(o_s_batch, perm)[0]
 
-    def workers_mi_gradient(self, batch_size: int) -> np.ndarray:
+    def _mi_gradient(self, o_s_batch: np.ndarray, perm) -> tuple[np.ndarray, np.ndarray]:
+        """``mi_gradient`` and MINE's flat parameters it was taken at."""
+        o_s, perm = self._mi_inputs(o_s_batch, perm)
+        neg_mi, grad, params = self.ir.mine_gradient(o_s, perm)
+        self.mi_current = -float(np.mean(neg_mi))
+        return grad, params
+
+    def workers_mi_gradient(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """MINE's gradient summed over this process's workers, each on ``batch_size`` whole
         episodes of its own buffer (one graph call; bit for bit the ``tree_sum`` of each
-        worker's ``mi_gradient``). Sets every worker's ``mi_current``."""
+        worker's ``mi_gradient``), and MINE's flat parameters it was taken at. Sets every
+        worker's ``mi_current``."""
         if len(self.workers) == 1:
-            return self.mi_gradient(self.buffer.random_observations(batch_size, self.rng))
+            return self._mi_gradient(self.buffer.random_observations(batch_size, self.rng), None)
         inputs = [worker._mi_inputs(worker.buffer.random_observations(batch_size, worker.rng), None)
                   for worker in self.workers]
-        neg_mi, grad = self.ir.group_mine_gradient(np.stack([o for o, _ in inputs]),
-                                                   np.stack([perm for _, perm in inputs]))
+        neg_mi, grad, params = self.ir.group_mine_gradient(np.stack([o for o, _ in inputs]),
+                                                           np.stack([perm for _, perm in inputs]))
         for worker, values in zip(self.workers, neg_mi, strict=True):
             worker.mi_current = -float(np.mean(values))
-        return grad
+        return grad, params
+
+    def workers_mine_step(self, batch_size: int) -> None:
+        """One MINE step on the summed gradients of this process's workers (``workers_mi_gradient``)."""
+        grad, params = self.workers_mi_gradient(batch_size)
+        self.ir.apply_mine([grad], params)
 
     def train_mi(self, o_s_batch: np.ndarray, perm=None) -> float:
         """One MINE step on whole episodes (B, tau, dimo); returns the MI estimate (mean over B)."""
-        self.ir.apply_mine([self.mi_gradient(o_s_batch, perm)])
+        grad, params = self._mi_gradient(o_s_batch, perm)
+        self.ir.apply_mine([grad], params)
         return self.mi_current
 
     def run_sk(self, o: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -665,16 +676,24 @@ class DDPG:
         self._require_ir("the skill reward")
         return self.ir.skill_reward(np.asarray(o, np.float32), np.asarray(z, np.float32))
 
-    def sk_gradient(self, o_s_batch: np.ndarray, z_s_batch: np.ndarray) -> tuple[float, np.ndarray]:
-        """(-mean cross-entropy, the skill discriminator's gradient) on this worker's batch."""
+    def sk_gradient(self, o_s_batch: np.ndarray, z_s_batch: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """(-mean cross-entropy, the skill discriminator's gradient, its flat parameters) on this
+        worker's batch."""
         self._require_ir("the skill discriminator")
-        sk_loss, grad = self.ir.skill_gradient(np.asarray(o_s_batch, np.float32), np.asarray(z_s_batch, np.float32))
-        return -float(np.mean(sk_loss)), grad
+        sk_loss, grad, params = self.ir.skill_gradient(np.asarray(o_s_batch, np.float32),
+                                                       np.asarray(z_s_batch, np.float32))
+        return -float(np.mean(sk_loss)), grad, params
+
+    def workers_skill_step(self, batch_size: int) -> None:
+        """One skill-discriminator step on the summed gradients of this process's workers, each
+        on ``batch_size`` random steps of its own buffer."""
+        steps = [worker.sk_gradient(*worker.buffer.random_steps(batch_size, worker.rng)) for worker in self.workers]
+        self.ir.apply_skill([grad for _, grad, _ in steps], steps[0][2])
 
     def train_sk(self, o_s_batch: np.ndarray, z_s_batch: np.ndarray) -> float:
         """One skill-discriminator step; returns -mean cross-entropy."""
-        value, grad = self.sk_gradient(o_s_batch, z_s_batch)
-        self.ir.apply_skill([grad])
+        value, grad, params = self.sk_gradient(o_s_batch, z_s_batch)
+        self.ir.apply_skill([grad], params)
         return value
 
     @property

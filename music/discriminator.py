@@ -93,69 +93,77 @@ class Discriminator(tf.Module):
         """Negative MINE estimate per sequence of ``mine_input`` (B, tau, dx + dy); shape (B, 1)."""
         return finite(self._neg_mi(xy_tau, perm).numpy())
 
-    def mine_gradient(self, xy_tau: np.ndarray, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The negative estimates (B, 1) and MINE's flat gradient (maximizing their mean)."""
-        neg_mi, grad = self._mi_grad(xy_tau, perm)
-        return finite(neg_mi.numpy()), grad.numpy()
+    def mine_gradient(self, xy_tau: np.ndarray, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The negative estimates (B, 1), MINE's flat gradient (maximizing their mean) and the
+        flat parameters it was taken at (for ``apply_mine``, which then need not read them)."""
+        neg_mi, grad, params = self._mi_grad(xy_tau, perm)
+        return finite(neg_mi.numpy()), grad.numpy(), params.numpy()
 
-    def group_mine_gradient(self, xy_tau: np.ndarray, perms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def group_mine_gradient(self, xy_tau: np.ndarray, perms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """K workers' MINE gradients in one call: xy_tau (K, B, tau, dx + dy), perms (K, tau).
 
-        Returns the negative estimates (K, B, 1) and the workers' gradients summed in MPI's
-        order (``tree_sum``): bit for bit ``tree_sum`` of K ``mine_gradient`` calls.
+        Returns the negative estimates (K, B, 1), the workers' gradients summed in MPI's
+        order (``tree_sum``: bit for bit ``tree_sum`` of K ``mine_gradient`` calls) and the
+        parameters (the workers share them).
         """
         k = len(xy_tau)
         if k not in self._group_mi_grads:
             signature = [tf.TensorSpec([k, *spec.shape], spec.dtype) for spec in self._mi_signature]
             self._group_mi_grads[k] = graph(self._group_mi_grad_graph, signature)
-        neg_mi, grads = self._group_mi_grads[k](xy_tau, perms)
-        return finite(neg_mi.numpy()), tree_sum(list(grads.numpy()))
+        neg_mi, grads, params = self._group_mi_grads[k](xy_tau, perms)
+        return finite(neg_mi.numpy()), tree_sum(list(grads.numpy())), params.numpy()
 
     def _group_mi_grad_graph(self, xy_tau, perms):
         # stacked, summed in numpy: see DDPG._group_train_step_graph for why not in the graph
         per_worker = [self._mi_grad_graph(xy_tau[i], perms[i]) for i in range(xy_tau.shape[0])]
-        return tf.stack([neg_mi for neg_mi, _ in per_worker]), tf.stack([grad for _, grad in per_worker])
+        return (tf.stack([neg_mi for neg_mi, _, _ in per_worker]), tf.stack([grad for _, grad, _ in per_worker]),
+                per_worker[0][2])
 
-    def apply_mine(self, gradients: list[np.ndarray]) -> None:
-        """One MINE Adam step on the summed gradients of this process's workers."""
-        self.mi_adam.update(tree_sum(gradients), self.mi_lr)
+    def apply_mine(self, gradients: list[np.ndarray], params: np.ndarray | None = None) -> None:
+        """One MINE Adam step on the summed gradients of this process's workers; ``params``: MINE's
+        current flat parameters if the caller has them (from ``mine_gradient``), else they are read."""
+        self.mi_adam.update(tree_sum(gradients), self.mi_lr, current=params)
 
     def mine_step(self, xy_tau: np.ndarray, perm: np.ndarray) -> np.ndarray:
         """One MINE step (maximize the mean estimate); returns the negative estimates (B, 1) before it."""
-        neg_mi, grad = self.mine_gradient(xy_tau, perm)
-        self.apply_mine([grad])
+        neg_mi, grad, params = self.mine_gradient(xy_tau, perm)
+        self.apply_mine([grad], params)
         return neg_mi
 
     def skill_reward(self, o: np.ndarray, z: np.ndarray) -> np.ndarray:
         """-cross_entropy(discriminator(surrounding state of o), z); shape (B,)."""
         return self._sk_reward(o, z).numpy()
 
-    def skill_gradient(self, o: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The cross-entropies (B,) and the skill discriminator's flat gradient."""
-        sk_loss, grad = self._sk_grad(o, z)
-        return sk_loss.numpy(), grad.numpy()
+    def skill_gradient(self, o: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The cross-entropies (B,), the skill discriminator's flat gradient and the flat
+        parameters it was taken at (for ``apply_skill``)."""
+        sk_loss, grad, params = self._sk_grad(o, z)
+        return sk_loss.numpy(), grad.numpy(), params.numpy()
 
-    def apply_skill(self, gradients: list[np.ndarray]) -> None:
-        """One skill-discriminator Adam step on the summed gradients of this process's workers."""
-        self.sk_adam.update(tree_sum(gradients), self.sk_lr)
+    def apply_skill(self, gradients: list[np.ndarray], params: np.ndarray | None = None) -> None:
+        """One skill-discriminator Adam step on the summed gradients of this process's workers
+        (``params`` as in ``apply_mine``)."""
+        self.sk_adam.update(tree_sum(gradients), self.sk_lr, current=params)
 
     def skill_step(self, o: np.ndarray, z: np.ndarray) -> np.ndarray:
         """One skill-discriminator step; returns the cross-entropies (B,) before it."""
-        sk_loss, grad = self.skill_gradient(o, z)
-        self.apply_skill([grad])
+        sk_loss, grad, params = self.skill_gradient(o, z)
+        self.apply_skill([grad], params)
         return sk_loss
 
+    # Both gradient graphs also return the network's current flat parameters: the Adam step
+    # needs them, and reading them here saves a graph call per step (as DDPG's training graph).
     def _mi_grad_graph(self, xy_tau, perm):
         with tf.GradientTape() as tape:
             neg_mi = self._neg_mi_xy(xy_tau, perm)
             loss = tf.reduce_mean(neg_mi)
-        return neg_mi, flatten(tape.gradient(loss, self._mi_vars))
+        return neg_mi, flatten(tape.gradient(loss, self._mi_vars)), flatten([v.read_value() for v in self._mi_vars])
 
     def _sk_grad_graph(self, o, z):
         with tf.GradientTape() as tape:
             sk_loss = self.skill_loss(o, z)
             loss = tf.reduce_mean(sk_loss)
-        return sk_loss, flatten(tape.gradient(loss, self._sk_vars))
+        return sk_loss, flatten(tape.gradient(loss, self._sk_vars)), flatten([v.read_value() for v in self._sk_vars])
 
     @property
     def mi_variables(self) -> dict[str, tf.Variable]:

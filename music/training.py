@@ -186,11 +186,9 @@ def train(*, workers, logger, params: dict, n_epochs: int, comm, loop: dict | No
                         for agent in agents:
                             agent.mi_r_scale = 0
                     if loop["mi_r_scale"] > 0 and not params["no_train_mi"]:
-                        owner.ir.apply_mine([owner.workers_mi_gradient(params["batch_size"])])
+                        owner.workers_mine_step(params["batch_size"])
                     if params["sk_r_scale"] > 0:
-                        owner.ir.apply_skill([agent.sk_gradient(*agent.buffer.random_steps(params["batch_size"],
-                                                                                           agent.rng))[1]
-                                              for agent in agents])
+                        owner.workers_skill_step(params["batch_size"])
             except MineNaNError as err:
                 raise MineNaNError(f"epoch {epoch}, cycle {cycle}: {err}; the last good checkpoint "
                                    f"(if any) is in {checkpoint.checkpoint_dir(run.logdir)}") from None

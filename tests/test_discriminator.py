@@ -133,6 +133,27 @@ def test_skill_discriminator_training_lowers_cross_entropy():
     assert before > 0.9 and after < 0.3, (before, after)
 
 
+def test_steps_with_the_parameters_from_the_gradient_graph_equal_steps_that_read_them():
+    # The gradient graphs return the networks' current parameters so that the Adam step need
+    # not read them: the same bits as an update that reads them itself.
+    kwargs = dict(hidden=32, sk_r_scale=1.0, input_dims=dict(o=25, z=3, g=3, u=4, info_is_success=1))
+    fast, reading = make_agent(**kwargs), make_agent(**kwargs)
+    rng = np.random.default_rng(9)
+    for _ in range(3):
+        o_tau = rng.normal(size=(8, 6, 25)).astype(np.float32)
+        o, z = rng.normal(size=(16, 25)).astype(np.float32), np.eye(3)[rng.integers(0, 3, 16)].astype(np.float32)
+        perm = rng.permutation(6)
+        fast.train_mi(o_tau, perm)
+        fast.train_sk(o, z)
+        reading.ir.apply_mine([reading.mi_gradient(o_tau, perm)])  # no parameters given: read
+        reading.ir.apply_skill([reading.sk_gradient(o, z)[1]])
+    for name, var in fast.variables.items():
+        if "ir/" in name:
+            np.testing.assert_array_equal(var.numpy(), reading.variables[name].numpy(), err_msg=name)
+    _, _, params = fast.sk_gradient(o, z)
+    np.testing.assert_array_equal(params, fast.ir.sk_adam.params.get())
+
+
 def test_a_declared_split_of_scattered_entries_feeds_mine_and_the_skill_net_those_entries():
     # agent (gripper-like) entries 0, 2, 4 and surrounding entries 7, 5, 9 (in that order), declared as data
     agent = make_agent(hidden=32, sk_r_scale=1.0, agent_obs=[0, 2, 4], surrounding_obs="7,5,9",

@@ -80,9 +80,10 @@ def test_one_graph_call_for_all_workers_equals_their_separate_calls_bit_for_bit(
         assert (together.q_loss, together.pi_loss) == (alone[0].q_loss, alone[0].pi_loss)
         # three workers: ((g0 + g1) + g2) is the pair order; not the plain sum in another order
         assert together.q_grad.dtype == np.float32
-        mi_together = grouped.workers_mi_gradient(batch_size=2)
+        mi_together, mi_params = grouped.workers_mi_gradient(batch_size=2)
         mi_alone = [w.mi_gradient(w.buffer.random_observations(2, w.rng)) for w in workers]
         np.testing.assert_array_equal(mi_together, tree_sum(mi_alone))
+        np.testing.assert_array_equal(mi_params, grouped.ir.mi_adam.params.get())
         assert [w.mi_current for w in grouped.workers] == [w.mi_current for w in workers]
         grouped.apply_gradients([together])
         separate.apply_gradients(alone)
@@ -98,7 +99,7 @@ def test_the_group_graph_is_traced_once():
     owner, _ = _group_of(2, hidden=16)
     for _ in range(3):
         owner.apply_gradients([owner.workers_gradients(epoch=0)])
-        owner.ir.apply_mine([owner.workers_mi_gradient(batch_size=2)])
+        owner.workers_mine_step(batch_size=2)
     assert owner._group_train_graph.experimental_get_tracing_count() == 1
     assert [g.experimental_get_tracing_count() for g in owner.ir._group_mi_grads.values()] == [1]
 
