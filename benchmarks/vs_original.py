@@ -102,18 +102,22 @@ PIECES = {
 # same numbers) and the Adam update in numpy with the write of the new parameters. They bound how much faster the
 # port's pieces can get by trimming the rest (sampling, conversions, Python). Each call's
 # input is prepared outside the timed call (their staging area is filled first; ours gets
-# a batch sampled and packed once).
+# a batch sampled and packed once). Timed alone, each part finds its data in the caches; one
+# after the other, as train() runs them, each evicts the others' (in_sequence: train()
+# without its bookkeeping, the loss values and reward histories).
 FLOORS = {
     "SAC+MUSIC": [
         ("sample", "train", "HER sample of 256 transitions with their MI rewards"),
         ("train_graph", "train", "critic and actor gradient graph alone (batch staged / packed before)"),
         ("adam_update", "train", "Adam update of critic and actor (gradients given)"),
+        ("in_sequence", None, "the three parts above one after the other, as train() runs them"),
         ("mine_graph", "mine_step", "MINE gradient graph alone (256 episodes x 51 states)"),
     ],
     "DDPG": [
         ("sample", "train", "DDPG HER sample of 256 transitions"),
         ("train_graph", "train", "DDPG critic and actor gradient graph alone (batch staged / packed before)"),
         ("adam_update", "train", "DDPG Adam update of critic and actor (gradients given)"),
+        ("in_sequence", None, "DDPG: the three parts above one after the other, as train() runs them"),
     ],
 }
 
@@ -243,6 +247,16 @@ class PortSide(Side):
         self.pieces["sample"] = lambda: a.sample_batch(0)
         gradients = a.gradients(0)
         self.pieces["adam_update"] = lambda: a.apply_gradients([gradients])
+
+        def in_sequence():
+            out = a._train_graph(*a._pack(*a.sample_batch(0)))
+            q_grad, pi_grad, q_flat, pi_flat = (out[i].numpy() for i in (2, 3, 5, 6))
+            new_params, n_q = a._new_main_params, a.Q_adam.size
+            a.Q_adam.step(q_grad, a.params.Q_lr, current=q_flat, out=new_params[:n_q])
+            a.pi_adam.step(pi_grad, a.params.pi_lr, current=pi_flat, out=new_params[n_q:])
+            a._main_params.set(new_params)
+
+        self.pieces["in_sequence"] = in_sequence
         if a.ir is not None:
             self.pieces["mine_graph"] = lambda: a.ir._mi_grad(*a._mi_inputs(self.mine_batch, None))
 
@@ -347,6 +361,13 @@ class OriginalSide(Side):
         pol.stage_batch(ir=True, t=0)
         _, _, q_grad, pi_grad, _, _ = pol._grads()
         self.pieces["adam_update"] = lambda: pol._update(q_grad, pi_grad)
+
+        def in_sequence():
+            pol.stage_batch(ir=True, t=0)
+            _, _, q_grad, pi_grad, _, _ = pol._grads()
+            pol._update(q_grad, pi_grad)
+
+        self.pieces["in_sequence"] = in_sequence
         graph = tf.get_default_graph()
         ops = graph.get_operations()
         # the ops whose outputs the checks feed: MINE's time shuffle, SAC's N(0, 1) draws
@@ -588,6 +609,10 @@ def implied_epochs(pieces: list, facts_by_variant: dict, floors: list | None = N
             ms["train_floor", "port"] = ms["sample", "port"] + ms["train_graph", "port"] + ms["adam_update", "port"]
             row["port_floor_s"] = epoch_seconds(ms, "port", "train_floor", "mine_graph" if mine else None, counts)
             row["floor_ratio"] = row["original_s"] / row["port_floor_s"]
+        if ("in_sequence", "port") in ms and (not mine or ("mine_graph", "port") in ms):
+            row["port_sequence_floor_s"] = epoch_seconds(ms, "port", "in_sequence", "mine_graph" if mine else None,
+                                                         counts)
+            row["sequence_floor_ratio"] = row["original_s"] / row["port_sequence_floor_s"]
         out.append(row)
     return out
 
