@@ -99,10 +99,13 @@ class MpiAdam:
             raise ValueError(f"gradient has shape {local_grad.shape}, expected ({self.size},)")
         if self.check_every and self.t % self.check_every == 0:
             self.check_synced()
-        global_grad = self._global_grad
-        self.comm.Allreduce(local_grad, global_grad, op=MPI.SUM)
-        if self.scale_grad_by_procs:
-            global_grad /= self.comm.Get_size()
+        if self.comm.Get_size() == 1:
+            global_grad = local_grad  # the sum over one rank; read only below, so not copied
+        else:
+            global_grad = self._global_grad
+            self.comm.Allreduce(local_grad, global_grad, op=MPI.SUM)
+            if self.scale_grad_by_procs:
+                global_grad /= self.comm.Get_size()
 
         self.t += 1
         step_size = stepsize * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
