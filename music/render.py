@@ -1,11 +1,12 @@
-"""Headless rendering in a separate process.
+"""Headless rendering of the env being rolled out (``make_renderer``).
 
-TensorFlow and Mesa's software OpenGL (llvmpipe, used by MUJOCO_GL=egl or osmesa on a
-machine without a GPU) each carry their own copy of LLVM, and one process cannot load
-both: whichever comes second crashes while initializing. So frames are rendered by a
-helper process that never imports TensorFlow. It holds its own copy of the task; for
-each frame it receives the simulator state of the env being rolled out (and its goal),
-copies it in, and renders.
+MuJoCo tasks are rendered in a separate process: TensorFlow and Mesa's software OpenGL
+(llvmpipe, used by MUJOCO_GL=egl or osmesa on a machine without a GPU) each carry their
+own copy of LLVM, and one process cannot load both: whichever comes second crashes while
+initializing. So frames are rendered by a helper process that never imports TensorFlow.
+It holds its own copy of the task; for each frame it receives the simulator state of the
+env being rolled out (and its goal), copies it in, and renders. Envs without a MuJoCo
+simulator (MusicPointPush-v0 draws with numpy) render themselves, in this process.
 """
 
 from __future__ import annotations
@@ -64,6 +65,34 @@ def _serve(conn, env_name: str) -> None:
         except Exception as err:
             conn.send(RuntimeError(f"rendering failed: {type(err).__name__}: {err}"))
     env.close()
+
+
+def make_renderer(env_name: str):
+    """The renderer for ``env_name``'s envs: ``SubprocessRenderer`` for MuJoCo tasks, else ``SelfRenderer``."""
+    from music.envs import make_env
+
+    probe = make_env(env_name, quiet=True)
+    try:
+        simulated = hasattr(probe.unwrapped, "model") and hasattr(probe.unwrapped, "data")
+    finally:
+        probe.close()
+    return SubprocessRenderer(env_name) if simulated else SelfRenderer()
+
+
+class SelfRenderer:
+    """Frames of an env without a MuJoCo simulator, drawn by its own ``render()`` (no OpenGL,
+    so no helper process). The env renders as ``rgb_array`` from the first frame on."""
+
+    def render(self, env) -> np.ndarray:
+        unwrapped = env.unwrapped
+        unwrapped.render_mode = "rgb_array"  # rollout envs are made without a render mode
+        frame = unwrapped.render()
+        if frame is None:
+            raise RuntimeError(f"{type(unwrapped).__name__}.render() gave no rgb_array frame")
+        return np.ascontiguousarray(frame, dtype=np.uint8)
+
+    def close(self) -> None:
+        pass
 
 
 class SubprocessRenderer:

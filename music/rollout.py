@@ -89,9 +89,9 @@ class RolloutWorker:
         self.object_slice = split.surrounding if split else None  # a slice or indices (music.envs.Index)
         self.renderer = None
         if render:
-            from music.render import SubprocessRenderer
+            from music.render import make_renderer
 
-            self.renderer = SubprocessRenderer(canonical_env_name(env_name or "FetchPush-v4"))
+            self.renderer = make_renderer(canonical_env_name(env_name or "FetchPush-v4"))
 
         self.success_history: deque = deque(maxlen=history_len)
         self.Q_history: deque = deque(maxlen=history_len)
