@@ -1,8 +1,9 @@
 """Paper-style figures from run folders: ``python -m music.plot RUN_DIRS... --metric test/success_rate``.
 
 One panel per task, one line per variant (and rank count): the mean over runs (seeds)
-with a shaded band of one standard deviation, against the epoch or the number of episodes (all ranks), the
-number of MPI ranks in the title. Writes PNG and PDF. ``--skills POLICY`` instead
+with a shaded band of one standard deviation, against the epoch, the number of episodes
+(all ranks) or the agent's optimizer steps (``--x steps``), the number of MPI ranks in the
+title. Writes PNG and PDF. ``--skills POLICY`` instead
 runs a skill policy and draws where each skill leaves the object, one colour a skill.
 """
 
@@ -27,6 +28,7 @@ class Run:
     seed: int
     ranks: int
     columns: dict[str, np.ndarray]  # progress.csv, one array per column (NaN where empty)
+    steps_per_epoch: int = 0  # optimizer steps of the agent per epoch: n_cycles x n_batches
 
 
 def find_run_folders(paths: list[str]) -> list[Path]:
@@ -55,7 +57,8 @@ def load_run(folder: Path) -> Run:
                 values.append(np.nan)
         columns[key] = np.asarray(values)
     return Run(folder, params["env_name"], params.get("note") or "default", int(params.get("seed", 0)),
-               int(params.get("total_workers", params.get("num_cpu", 1))), columns)
+               int(params.get("total_workers", params.get("num_cpu", 1))), columns,
+               int(params.get("n_cycles", 0)) * int(params.get("n_batches", 0)))
 
 
 def x_values(run: Run, x: str) -> np.ndarray:
@@ -63,7 +66,11 @@ def x_values(run: Run, x: str) -> np.ndarray:
         return run.columns["epoch"]
     if x == "episodes":  # train/episode is per rank or virtual worker (averaged over them)
         return run.columns["train/episode"] * run.ranks
-    raise ValueError(f"unknown x axis {x!r}; use epoch or episodes")
+    if x == "steps":  # gradients are summed over ranks: one optimizer step per batch, whatever the ranks
+        if not run.steps_per_epoch:
+            raise ValueError(f"{run.folder}/params.json lacks n_cycles or n_batches: cannot count optimizer steps")
+        return (run.columns["epoch"] + 1) * run.steps_per_epoch
+    raise ValueError(f"unknown x axis {x!r}; use epoch, episodes or steps")
 
 
 def aggregate(runs: list[Run], metric: str, x: str):
@@ -137,7 +144,7 @@ def plot_metric(runs: list[Run], metric: str, x: str, out: Path, title: str | No
             ax.axhline(chance[task], color="0.4", linestyle=":", linewidth=1.2,
                        label=f"chance (untrained): {chance[task]:.3g}")
         ax.set_title(f"{task} ({'/'.join(map(str, ranks))} MPI rank{'s' if ranks != [1] else ''})")
-        ax.set_xlabel("epoch" if x == "epoch" else "episodes (all ranks)")
+        ax.set_xlabel({"epoch": "epoch", "episodes": "episodes (all ranks)", "steps": "optimizer steps"}[x])
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(metric_label(metric))
         ax.grid(alpha=0.3)
@@ -201,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     p = parser("python -m music.plot", __doc__.split("\n\n")[0])
     p.add_argument("paths", nargs="*", help="run folders, or folders to search for runs")
     p.add_argument("--metric", default="test/success_rate", help="a progress.csv column")
-    p.add_argument("--x", choices=["epoch", "episodes"], default="epoch")
+    p.add_argument("--x", choices=["epoch", "episodes", "steps"], default="epoch",
+                   help="steps: the agent's optimizer steps, (epoch + 1) x n_cycles x n_batches")
     p.add_argument("--variants", nargs="+", help="only these variants (notes)")
     p.add_argument("--out", default=None,
                    help="output path without extension (.png and .pdf); default: <first folder>/<metric>")

@@ -17,7 +17,8 @@ args = sys.argv[1:]
 logdir = pathlib.Path(args[args.index("--logdir") + 1]); logdir.mkdir(parents=True)
 note = args[args.index("--note") + 1]; seed = int(args[args.index("--seed") + 1])
 if "FAIL" in note: sys.exit(3)
-(logdir / "params.json").write_text(json.dumps({"env_name": "FetchPush-v1", "note": note, "seed": seed, "num_cpu": 1}))
+(logdir / "params.json").write_text(json.dumps({"env_name": "FetchPush-v1", "note": note, "seed": seed, "num_cpu": 1,
+                                                "n_cycles": 3, "n_batches": 7}))
 with open(logdir / "progress.csv", "w", newline="") as f:
     w = csv.writer(f); w.writerow(["epoch", "train/episode", "test/success_rate", "loaded"])
     for e in range(2): w.writerow([e, 20 * (e + 1), 0.1 * e + 0.05 * seed, " ".join(args)])
@@ -113,9 +114,19 @@ def test_plot_mean_and_std_over_seeds(tmp_path, fake_train):
     np.testing.assert_allclose(mean, [0.025, 0.125])  # seeds give 0.1 e + 0.05 seed
     np.testing.assert_allclose(std, [0.025, 0.025])
     assert n == 2
+    xs, mean, _, _ = aggregate(runs, "test/success_rate", "steps")  # optimizer steps: (epoch + 1) x 3 cycles x 7
+    np.testing.assert_allclose(xs, [21, 42])
+    np.testing.assert_allclose(mean, [0.025, 0.125])
+    assert main([str(tmp_path), "--x", "steps", "--out", str(tmp_path / "steps")]) == 0
     assert main([str(tmp_path), "--out", str(tmp_path / "fig")]) == 0
     assert (tmp_path / "fig.png").stat().st_size > 5000 and (tmp_path / "fig.pdf").exists()
     assert main([str(tmp_path), "--metric", "nope", "--out", str(tmp_path / "x")]) == 2
+    params = json.loads((runs[0].folder / "params.json").read_text())
+    del params["n_batches"]  # a run folder that cannot say how many optimizer steps it made
+    (runs[0].folder / "params.json").write_text(json.dumps(params))
+    with pytest.raises(ValueError, match="params.json lacks n_cycles or n_batches: cannot count optimizer steps"):
+        aggregate([load_run(runs[0].folder)], "test/success_rate", "steps")
+    assert main([str(tmp_path), "--x", "steps", "--out", str(tmp_path / "y")]) == 2
 
 
 def test_plot_is_byte_reproducible_with_a_default_output_and_a_chance_line(tmp_path, fake_train):
