@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,8 +150,8 @@ def plot_metric(runs: list[Run], metric: str, x: str, out: Path, title: str | No
         ax.set_ylabel(metric_label(metric))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
+    if title:  # wrapped to the figure's width (about 55 characters per panel), else it is cut off
+        fig.suptitle(textwrap.fill(title, width=55 * len(tasks)), fontsize="medium")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     paths = save_reproducibly(fig, out)

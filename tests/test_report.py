@@ -14,18 +14,20 @@ spec.loader.exec_module(report)
 
 
 def fake_run(results: Path, task: str, variant: str, seed: int, success: list[float], seconds: float,
-             finished: str, motion: dict | None = None) -> None:
+             finished: str, motion: dict | None = None, scale: str = "small") -> None:
     folder = results / task / variant / f"seed{seed}"
     folder.mkdir(parents=True)
-    (folder / "params.json").write_text(json.dumps({"env_name": task, "note": variant, "seed": seed, "num_cpu": 2}))
+    (folder / "params.json").write_text(json.dumps({"env_name": task, "note": variant, "seed": seed, "num_cpu": 2,
+                                                    "n_cycles": 8, "n_batches": 5}))
     with open(folder / "progress.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["epoch", "test/success_rate", "train/episode", "train/object_displacement",
                          "train/object_lift", "mi_reward/mean"])
         for epoch, s in enumerate(success):
             writer.writerow([epoch, s, 16 * (epoch + 1), 0.01 * epoch, 0.001 * epoch, -1 + 0.001 * epoch])
-    (folder / "sweep.json").write_text(json.dumps({"scale": "small", "ranks": 2, "n_epochs": len(success),
-                                                   "n_cycles": 8, "seconds": seconds, "finished": finished}))
+    (folder / "sweep.json").write_text(json.dumps({"scale": scale, "ranks": 2, "n_epochs": len(success),
+                                                   "n_cycles": 8, "seconds": seconds, "finished": finished,
+                                                   "commit": "abcdef1234"}))
     for kind, rows in (motion or {}).items():
         with open(folder / f"motion_{kind}.csv", "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=["mode", "object_displacement", "object_lift", "mi_reward_mean",
@@ -102,3 +104,38 @@ def test_no_runs_is_a_clear_error(tmp_path, capsys):
     assert report.main(["--results", str(tmp_path), "--out", str(tmp_path / "R.md")]) == 2
     assert "no finished runs under" in capsys.readouterr().err
     assert not (tmp_path / "R.md").exists()
+
+
+def test_a_campaign_report_reads_object_motion_from_its_eval_folder_and_draws_steps(tmp_path):
+    # The campaign's layout: run exports without motion files, experiments/evaluate_campaign.py's
+    # motion.json in <results>_eval/<task>/<variant>/seed<k>/.
+    results, task = tmp_path / "medium", "FetchPush-v1"
+    for seed, (trained, untrained, chance) in enumerate([(0.5, 0.01, 0.05), (0.3, 0.02, 0.07)]):
+        fake_run(results, task, "SAC+MUSIC", seed, [0.0, 0.0], 3600, f"2026-01-0{seed + 1}T01:00:00", scale="medium")
+        folder = tmp_path / "medium_eval" / task / "SAC+MUSIC" / f"seed{seed}"
+        folder.mkdir(parents=True)
+        row = {"object_lift": 0.01, "object_displacement_std": 0.1, "object_fell": 0.3, "mi_reward_mean": -0.8}
+        motion_json = {"trained": {mode: {**row, "success_rate": 0.0, "object_displacement": trained / k}
+                                   for mode, k in (("train", 1), ("test", 4))},
+                       "untrained": {mode: {**row, "success_rate": chance, "object_displacement": untrained}
+                                     for mode in ("train", "test")}}
+        (folder / "motion.json").write_text(json.dumps(motion_json))
+        fake_run(results, task, "SAC", seed, [0.0, 0.1], 1800, f"2026-01-0{seed + 1}T02:00:00", scale="medium")
+    out = tmp_path / "RESULTS.md"
+    assert report.main(["--results", str(results), "--out", str(out), "--figures", str(tmp_path / "fig")]) == 0
+    text = out.read_text()
+    assert text.startswith("# Reproduction at medium scale")
+    assert "at commits abcdef1 (each run's sweep.json names its own)" in text
+    # train mode: trained (0.5, 0.3) -> 0.4000 ± 0.1000 against untrained (0.01, 0.02) -> 0.015: 26.7x
+    assert "| FetchPush-v1 | train | trained | 2 | 0.4000 ± 0.1000 | 0.0100 ± 0.0000 | -0.8000 ± 0.0000 |" in text
+    assert "train mode, displacement: trained 0.4000 m vs untrained 0.0150 m (26.7x); trained > untrained in " \
+           "2 of 2 seeds" in text
+    assert "- MUSIC alone, FetchPush-v1: the trained policy moves the object more than the untrained one on every " \
+           "seed" in text
+    # chance: untrained test success (0.05, 0.07) -> 0.060, from motion.json
+    assert "Chance level, FetchPush-v1: an untrained policy's test success is 0.060 (2 x 100 episodes, " \
+           "motion.json)" in text
+    for name in ("intrinsic_displacement", "intrinsic_displacement_steps", "task_reward_success",
+                 "task_reward_success_steps"):
+        assert (tmp_path / "fig" / f"{name}.png").stat().st_size > 0, name
+    assert "--x steps" in text
