@@ -38,6 +38,11 @@ dimg 3, dimu 4, T 50) with the variant's experiments/params/FetchPush-v1/<varian
    + 3000 x get_actions + 50 x Polyak; DDPG = 2000 x train + 3000 x get_actions + 50 x Polyak
    (env steps, episode storage, normalizer updates and logging are left out; test rollouts are
    counted at the exploring get_actions time).
+5. Floors, timed the same way on both sides (``FLOORS``): the parts of a step that its numbers
+   need (HER sample with MI rewards, the gradient graph alone, the Adam update with the write
+   of the new parameters, MINE's gradient graph alone), and the first three one after the
+   other as ``train()`` runs them. The port's epoch is recomputed with its steps at those
+   floors: how fast it could get by trimming the work around them (docs/performance.md).
 
 Writes benchmarks/results/vs_original.json and prints the tables (markdown);
 ``benchmarks/report.py`` puts the same tables into RESULTS.md.
