@@ -191,6 +191,16 @@ def main(argv: list[str] | None = None) -> int:
     out += [f"- This file: `.venv/bin/python {rel(Path(__file__))} --results {rel(args.results)} "
             f"--figures {rel(args.figures)}`. Optimizer steps: the agent's critic and actor steps, "
             "(epoch + 1) x cycles x batches per cycle (gradients are summed over ranks: one step per batch).", ""]
+    out += ["What a run costs here (wall time per epoch: the median over the run's epochs, so resumed and "
+            "interrupted epochs do not count; wall time of the whole run from its sweep.json; the machine often "
+            "did other work beside the runs), mean ± std over seeds:", "",
+            "| task | variant | runs | s per epoch | h per run |", "|---|---|---|---|---|"]
+    for (task, variant), group in sorted(by.items()):
+        per_epoch = [np.nanmedian(r.columns["time/epoch"]) for r in group if "time/epoch" in r.columns]
+        hours = [json.loads((r.folder / "sweep.json").read_text())["seconds"] / 3600 for r in group
+                 if (r.folder / "sweep.json").exists()]
+        out.append(f"| {task} | {variant} | {len(group)} | {mean_std(per_epoch, '.1f')} | {mean_std(hours, '.2f')} |")
+    out.append("")
 
     # Claim 1: MUSIC alone moves (and lifts) the object.
     out += ["## 1. Does MUSIC alone (no task reward) make the robot move the object?", "",

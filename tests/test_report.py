@@ -22,9 +22,10 @@ def fake_run(results: Path, task: str, variant: str, seed: int, success: list[fl
     with open(folder / "progress.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["epoch", "test/success_rate", "train/episode", "train/object_displacement",
-                         "train/object_lift", "mi_reward/mean"])
+                         "train/object_lift", "mi_reward/mean", "time/epoch"])
         for epoch, s in enumerate(success):
-            writer.writerow([epoch, s, 16 * (epoch + 1), 0.01 * epoch, 0.001 * epoch, -1 + 0.001 * epoch])
+            writer.writerow([epoch, s, 16 * (epoch + 1), 0.01 * epoch, 0.001 * epoch, -1 + 0.001 * epoch,
+                             [30.0, 2.0, 40.0][epoch % 3] + seed])
     (folder / "sweep.json").write_text(json.dumps({"scale": scale, "ranks": 2, "n_epochs": len(success),
                                                    "n_cycles": 8, "seconds": seconds, "finished": finished,
                                                    "commit": "abcdef1234"}))
@@ -139,3 +140,5 @@ def test_a_campaign_report_reads_object_motion_from_its_eval_folder_and_draws_st
                  "task_reward_success_steps"):
         assert (tmp_path / "fig" / f"{name}.png").stat().st_size > 0, name
     assert "--x steps" in text
+    # cost: time/epoch (30, 2) + seed -> medians 16 and 17 -> 16.5 ± 0.5 s; sweep.json 3600 s -> 1.00 h
+    assert "| FetchPush-v1 | SAC+MUSIC | 2 | 16.5 ± 0.5 | 1.00 ± 0.00 |" in text
