@@ -8,9 +8,9 @@ noise of training, as the campaign's train-mode measurements; ``test``: greedy),
 ``--seed``, and keeps them all, in order: no episode is chosen. Writes ``NAME.gif`` (frames
 shrunk by ``--shrink`` in each direction, every ``--every``-th frame, at the simulation's
 pace) and ``NAME.json``: the policy, seed, mode and how far the object moved in each shown
-episode (distance between the first and last position of the surrounding part of the
-policy's observation split, e.g. the Fetch block's 3:6), so that a caption can say what the
-clip shows.
+episode (``object_moved``: the distance between the first and last position of the
+surrounding part of the policy's observation split, in its units: metres for the Fetch
+block, 3:6), so that a caption can say what the clip shows.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def main() -> int:
     if policy_path.is_relative_to(Path.home()):  # no machine paths in committed files
         policy_path = Path("~") / policy_path.relative_to(Path.home())
     facts = {"policy": str(policy_path), "seed": args.seed, "mode": args.mode, "episodes": args.episodes,
-             "object_moved_m": [round(m, 4) for m in moved], "frames": len(frames),
+             "object_moved": [round(m, 4) for m in moved], "frames": len(frames),
              "size": list(frames[0].shape[:2]), "bytes": gif.stat().st_size}
     args.out.with_suffix(".json").write_text(json.dumps(facts, indent=1) + "\n")
     print(json.dumps(facts))

@@ -31,8 +31,8 @@ def test_a_clip_of_the_toy_task_holds_every_episode_and_the_objects_motion(tmp_p
     frames = iio.imread(out.with_suffix(".gif"))
     # 2 episodes of 50 frames (one per step, as training videos), every 5th: 10 each; 500 / 4 pixels
     assert frames.shape[:3] == (20, 125, 125) and facts["frames"] == 20
-    assert facts["episodes"] == 2 and len(facts["object_moved_m"]) == 2
-    assert all(m >= 0 for m in facts["object_moved_m"]) and facts["mode"] == "train"
+    assert facts["episodes"] == 2 and len(facts["object_moved"]) == 2
+    assert all(m >= 0 for m in facts["object_moved"]) and facts["mode"] == "train"
     assert not np.array_equal(frames[0], frames[-1])  # the agent moved
 
 
