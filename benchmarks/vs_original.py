@@ -104,10 +104,10 @@ PIECES = {
 
 # The parts of a training step that the algorithm's numbers need, both sides: the HER sample
 # (with MI rewards), the gradient graphs (the same ops since issue 17: the checks show the
-# same numbers) and the Adam update in numpy with the write of the new parameters. They bound how much faster the
-# port's pieces can get by trimming the rest (sampling, conversions, Python). Each call's
-# input is prepared outside the timed call (their staging area is filled first; ours gets
-# a batch sampled and packed once). Timed alone, each part finds its data in the caches; one
+# same numbers) and the Adam update in numpy with the write of the new parameters. They
+# bound how much faster the port's pieces can get by trimming the rest (conversions,
+# Python). Each call's input is prepared outside the timed call (their staging area is
+# filled first; ours gets a batch sampled and packed once). Timed alone, each part finds its data in the caches; one
 # after the other, as train() runs them, each evicts the others' (in_sequence: train()
 # without its bookkeeping, the loss values and reward histories).
 FLOORS = {
@@ -207,12 +207,12 @@ class Side:
         self.act = inputs["act_obs"]
         self.mine_grad = None
 
-    prepare: dict = {}  # piece -> what runs before each of its calls, untimed
+    prepare: dict | None = None  # piece -> what runs before each of its calls, untimed
 
     def time(self, piece: str, n: int) -> list[float]:
         """Seconds of each of n calls of ``piece``."""
         fn = self.pieces[piece]
-        prepare = self.prepare.get(piece, lambda: None)
+        prepare = (self.prepare or {}).get(piece, lambda: None)
         out = []
         for _ in range(n):
             prepare()
