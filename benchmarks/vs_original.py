@@ -225,7 +225,7 @@ class Side:
 class PortSide(Side):
     def __init__(self, variant: str, original: str | None, inputs: dict):
         from music.config import default_params, load_params_file, params_file
-        from music.ddpg import configure_ddpg
+        from music.ddpg import Gradients, configure_ddpg
 
         params = default_params()
         params.update(load_params_file(params_file(ENV, variant)))
@@ -253,13 +253,10 @@ class PortSide(Side):
         gradients = a.gradients(0)
         self.pieces["adam_update"] = lambda: a.apply_gradients([gradients])
 
-        def in_sequence():
+        def in_sequence():  # train() without the loss values and the entropy history
             out = a._train_graph(*a._pack(*a.sample_batch(0)))
             q_grad, pi_grad, q_flat, pi_flat = (out[i].numpy() for i in (2, 3, 5, 6))
-            new_params, n_q = a._new_main_params, a.Q_adam.size
-            a.Q_adam.step(q_grad, a.params.Q_lr, current=q_flat, out=new_params[:n_q])
-            a.pi_adam.step(pi_grad, a.params.pi_lr, current=pi_flat, out=new_params[n_q:])
-            a._main_params.set(new_params)
+            a.apply_gradients([Gradients(0.0, 0.0, q_grad, pi_grad, q_flat, pi_flat)])
 
         self.pieces["in_sequence"] = in_sequence
         if a.ir is not None:

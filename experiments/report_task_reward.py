@@ -214,9 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     columns = ["object_displacement", "object_lift", "mi_reward_mean"]
     out += ["| task | mode | policy | seeds | " + " | ".join(columns) + " |", "|---|---|---|---|---|---|---|"]
     motion: dict[tuple, dict[str, list[float]]] = {}
+    motions = {run.folder: load_motion(run, eval_root) for run in runs if run.variant == INTRINSIC}
     for task in tasks:
         for run in by.get((task, INTRINSIC), []):
-            for (mode, kind), row in sorted(load_motion(run, eval_root).items()):
+            for (mode, kind), row in sorted(motions[run.folder].items()):
                 cell = motion.setdefault((task, mode, kind), {c: [] for c in columns})
                 for c in columns:
                     cell[c].append(row[c])
@@ -273,8 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             "seeds that reached it, with how many did.", ""]
     chance = {}
     for task in tasks:
-        rows = [m[("test", "untrained")] for r in by.get((task, INTRINSIC), [])
-                if ("test", "untrained") in (m := load_motion(r, eval_root))]
+        rows = [motions[r.folder][("test", "untrained")] for r in by.get((task, INTRINSIC), [])
+                if ("test", "untrained") in motions[r.folder]]
         if rows:
             chance[task] = np.mean([row["success_rate"] for row in rows])
             source = "motion_untrained.csv" if eval_root is None else "motion.json"

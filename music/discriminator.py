@@ -76,7 +76,7 @@ class Discriminator(tf.Module):
         xy_tau = tf.TensorSpec([None, None, split.dim_agent + split.dim_surrounding], tf.float32)
         perm = tf.TensorSpec([None], tf.int32)
         o, z = tf.TensorSpec([None, dimo], tf.float32), tf.TensorSpec([None, dimz], tf.float32)
-        self._neg_mi = graph(self._neg_mi_xy, [xy_tau, perm])
+        self._neg_mi = graph(self.neg_mi, [xy_tau, perm])
         self._mi_grad = graph(self._mi_grad_graph, [xy_tau, perm])
         self._sk_reward = graph(lambda o, z: -self.skill_loss(o, z), [o, z])
         self._sk_grad = graph(self._sk_grad_graph, [o, z])
@@ -155,7 +155,7 @@ class Discriminator(tf.Module):
     # needs them, and reading them here saves a graph call per step (as DDPG's training graph).
     def _mi_grad_graph(self, xy_tau, perm):
         with tf.GradientTape() as tape:
-            neg_mi = self._neg_mi_xy(xy_tau, perm)
+            neg_mi = self.neg_mi(xy_tau, perm)
             loss = tf.reduce_mean(neg_mi)
         return neg_mi, flatten(tape.gradient(loss, self._mi_vars)), flatten([v.read_value() for v in self._mi_vars])
 
@@ -175,7 +175,11 @@ class Discriminator(tf.Module):
 
     def statistics(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
         """T(x, y) for (B, tau, dim) inputs; shape (B, tau, 1)."""
-        return tf.tanh(self.mi_out(tf.nn.relu(self.mi_x(x) + self.mi_y(y))))
+        return self._statistics_after(self.mi_x(x) + self.mi_y(y))
+
+    def _statistics_after(self, first_layer: tf.Tensor) -> tf.Tensor:
+        """T from its first layer's pre-activation mi_x(x) + mi_y(y)."""
+        return tf.tanh(self.mi_out(tf.nn.relu(first_layer)))
 
     def _first_layer(self, x: tf.Tensor, y_layer: tf.Tensor) -> tf.Tensor:
         """``mi_x([x, x]) + y_layer`` for x (B, tau, dx) and y_layer (B, 2 tau, H), with mi_x(x)
@@ -208,19 +212,14 @@ class Discriminator(tf.Module):
 
         return first_layer(x, y_layer)
 
-    def neg_mi(self, o_tau: tf.Tensor, perm: tf.Tensor) -> tf.Tensor:
+    def neg_mi(self, xy_tau: tf.Tensor, perm: tf.Tensor) -> tf.Tensor:
         """Negative MINE estimate per sequence, shape (B, 1) (the original's ``mi_tf``).
 
         Args:
-            o_tau: observations (B, tau, dimo).
+            xy_tau: the agent and surrounding entries [x, y] of observations (B, tau, dx + dy),
+                as ``mine_input`` makes them.
             perm: permutation of range(tau), shape (tau,), shared by the whole batch;
                 y shuffled in time by it gives samples of the product of marginals.
-        """
-        return self._neg_mi_xy(tf.concat([take(o_tau, self.split.agent), take(o_tau, self.split.surrounding)], -1),
-                               perm)
-
-    def _neg_mi_xy(self, xy_tau: tf.Tensor, perm: tf.Tensor) -> tf.Tensor:
-        """``neg_mi`` of ``mine_input`` values [x, y] (B, tau, dx + dy).
 
         As the original, T runs on 2 tau time steps per sequence: the pairs (x_t, y_t) and then
         (x_t, y_perm(t)), i.e. ``statistics([x, x], [y, y_perm])``. The agent half of its first
@@ -231,7 +230,7 @@ class Discriminator(tf.Module):
         x = xy_tau[..., : self.split.dim_agent]
         y = xy_tau[..., self.split.dim_agent:]
         y_shuffled = tf.gather(y, perm, axis=1)
-        t_all = tf.tanh(self.mi_out(tf.nn.relu(self._first_layer(x, self.mi_y(tf.concat([y, y_shuffled], axis=1))))))
+        t_all = self._statistics_after(self._first_layer(x, self.mi_y(tf.concat([y, y_shuffled], axis=1))))
         tau = tf.shape(x)[1]
         t_joint = t_all[:, :tau, :]
         t_marginal = t_all[:, tau:, :]

@@ -67,15 +67,10 @@ def _serve(conn, env_name: str) -> None:
     env.close()
 
 
-def make_renderer(env_name: str):
-    """The renderer for ``env_name``'s envs: ``SubprocessRenderer`` for MuJoCo tasks, else ``SelfRenderer``."""
-    from music.envs import make_env
-
-    probe = make_env(env_name, quiet=True)
-    try:
-        simulated = hasattr(probe.unwrapped, "model") and hasattr(probe.unwrapped, "data")
-    finally:
-        probe.close()
+def make_renderer(env_name: str, env):
+    """The renderer for ``env``, one of ``env_name``'s envs: ``SubprocessRenderer`` for a MuJoCo
+    task, else ``SelfRenderer``."""
+    simulated = hasattr(env.unwrapped, "model") and hasattr(env.unwrapped, "data")
     return SubprocessRenderer(env_name) if simulated else SelfRenderer()
 
 

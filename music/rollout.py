@@ -91,7 +91,7 @@ class RolloutWorker:
         if render:
             from music.render import make_renderer
 
-            self.renderer = make_renderer(canonical_env_name(env_name or "FetchPush-v4"))
+            self.renderer = make_renderer(canonical_env_name(env_name or "FetchPush-v4"), self.envs[0])
 
         self.success_history: deque = deque(maxlen=history_len)
         self.Q_history: deque = deque(maxlen=history_len)

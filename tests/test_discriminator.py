@@ -184,7 +184,7 @@ def test_mine_with_its_first_layer_computed_once_equals_the_originals_layout_bit
 
     xy = rng.normal(size=(batch, 9, 6)).astype(np.float32)
     perm = rng.permutation(9).astype(np.int32)
-    ours = [t.numpy() for t in with_gradient(ir._neg_mi_xy)(xy, perm)]
+    ours = [t.numpy() for t in with_gradient(ir.neg_mi)(xy, perm)]
     theirs = [t.numpy() for t in with_gradient(original_layout)(xy, perm)]
     np.testing.assert_array_equal(ours[0], theirs[0])
     np.testing.assert_array_equal(ours[1], theirs[1])

@@ -35,9 +35,9 @@ def test_a_renderer_that_cannot_start_says_so():
 
 
 def test_an_env_without_a_simulator_draws_itself_and_frames_follow_it():
-    renderer = make_renderer("MusicPointPush-v0")
-    assert isinstance(renderer, SelfRenderer)
     env = make_env("MusicPointPush-v0")  # as rollout workers make them: no render mode
+    renderer = make_renderer("MusicPointPush-v0", env)
+    assert isinstance(renderer, SelfRenderer)
     env.reset(seed=0)
     first = renderer.render(env)
     assert first.shape == (500, 500, 3) and first.dtype == np.uint8 and len(np.unique(first.reshape(-1, 3), axis=0)) > 2
@@ -46,7 +46,7 @@ def test_an_env_without_a_simulator_draws_itself_and_frames_follow_it():
     assert np.mean(renderer.render(env) != first) > 0.0005  # the agent moved
     env.reset(seed=0)
     np.testing.assert_array_equal(renderer.render(env), first)
-    fetch = make_renderer("FetchPush-v4")
+    fetch = make_renderer("FetchPush-v4", make_env("FetchPush-v4"))
     try:
         assert isinstance(fetch, SubprocessRenderer)
     finally:
