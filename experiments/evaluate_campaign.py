@@ -1,6 +1,6 @@
 """Object motion of the campaign's finished MUSIC runs against the untrained policy of the same seed.
 
-    .venv/bin/python experiments/evaluate_campaign.py [--campaign medium] [--episodes 100]
+    .venv/bin/python experiments/evaluate_campaign.py [--campaign medium] [--episodes 100] [--again]
 
 For every finished run of a pretraining variant (SAC+MUSIC, ...) in the campaign's runs
 folder (``$MUSIC_RUNS/<campaign>/runs``, default ``~/music-runs``), measures its final
@@ -8,9 +8,10 @@ policy (``policy_latest``) with ``music.evaluate`` and the untrained policy of t
 seed with ``experiments/measure_untrained.py``, both over ``--episodes`` episodes in train
 mode (exploration, Zero goals) and test mode (greedy, env goals), both scored by the final
 policy's MINE. Writes ``experiments/results/<campaign>_eval/<task>/<variant>/seed<k>/motion.json``
-(success rate, object displacement, lift, off-the-table fraction, MI reward; no machine
-paths). A run already evaluated is skipped. The policies stay outside the clone, so run
-this on the machine that holds the runs, before they are gone.
+(success rate, object displacement, lift, the fractions of episodes that lift the object 5 cm
+and that end with it off the table, MI reward; no machine paths). A run already evaluated is
+skipped unless ``--again`` (after a figure was added here). The policies stay outside the
+clone, so run this on the machine that holds the runs, before they are gone.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-KEYS = ("success_rate", "object_displacement", "object_displacement_std", "object_lift", "object_fell",
-        "mi_reward_mean")
+KEYS = ("success_rate", "object_displacement", "object_displacement_std", "object_lift", "object_lifted",
+        "object_fell", "mi_reward_mean")
 
 
 def call(cmd: list[str]) -> None:
@@ -68,6 +69,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--campaign", default="medium")
     p.add_argument("--episodes", type=int, default=100)
+    p.add_argument("--again", action="store_true", help="measure runs that already have a motion.json again")
     args = p.parse_args()
     runs = default_root(args.campaign) / "runs" / args.campaign
     pretraining = sorted({variant for variant, _ in PRETRAINING.values()})
@@ -76,7 +78,7 @@ def main() -> int:
         run = record.parent
         task, variant, seed = run.parent.parent.name, run.parent.name, int(run.name.removeprefix("seed"))
         dest = results / task / variant / run.name / "motion.json"
-        if variant not in pretraining or dest.exists():
+        if variant not in pretraining or (dest.exists() and not args.again):
             continue
         figures = measure(run, task, seed, args.episodes)
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from music import plot  # noqa: E402
+from music.campaign import CAMPAIGNS  # noqa: E402
 
 TASK_VARIANTS = ["SAC", "SAC+MUSIC-r", "SAC+MUSIC-p", "SAC+MUSIC-f"]
 INTRINSIC = "SAC+MUSIC"
@@ -66,6 +67,12 @@ def read_csv(path: Path) -> list[dict]:
 
 
 MOTION_COLUMNS = ("success_rate", "object_displacement", "object_lift", "mi_reward_mean")
+# Measured by newer versions of the evaluation only: read where present.
+OPTIONAL_MOTION_COLUMNS = ("object_lifted", "object_fell")
+
+
+def motion_row(row: dict) -> dict[str, float]:
+    return {c: float(row[c]) for c in (*MOTION_COLUMNS, *OPTIONAL_MOTION_COLUMNS) if row.get(c) not in (None, "")}
 
 
 def load_motion(run: plot.Run, eval_root: Path | None) -> dict[tuple[str, str], dict[str, float]]:
@@ -76,7 +83,7 @@ def load_motion(run: plot.Run, eval_root: Path | None) -> dict[tuple[str, str], 
         path = run.folder / f"motion_{kind}.csv"
         if path.exists():
             for row in read_csv(path):
-                motion[(row["mode"], kind)] = {c: float(row[c]) for c in MOTION_COLUMNS}
+                motion[(row["mode"], kind)] = motion_row(row)
     if motion or eval_root is None:
         return motion
     path = eval_root / run.task / run.variant / f"seed{run.seed}" / "motion.json"
@@ -84,7 +91,7 @@ def load_motion(run: plot.Run, eval_root: Path | None) -> dict[tuple[str, str], 
         data = json.loads(path.read_text())
         for kind in ("untrained", "trained"):
             for mode, row in data[kind].items():
-                motion[(mode, kind)] = {c: float(row[c]) for c in MOTION_COLUMNS}
+                motion[(mode, kind)] = motion_row(row)
     return motion
 
 
@@ -121,6 +128,9 @@ def compare_to_sac(values: dict[str, np.ndarray], better: str) -> list[str]:
             out.append(f"{variant}: not comparable (a run never reached it)")
             continue
         diff = v.mean() - base.mean()
+        if min(v.size, base.size) < 2:  # one seed has no spread: a difference says nothing yet
+            out.append(f"{variant}: {diff:+.3g} on one seed: no verdict before more seeds are in")
+            continue
         spread = max(v.std(), base.std())
         if abs(diff) <= spread:
             verdict = f"within the seeds' spread ({diff:+.3g}, std {spread:.2g}): no difference shown"
@@ -129,6 +139,29 @@ def compare_to_sac(values: dict[str, np.ndarray], better: str) -> list[str]:
             verdict = f"{'better' if good else 'worse'} than SAC ({diff:+.3g}, std {spread:.2g})"
         out.append(f"{variant}: {verdict}")
     return out
+
+
+def intrinsic_verdict(task: str, moved: bool, lifted: tuple[bool, float, float] | None) -> str:
+    """Claim 1 on ``task`` from the train-mode comparisons: moving on every seed, and (PickAndPlace) lifting."""
+    text = ("the trained policy moves the object more than the untrained one on every seed (agrees with the paper)"
+            if moved else "not reproduced at this scale: the trained policy does not move the object more than "
+            "the untrained one on every seed")
+    if lifted is not None and "PickAndPlace" in task:  # the paper's lifting claim is PickAndPlace's
+        every, t, u = lifted
+        text += ("; it lifts the object 5 cm in more episodes than the untrained policy on every seed "
+                 f"({t:.2f} vs {u:.2f} of the episodes; agrees with the paper)" if every else
+                 "; lifting not reproduced at this scale: the trained policy does not lift the object 5 cm in more "
+                 f"episodes than the untrained one on every seed ({t:.2f} vs {u:.2f})")
+    return text
+
+
+def still_to_run(jobs) -> str:
+    """'FetchPush-v1 SAC seeds 1, 2; ...' in the campaign's order."""
+    seeds: dict[tuple[str, str], list[int]] = {}
+    for job in jobs:
+        seeds.setdefault((job.task, job.variant), []).append(job.seed)
+    return "; ".join(f"{task} {variant} seed{'s' * (len(k) > 1)} {', '.join(map(str, k))}"
+                     for (task, variant), k in seeds.items())
 
 
 def sweep_time(records: list[dict]) -> tuple[float, float]:
@@ -166,9 +199,20 @@ def main(argv: list[str] | None = None) -> int:
     headline: list[str] = []
 
     scale_names = sorted({r["scale"] for r in records}) or ["small"]
-    out: list[str] = [f"# Reproduction at {' and '.join(scale_names)} scale: MUSIC alone, and SAC with -r/-p/-f", ""]
+    # A campaign's results folder is named after it: what it plans and what is not in yet.
+    campaign = CAMPAIGNS.get(args.results.name)
+    planned = campaign.jobs(sorted(campaign.stages)) if campaign else []
+    done = {(r.task, r.variant, r.seed) for r in runs}
+    missing = [job for job in planned if job.key not in done]
+    interim = f" (interim: {len(planned) - len(missing)} of {len(planned)} runs)" if missing else ""
+    out: list[str] = [f"# Reproduction at {' and '.join(scale_names)} scale{interim}: MUSIC alone, and SAC with "
+                      "-r/-p/-f", ""]
     out += [f"Generated by `.venv/bin/python {rel(Path(__file__))}` from the files under `{rel(args.results)}` "
             f"({datetime.date.today().isoformat()}). Do not edit by hand.", ""]
+    if missing:
+        out += [f"**Interim report.** {len(planned) - len(missing)} of the {campaign.name} campaign's "
+                f"{len(planned)} runs are in; still to run: {still_to_run(missing)}. Every table, figure and "
+                "verdict below is about the runs that are in.", ""]
     out += ["## Set-up", ""]
     for name, ranks, n_epochs, n_cycles in scales:
         episodes = n_epochs * n_cycles * 2 * ranks  # rollout_batch_size 2 in every params file used
@@ -209,10 +253,14 @@ def main(argv: list[str] | None = None) -> int:
             "fresh weights), 100 episodes per seed and mode, with `experiments/measure_untrained.py`. "
             "`train` mode is how MUSIC trains (exploration noise, zero goal), `test` is greedy. Displacement: "
             "distance between the object's first and last position (m); lift: the object's highest point "
-            "above its start (m); MI reward: clip(5000 MI, 0, 1) - 1 under the run's own trained MINE. "
-            "Mean ± std over seeds.", ""]
-    columns = ["object_displacement", "object_lift", "mi_reward_mean"]
-    out += ["| task | mode | policy | seeds | " + " | ".join(columns) + " |", "|---|---|---|---|---|---|---|"]
+            "above its start (m); lifted: the fraction of episodes whose object rises at least "
+            "5 cm (a block that is pushed or tipped rises less than 2 cm); fell: the fraction that end with the "
+            "object off the table; MI reward: clip(5000 MI, 0, 1) - 1 under the run's own trained MINE. "
+            "Mean ± std over seeds; `-` where not measured.", ""]
+    columns = {"object_displacement": ".4f", "object_lift": ".4f", "object_lifted": ".2f", "object_fell": ".2f",
+               "mi_reward_mean": ".4f"}
+    out += ["| task | mode | policy | seeds | " + " | ".join(columns) + " |",
+            "|---|---|---|---|" + "---|" * len(columns)]
     motion: dict[tuple, dict[str, list[float]]] = {}
     motions = {run.folder: load_motion(run, eval_root) for run in runs if run.variant == INTRINSIC}
     for task in tasks:
@@ -220,16 +268,18 @@ def main(argv: list[str] | None = None) -> int:
             for (mode, kind), row in sorted(motions[run.folder].items()):
                 cell = motion.setdefault((task, mode, kind), {c: [] for c in columns})
                 for c in columns:
-                    cell[c].append(row[c])
+                    if c in row:
+                        cell[c].append(row[c])
     for (task, mode, kind), cell in sorted(motion.items()):
-        out.append(f"| {task} | {mode} | {kind} | {len(cell[columns[0]])} | "
-                   + " | ".join(mean_std(cell[c], ".4f") for c in columns) + " |")
+        out.append(f"| {task} | {mode} | {kind} | {len(cell['object_displacement'])} | "
+                   + " | ".join(mean_std(cell[c], spec) for c, spec in columns.items()) + " |")
     if not motion:
         out.append("| (no object motion measured yet: experiments/measure_object_motion.sh or "
                    "experiments/evaluate_campaign.py) | | | | | | |")
     out.append("")
     verdicts = []
     moved_more = {}  # task -> trained displaced the object more than untrained on every seed (train mode)
+    lifted_more = {}  # task -> (on every seed, trained lifted it in more episodes; trained mean; untrained mean)
     for task in tasks:
         for mode in ("train", "test"):
             trained, untrained = motion.get((task, mode, "trained")), motion.get((task, mode, "untrained"))
@@ -244,7 +294,19 @@ def main(argv: list[str] | None = None) -> int:
                 headline.append(line)
                 if mode == "train" and c == "object_displacement":
                     moved_more[task] = bool(np.all(t > u))
+            t, u = np.asarray(trained["object_lifted"]), np.asarray(untrained["object_lifted"])
+            if t.size and t.size == u.size:
+                line = (f"{task}, {mode} mode, lifted 5 cm: trained in {t.mean():.2f} of the episodes vs untrained "
+                        f"{u.mean():.2f}; trained > untrained in {int((t > u).sum())} of {len(t)} seeds")
+                verdicts.append(f"- {line}")
+                headline.append(line)
+                if mode == "train":
+                    lifted_more[task] = (bool(np.all(t > u)), t.mean(), u.mean())
     out += verdicts + [""]
+    intrinsic_verdicts = {task: intrinsic_verdict(task, moved_more[task], lifted_more.get(task))
+                          for task in tasks if task in moved_more}
+    for task, text in intrinsic_verdicts.items():  # a paragraph each
+        out += [f"**Verdict, {task}:** {text}.", ""]
     longer = ROOT / "experiments/runs/pipeline"
     pipeline_files = (longer / "trained_push_sac_music_10ep.csv", longer / "untrained_push_sac_music.csv")
     if eval_root is None and all(path.exists() for path in pipeline_files):
@@ -259,9 +321,15 @@ def main(argv: list[str] | None = None) -> int:
                ("mi_reward/mean", "intrinsic_mi_reward")]
     axes = [("episodes", ""), ("steps", "_steps")] if eval_root is not None else [("episodes", "")]
     for metric, name in metrics if any(INTRINSIC == r.variant for r in runs) else []:
+        # The untrained policy's train-mode level (same measure as the training logs); MI rewards are not
+        # drawn: during training each epoch's MINE scores them, the untrained figure uses the final one.
+        column = metric.removeprefix("train/")
+        levels = [f"--untrained={task}={np.mean(cell[column]):.4f}"
+                  for (task, mode, kind), cell in sorted(motion.items())
+                  if mode == "train" and kind == "untrained" and column in columns and cell[column]]
         for x, suffix in axes:
             out += figure([str(rel(args.results)), "--variants", INTRINSIC, "--metric", metric, "--x", x,
-                           "--out", f"{rel(args.figures)}/{name}{suffix}",
+                           "--out", f"{rel(args.figures)}/{name}{suffix}", *levels,
                            "--title", f"{INTRINSIC}, no task reward: {metric} during training"], args.out, metric)
 
     # Claim 2: with task reward, -r/-p/-f learn faster than SAC.
@@ -336,6 +404,17 @@ def main(argv: list[str] | None = None) -> int:
             found[task] = sorted(f"{line.split(': ')[1]} ({line.split(': ')[0].split(', ', 1)[1]})"
                                  for line in lines if f"{verdict} than SAC" in line)
     out.append("")
+    task_verdicts = {}
+    for task in better:
+        finals = ", ".join(f"{v} {np.mean([r.columns['test/success_rate'][-1] for r in by[(task, v)]]):.3f}"
+                           for v in TASK_VARIANTS if (task, v) in by)
+        task_verdicts[task] = (
+            f"better than SAC beyond the seeds' spread: {', '.join(better[task])}" if better[task] else
+            "not reproduced at this scale: no variant is better than SAC by more than the seeds' spread"
+            + (f"; worse: {', '.join(worse[task])}" if worse[task] else "")) + (
+            f"; final test success {finals}" + (f" (chance level {chance[task]:.3f})" if task in chance else ""))
+    for task, text in task_verdicts.items():  # a paragraph each
+        out += [f"**Verdict, {task}:** {text}.", ""]
     for x, suffix in axes if any(r.variant in TASK_VARIANTS for r in runs) else []:
         out += figure([str(rel(args.results)), "--variants", *TASK_VARIANTS, "--metric", "test/success_rate",
                        "--x", x, "--out", f"{rel(args.figures)}/task_reward_success{suffix}",
@@ -345,18 +424,10 @@ def main(argv: list[str] | None = None) -> int:
     # The short answer to each claim, from the verdicts above, after the set-up section.
     summary = ["## Summary", ""]
     for task in tasks:
-        if task in moved_more:
-            summary.append(f"- MUSIC alone, {task}: " + (
-                "the trained policy moves the object more than the untrained one on every seed (agrees with the "
-                "paper)" if moved_more[task] else
-                "not reproduced at this scale: the trained policy does not move the object more than the "
-                "untrained one on every seed"))
-        if task in better:
-            summary.append(f"- With task reward, {task}: " + (
-                f"better than SAC beyond the seeds' spread: {', '.join(better[task])}" if better[task] else
-                "not reproduced at this scale: no variant is better than SAC by more than the seeds' spread"
-                + (f"; worse: {', '.join(worse[task])}" if worse[task] else "")
-                + (f"; test success stays at chance level ({chance[task]:.3f})" if task in chance else "")))
+        if task in intrinsic_verdicts:
+            summary.append(f"- MUSIC alone, {task}: {intrinsic_verdicts[task]}")
+        if task in task_verdicts:
+            summary.append(f"- With task reward, {task}: {task_verdicts[task]}")
     summary.append("")
     at = out.index("## 1. Does MUSIC alone (no task reward) make the robot move the object?")
     out[at:at] = summary

@@ -3,8 +3,8 @@
 Runs ``--episodes`` episodes (``test`` mode: greedy actions and the env's goals, as the
 training logs' test rollouts; ``train`` mode: the exploration and goals of training) and
 prints, and optionally writes as JSON or CSV: the success rate with a 95 % Wilson
-interval, the object's displacement and lift (m), the fraction of episodes that end with
-the object off the table, and the MI reward of the episodes'
+interval, the object's displacement and lift (m), the fractions of episodes that lift the
+object off the table's surface and that end with it off the table, and the MI reward of the episodes'
 two-step windows as the critic sees it, ``clip(mi_r_scale * MI, 0, 1) - 1``, scored by
 the policy's own MINE (or the one of ``--mine``).
 """
@@ -24,6 +24,9 @@ from music.cli import fail, parser
 MI_R_SCALE = 5000.0  # the paper's MI reward scale, used to express MI as the critic's reward
 # The Fetch table is 0.4 m high: an object that ends this much below its start is on the floor.
 FALL_DROP = 0.2
+# The Fetch blocks are 5 cm cubes: pushed, rolled or tipped, a block's centre rises less than 2 cm,
+# so an episode whose object rises this much above its start has picked it up.
+LIFTED = 0.05
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -42,6 +45,12 @@ def ends_off_the_table(object_height: np.ndarray) -> bool:
     return bool(object_height[0] - object_height[-1] > FALL_DROP)
 
 
+def fraction_lifted(lifts) -> float:
+    """The fraction of episodes whose object's highest point is at least LIFTED above its start."""
+    lifts = np.asarray(lifts, dtype=np.float64)
+    return float(np.mean(lifts >= LIFTED)) if lifts.size else math.nan
+
+
 def evaluate(policy_file: Path, episodes: int, seed: int = 0, mode: str = "test", mine: Path | None = None) -> dict:
     """Load the policy (and ``mine``'s MINE) and run the episodes; returns the summary."""
     from music.save_weight import load_policy
@@ -58,8 +67,9 @@ def evaluate_policy(policy, episodes: int, seed: int = 0, mode: str = "test") ->
 
     Returns env_name, mode, episodes, seed, goals, the success rate and its Wilson interval,
     the mean MI reward (NaN without an object), and for object tasks the object's
-    displacement and lift (mean, std; m) and ``object_fell``: the fraction of episodes that
-    end with the object more than FALL_DROP below where it started (off the table).
+    displacement and lift (mean, std; m), ``object_lifted``: the fraction of episodes that
+    lift the object at least LIFTED, and ``object_fell``: the fraction that end with the
+    object more than FALL_DROP below where it started (off the table).
     """
     from music.envs import make_env, take
     from music.rollout import RolloutWorker
@@ -96,6 +106,8 @@ def evaluate_policy(policy, episodes: int, seed: int = 0, mode: str = "test") ->
         values = np.asarray(history, dtype=np.float64)
         summary[f"{name}_mean"] = float(values.mean()) if values.size else math.nan
         summary[f"{name}_std"] = float(values.std()) if values.size else math.nan
+    # rollout_batch_size 1: one lift per episode in the worker's history.
+    summary["object_lifted"] = fraction_lifted(worker.lift_history) if fell else math.nan
     summary["object_fell"] = float(np.mean(fell)) if fell else math.nan
     return summary
 
@@ -123,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{summary['env_name']}, {args.mode} mode, {args.episodes} episodes, goals {summary['goals']}: "
           f"success {summary['success_rate']:.3f} (95% CI {summary['success_ci95_low']:.3f}-"
           f"{summary['success_ci95_high']:.3f}), object displacement {summary['object_displacement_mean']:.4f} m, "
-          f"lift {summary['object_lift_mean']:.4f} m, off the table {summary['object_fell']:.2f}, "
+          f"lift {summary['object_lift_mean']:.4f} m, lifted {summary['object_lifted']:.2f}, "
+          f"off the table {summary['object_fell']:.2f}, "
           f"MI reward {summary['mi_reward_mean']:.4f}")
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1) + "\n")

@@ -105,11 +105,23 @@ def save_reproducibly(fig, out: Path) -> list[Path]:
     return paths
 
 
+def reference_levels(task: str, chance: dict[str, float] | None = None,
+                     untrained: dict[str, float] | None = None) -> list[tuple[float, str, str]]:
+    """The horizontal lines of ``task``'s panel: (value, legend label, line style)."""
+    levels = []
+    if chance and task in chance:
+        levels.append((chance[task], f"chance (untrained): {chance[task]:.3g}", ":"))
+    if untrained and task in untrained:
+        levels.append((untrained[task], f"untrained policy: {untrained[task]:.3g}", "-."))
+    return levels
+
+
 def plot_metric(runs: list[Run], metric: str, x: str, out: Path, title: str | None = None,
-                chance: dict[str, float] | None = None) -> list[Path]:
+                chance: dict[str, float] | None = None, untrained: dict[str, float] | None = None) -> list[Path]:
     """Draw ``metric`` of ``runs`` (mean +- std over seeds); writes out.png and out.pdf.
 
-    ``chance`` {task: value} draws the chance level (e.g. an untrained policy's success rate).
+    ``chance`` {task: value} draws the chance level (e.g. an untrained policy's success rate),
+    ``untrained`` {task: value} the level of an untrained policy on any other metric.
     """
     import matplotlib
 
@@ -141,9 +153,8 @@ def plot_metric(runs: list[Run], metric: str, x: str, out: Path, title: str | No
                 ax.plot(xs, mean, linestyle=line, color=colours[variant], label=label, marker=marker,
                         markersize=size, markerfacecolor="none", linewidth=1.4)
                 ax.fill_between(xs, mean - std, mean + std, color=colours[variant], alpha=0.15)
-        if chance and task in chance:
-            ax.axhline(chance[task], color="0.4", linestyle=":", linewidth=1.2,
-                       label=f"chance (untrained): {chance[task]:.3g}")
+        for value, label, line in reference_levels(task, chance, untrained):
+            ax.axhline(value, color="0.4", linestyle=line, linewidth=1.2, label=label)
         ax.set_title(f"{task} ({'/'.join(map(str, ranks))} MPI rank{'s' if ranks != [1] else ''})")
         ax.set_xlabel({"epoch": "epoch", "episodes": "episodes (all ranks)", "steps": "optimizer steps"}[x])
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -205,6 +216,18 @@ def plot_skills(positions: dict[int, np.ndarray], out: Path, title: str) -> list
     return paths
 
 
+def task_values(flag: str, items: list[str]) -> dict[str, float]:
+    """{task: value} of repeated ``flag TASK=VALUE`` options; ValueError names the bad one."""
+    values = {}
+    for item in items:
+        task, _, value = item.partition("=")
+        try:
+            values[task] = float(value)
+        except ValueError:
+            raise ValueError(f"{flag} {item!r}: expected TASK=VALUE, e.g. FetchPush-v1=0.064") from None
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser("python -m music.plot", __doc__.split("\n\n")[0])
     p.add_argument("paths", nargs="*", help="run folders, or folders to search for runs")
@@ -216,18 +239,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="output path without extension (.png and .pdf); default: <first folder>/<metric>")
     p.add_argument("--chance", action="append", default=[], metavar="TASK=VALUE",
                    help="draw a chance level on TASK's panel (repeatable)")
+    p.add_argument("--untrained", action="append", default=[], metavar="TASK=VALUE",
+                   help="draw an untrained policy's level on TASK's panel (repeatable)")
     p.add_argument("--title", default=None)
     p.add_argument("--skills", default=None, metavar="POLICY", help="draw final object positions per skill")
     p.add_argument("--n_rollouts", type=int, default=10, help="episodes per skill with --skills")
     args = p.parse_args(argv)
     try:
-        chance = {}
-        for item in args.chance:
-            task, _, value = item.partition("=")
-            try:
-                chance[task] = float(value)
-            except ValueError:
-                raise ValueError(f"--chance {item!r}: expected TASK=VALUE, e.g. FetchPush-v1=0.064") from None
+        chance, untrained = task_values("--chance", args.chance), task_values("--untrained", args.untrained)
         if args.skills:
             positions = skill_final_positions(Path(args.skills), args.n_rollouts)
             out = Path(args.out) if args.out else Path(args.skills).with_name(Path(args.skills).stem + "_skills")
@@ -242,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not runs:
                     raise ValueError(f"none of the runs is of variants {args.variants}")
             out = Path(args.out) if args.out else Path(args.paths[0]) / args.metric.replace("/", "_")
-            paths = plot_metric(runs, args.metric, args.x, out, args.title, chance)
+            paths = plot_metric(runs, args.metric, args.x, out, args.title, chance, untrained)
     except (ValueError, OSError) as err:
         return fail("music.plot", err)
     print("wrote", " ".join(map(str, paths)))

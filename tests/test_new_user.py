@@ -206,6 +206,15 @@ def test_an_object_is_off_the_table_when_it_ends_below_the_table_top():
     assert not ends_off_the_table(np.array([0.425, 0.025, 0.425]))  # fell and came back: ends on the table
 
 
+def test_an_episode_lifts_the_object_when_it_rises_5_cm():
+    from music.evaluate import fraction_lifted
+
+    # Per-episode lifts (m): a pushed block (0.004), a tipped one (0.010), picked ones (0.05, 0.3).
+    assert fraction_lifted([0.004, 0.010, 0.0499, 0.05, 0.3]) == pytest.approx(2 / 5)
+    assert fraction_lifted([0.0, 0.0]) == 0.0
+    assert np.isnan(fraction_lifted([]))
+
+
 @pytest.mark.slow
 def test_evaluate_writes_json_and_csv_without_rendering(finished_run, tmp_path):
     cmd = [sys.executable, "-m", "music.evaluate", str(finished_run / "policy_latest.npz"), "--episodes", "4",
@@ -217,6 +226,7 @@ def test_evaluate_writes_json_and_csv_without_rendering(finished_run, tmp_path):
     assert summary["success_ci95_low"] <= summary["success_rate"] <= summary["success_ci95_high"]
     assert -1.0 <= summary["mi_reward_mean"] <= 0.0 and summary["object_displacement_mean"] >= 0
     assert summary["object_fell"] in (0.0, 0.25, 0.5, 0.75, 1.0)
+    assert summary["object_lifted"] in (0.0, 0.25, 0.5, 0.75, 1.0)
     rows = list(csv.DictReader(open(tmp_path / "e.csv")))
     assert len(rows) == 1 and float(rows[0]["success_rate"]) == summary["success_rate"]
     assert "success" in proc.stdout and "95% CI" in proc.stdout

@@ -80,13 +80,21 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     # episodes to 0.1: SAC (64, 96) -> 80 vs -r (32, 32) -> 32: -48, spread max(16, 0) = 16 -> better
     assert "episodes to 0.1: SAC+MUSIC-r: better than SAC (-48, std 16)" in text
     # motion: train mode displacement trained (0.03, 0.01) -> 0.02 ± 0.01 vs untrained (0.01, 0.02) -> 0.015
-    assert "| FetchPush-v1 | train | trained | 2 | 0.0200 ± 0.0100 | 0.0030 ± 0.0010 | -0.9900 ± 0.0000 |" in text
+    # lifted and fell: not in these (older) motion CSVs -> "-"
+    assert "| FetchPush-v1 | train | trained | 2 | 0.0200 ± 0.0100 | 0.0030 ± 0.0010 | - | - | -0.9900 ± 0.0000 |" \
+        in text
     assert "train mode, displacement: trained 0.0200 m vs untrained 0.0150 m (1.3x); trained > untrained in " \
            "1 of 2 seeds" in text
     # summary: 1 of 2 seeds moved it more -> not reproduced; -r better than SAC in area and episodes to 0.1
     assert "- MUSIC alone, FetchPush-v1: not reproduced at this scale" in text
     assert ("- With task reward, FetchPush-v1: better than SAC beyond the seeds' spread: "
-            "SAC+MUSIC-r (episodes to 0.1), SAC+MUSIC-r (mean success over epochs)") in text
+            "SAC+MUSIC-r (episodes to 0.1), SAC+MUSIC-r (mean success over epochs); final test success SAC 0.150, "
+            "SAC+MUSIC-r 0.650 (chance level 0.200)") in text
+    assert "**Verdict, FetchPush-v1:** not reproduced at this scale: the trained policy does not move" in text
+    assert "**Verdict, FetchPush-v1:** better than SAC beyond the seeds' spread: SAC+MUSIC-r" in text
+    assert "Interim" not in text  # not a campaign: nothing planned is missing
+    # the untrained policy's train-mode level on the displacement figure: (0.01, 0.02) -> 0.015
+    assert "--untrained=FetchPush-v1=0.0150" in text
     # test-mode lift: untrained (0.0005, 0.0005) is below a millimetre, so no ratio is given
     assert "test mode, lift: trained 0.0015 m vs untrained 0.0005 m (ratio n/a: untrained < 1 mm)" in text
     for name in ("task_reward_success", "intrinsic_displacement", "intrinsic_lift", "intrinsic_mi_reward"):
@@ -110,25 +118,43 @@ def test_no_runs_is_a_clear_error(tmp_path, capsys):
 def test_a_campaign_report_reads_object_motion_from_its_eval_folder_and_draws_steps(tmp_path):
     # The campaign's layout: run exports without motion files, experiments/evaluate_campaign.py's
     # motion.json in <results>_eval/<task>/<variant>/seed<k>/.
-    results, task = tmp_path / "medium", "FetchPush-v1"
-    for seed, (trained, untrained, chance) in enumerate([(0.5, 0.01, 0.05), (0.3, 0.02, 0.07)]):
-        fake_run(results, task, "SAC+MUSIC", seed, [0.0, 0.0], 3600, f"2026-01-0{seed + 1}T01:00:00", scale="medium")
-        folder = tmp_path / "medium_eval" / task / "SAC+MUSIC" / f"seed{seed}"
-        folder.mkdir(parents=True)
-        row = {"object_lift": 0.01, "object_displacement_std": 0.1, "object_fell": 0.3, "mi_reward_mean": -0.8}
-        motion_json = {"trained": {mode: {**row, "success_rate": 0.0, "object_displacement": trained / k}
-                                   for mode, k in (("train", 1), ("test", 4))},
-                       "untrained": {mode: {**row, "success_rate": chance, "object_displacement": untrained}
-                                     for mode in ("train", "test")}}
-        (folder / "motion.json").write_text(json.dumps(motion_json))
+    results, task, pick = tmp_path / "medium", "FetchPush-v1", "FetchPickAndPlace-v1"
+    for seed, (trained, untrained, chance, lifted) in enumerate([(0.5, 0.01, 0.05, 0.2), (0.3, 0.02, 0.07, 0.1)]):
+        for env_name in (task, pick):
+            fake_run(results, env_name, "SAC+MUSIC", seed, [0.0, 0.0], 3600, f"2026-01-0{seed + 1}T01:00:00",
+                     scale="medium")
+            folder = tmp_path / "medium_eval" / env_name / "SAC+MUSIC" / f"seed{seed}"
+            folder.mkdir(parents=True)
+            row = {"object_lift": 0.01, "object_displacement_std": 0.1, "object_fell": 0.3, "mi_reward_mean": -0.8}
+            motion_json = {"trained": {mode: {**row, "success_rate": 0.0, "object_displacement": trained / k,
+                                              "object_lifted": lifted} for mode, k in (("train", 1), ("test", 4))},
+                           "untrained": {mode: {**row, "success_rate": chance, "object_displacement": untrained,
+                                                "object_lifted": 0.0} for mode in ("train", "test")}}
+            (folder / "motion.json").write_text(json.dumps(motion_json))
         fake_run(results, task, "SAC", seed, [0.0, 0.1], 1800, f"2026-01-0{seed + 1}T02:00:00", scale="medium")
+    fake_run(results, task, "SAC+MUSIC-r", 0, [0.1, 0.3], 1800, "2026-01-03T02:00:00", scale="medium")
     out = tmp_path / "RESULTS.md"
     assert report.main(["--results", str(results), "--out", str(out), "--figures", str(tmp_path / "fig")]) == 0
     text = out.read_text()
-    assert text.startswith("# Reproduction at medium scale")
+    assert text.startswith("# Reproduction at medium scale (interim: 7 of 18 runs)")
+    assert ("**Interim report.** 7 of the medium campaign's 18 runs are in; still to run: FetchPush-v1 SAC+MUSIC "
+            "seed 2; FetchPush-v1 SAC+MUSIC-p seeds 0, 1, 2; FetchPush-v1 SAC+MUSIC-f seeds 0, 1, 2; FetchPush-v1 "
+            "SAC+MUSIC-r seeds 1, 2; FetchPush-v1 SAC seed 2; FetchPickAndPlace-v1 SAC+MUSIC seed 2.") in text
     assert "at commits abcdef1 (each run's sweep.json names its own)" in text
     # train mode: trained (0.5, 0.3) -> 0.4000 ± 0.1000 against untrained (0.01, 0.02) -> 0.015: 26.7x
-    assert "| FetchPush-v1 | train | trained | 2 | 0.4000 ± 0.1000 | 0.0100 ± 0.0000 | -0.8000 ± 0.0000 |" in text
+    assert ("| FetchPush-v1 | train | trained | 2 | 0.4000 ± 0.1000 | 0.0100 ± 0.0000 | 0.15 ± 0.05 | 0.30 ± 0.00 "
+            "| -0.8000 ± 0.0000 |") in text
+    # lifted 5 cm, train mode: trained (0.2, 0.1) -> 0.15 against untrained 0.00 on both seeds
+    assert "train mode, lifted 5 cm: trained in 0.15 of the episodes vs untrained 0.00; trained > untrained in " \
+           "2 of 2 seeds" in text
+    # the lifting verdict is PickAndPlace's claim only
+    assert ("**Verdict, FetchPickAndPlace-v1:** the trained policy moves the object more than the untrained one on "
+            "every seed (agrees with the paper); it lifts the object 5 cm in more episodes than the untrained "
+            "policy on every seed (0.15 vs 0.00 of the episodes; agrees with the paper).") in text
+    assert "**Verdict, FetchPush-v1:** the trained policy moves the object more than the untrained one on every " \
+           "seed (agrees with the paper)." in text
+    # -r has one seed: its difference from SAC gets no verdict; mean success over epochs 0.2 - 0.05 = +0.15
+    assert "mean success over epochs: SAC+MUSIC-r: +0.15 on one seed: no verdict before more seeds are in" in text
     assert "train mode, displacement: trained 0.4000 m vs untrained 0.0150 m (26.7x); trained > untrained in " \
            "2 of 2 seeds" in text
     assert "- MUSIC alone, FetchPush-v1: the trained policy moves the object more than the untrained one on every " \

@@ -143,6 +143,20 @@ def test_plot_is_byte_reproducible_with_a_default_output_and_a_chance_line(tmp_p
     assert metric_label("train/object_displacement") == "train/object_displacement (m)"
 
 
+def test_plot_draws_the_untrained_policys_level_on_its_tasks_panel(tmp_path, fake_train, capsys):
+    from music.plot import main, reference_levels
+
+    assert reference_levels("FetchPush-v1", {"FetchPush-v1": 0.057}, {"FetchPush-v1": 0.0077}) == [
+        (0.057, "chance (untrained): 0.057", ":"), (0.0077, "untrained policy: 0.0077", "-.")]
+    assert reference_levels("FetchPickAndPlace-v1", {"FetchPush-v1": 0.057}, {"FetchPush-v1": 0.0077}) == []
+    run_sweep(make_jobs("t", ["FetchPush-v1"], ["SAC"], [0]), SCALE, tmp_path, log=lambda _: None)
+    assert main([str(tmp_path), "--out", str(tmp_path / "plain")]) == 0
+    assert main([str(tmp_path), "--untrained", "FetchPush-v1=0.3", "--out", str(tmp_path / "level")]) == 0
+    assert (tmp_path / "plain.png").read_bytes() != (tmp_path / "level.png").read_bytes()
+    assert main([str(tmp_path), "--untrained", "FetchPush-v1=x", "--out", str(tmp_path / "bad")]) == 2
+    assert "--untrained 'FetchPush-v1=x': expected TASK=VALUE" in capsys.readouterr().err
+
+
 def test_a_half_way_run_of_another_scale_starts_again(tmp_path):
     partial = tmp_path / "seed0.partial"
     (partial / "checkpoints").mkdir(parents=True)
