@@ -1,4 +1,4 @@
-"""Object motion of the campaign's finished MUSIC runs against the untrained policy of the same seed.
+"""The campaign's finished runs measured again over many episodes: MUSIC against untrained, final success.
 
     .venv/bin/python experiments/evaluate_campaign.py [--campaign medium] [--episodes 100] [--again]
 
@@ -7,7 +7,9 @@ folder (``$MUSIC_RUNS/<campaign>/runs``, default ``~/music-runs``), measures its
 policy (``policy_latest``) with ``music.evaluate`` and the untrained policy of the same
 seed with ``experiments/measure_untrained.py``, both over ``--episodes`` episodes in train
 mode (exploration, Zero goals) and test mode (greedy, env goals), both scored by the final
-policy's MINE. Writes ``experiments/results/<campaign>_eval/<task>/<variant>/seed<k>/motion.json``
+policy's MINE. Every other finished run (SAC, -r, -p, -f) has its final policy measured in
+test mode only: its final success over ``--episodes`` episodes rather than the 10 per rank
+of its last epoch. Writes ``experiments/results/<campaign>_eval/<task>/<variant>/seed<k>/motion.json``
 (success rate, object displacement, lift, the fractions of episodes that lift the object 5 cm
 and that end with it off the table, MI reward; no machine paths). A run already evaluated is
 skipped unless ``--again`` (after a figure was added here). The policies stay outside the
@@ -38,13 +40,14 @@ def call(cmd: list[str]) -> None:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout[-1500:]}\n{proc.stderr[-1500:]}")
 
 
-def measure(run: Path, task: str, seed: int, episodes: int) -> dict:
-    """{'trained': {mode: figures}, 'untrained': {mode: figures}} of one finished run."""
+def measure(run: Path, task: str, seed: int, episodes: int, pretraining: bool) -> dict:
+    """{'trained': {mode: figures}, 'untrained': {mode: figures}} of one finished run; a run with
+    task reward only in test mode, against nothing (its chance level is the MUSIC run's untrained one)."""
     policy = run / "policy_latest.npz"
     py = sys.executable
     out: dict = {"trained": {}, "untrained": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        for mode in ("train", "test"):
+        for mode in ("train", "test") if pretraining else ("test",):
             path = Path(tmp) / f"{mode}.json"
             call([py, "-m", "music.evaluate", str(policy), "--episodes", str(episodes), "--seed", str(seed),
                   "--mode", mode, "--json", str(path)])
@@ -52,6 +55,8 @@ def measure(run: Path, task: str, seed: int, episodes: int) -> dict:
             summary["object_displacement"] = summary.pop("object_displacement_mean")
             summary["object_lift"] = summary.pop("object_lift_mean")
             out["trained"][mode] = {key: summary[key] for key in KEYS}
+        if not pretraining:
+            return out
         untrained = Path(tmp) / "untrained.csv"
         note = json.loads((run / "params.json").read_text())["note"]
         call([py, "experiments/measure_untrained.py", "--env_name", task, "--note", note, "--seed", str(seed),
@@ -62,7 +67,7 @@ def measure(run: Path, task: str, seed: int, episodes: int) -> dict:
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     from music.campaign import default_root
     from music.config import PRETRAINING
 
@@ -70,22 +75,27 @@ def main() -> int:
     p.add_argument("--campaign", default="medium")
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--again", action="store_true", help="measure runs that already have a motion.json again")
-    args = p.parse_args()
+    p.add_argument("--out", type=Path, default=None, help="default: experiments/results/<campaign>_eval")
+    args = p.parse_args(argv)
     runs = default_root(args.campaign) / "runs" / args.campaign
     pretraining = sorted({variant for variant, _ in PRETRAINING.values()})
-    results = REPO / "experiments" / "results" / f"{args.campaign}_eval"
+    results = args.out or REPO / "experiments" / "results" / f"{args.campaign}_eval"
     for record in sorted(runs.glob("*/*/seed*/sweep.json")):
         run = record.parent
         task, variant, seed = run.parent.parent.name, run.parent.name, int(run.name.removeprefix("seed"))
         dest = results / task / variant / run.name / "motion.json"
-        if variant not in pretraining or (dest.exists() and not args.again):
+        if dest.exists() and not args.again:
             continue
-        figures = measure(run, task, seed, args.episodes)
+        figures = measure(run, task, seed, args.episodes, variant in pretraining)
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(json.dumps({"task": task, "variant": variant, "seed": seed, "episodes": args.episodes,
                                     "policy": "policy_latest (final)", "mine": "the final policy's",
                                     **figures}, indent=1) + "\n")
         t, u = figures["trained"], figures["untrained"]
+        if variant not in pretraining:
+            print(f"{task}/{variant}/seed{seed}: test success {t['test']['success_rate']:.3f} over {args.episodes} "
+                  "episodes", flush=True)
+            continue
         print(f"{task}/{variant}/seed{seed}: displacement train mode {t['train']['object_displacement']:.4f} m "
               f"(untrained {u['train']['object_displacement']:.4f}), test mode {t['test']['object_displacement']:.4f} "
               f"m (untrained {u['test']['object_displacement']:.4f}); off the table, train mode "

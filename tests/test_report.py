@@ -66,8 +66,10 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     # final success: SAC (0.2, 0.1) -> 0.15 ± 0.05; -r (0.6, 0.7) -> 0.65 ± 0.05
     # mean over epochs: SAC (0.1, 0.0333) -> 0.0667 ± 0.0333; episodes = 16 * (epoch + 1) * 2 ranks
     # train displacement 0.01 * epoch -> mean over 3 epochs 0.01 on every run
-    assert "| FetchPush-v1 | SAC | 2 | 0.15 ± 0.05 | 0.0667 ± 0.033 | 0.01 ± 0 | 80 (2/2) | 96 (1/2) |" in text
-    assert "| FetchPush-v1 | SAC+MUSIC-r | 2 | 0.65 ± 0.05 | 0.45 ± 0.05 | 0.01 ± 0 | 32 (2/2) | 32 (2/2) |" in text
+    # no final policy measured again (a sweep, not a campaign): "-"
+    assert "| FetchPush-v1 | SAC | 2 | 0.15 ± 0.05 | - | 0.0667 ± 0.033 | 0.01 ± 0 | 80 (2/2) | 96 (1/2) |" in text
+    assert "| FetchPush-v1 | SAC+MUSIC-r | 2 | 0.65 ± 0.05 | - | 0.45 ± 0.05 | 0.01 ± 0 | 32 (2/2) | 32 (2/2) |" \
+        in text
     assert "train object displacement: SAC+MUSIC-r: within the seeds' spread (+0, std 0)" in text
     # SAC and -r differ at every (seed, epoch): 0 of 2 seeds x 3 epochs
     assert "- FetchPush-v1: in 0 of 6 (seed, epoch) pairs all variants have exactly the same test success" in text
@@ -133,6 +135,12 @@ def test_a_campaign_report_reads_object_motion_from_its_eval_folder_and_draws_st
             (folder / "motion.json").write_text(json.dumps(motion_json))
         fake_run(results, task, "SAC", seed, [0.0, 0.1], 1800, f"2026-01-0{seed + 1}T02:00:00", scale="medium")
     fake_run(results, task, "SAC+MUSIC-r", 0, [0.1, 0.3], 1800, "2026-01-03T02:00:00", scale="medium")
+    # evaluate_campaign.py measured SAC's final policies (seeds 0 and 1) over 100 test episodes
+    for seed, success in ((0, 0.12), (1, 0.18)):
+        folder = tmp_path / "medium_eval" / task / "SAC" / f"seed{seed}"
+        folder.mkdir(parents=True)
+        (folder / "motion.json").write_text(json.dumps({"trained": {"test": {
+            "success_rate": success, "object_displacement": 0.1, "object_lift": 0.0, "mi_reward_mean": None}}}))
     out = tmp_path / "RESULTS.md"
     assert report.main(["--results", str(results), "--out", str(out), "--figures", str(tmp_path / "fig")]) == 0
     text = out.read_text()
@@ -155,6 +163,9 @@ def test_a_campaign_report_reads_object_motion_from_its_eval_folder_and_draws_st
            "seed (agrees with the paper)." in text
     # -r has one seed: its difference from SAC gets no verdict; mean success over epochs 0.2 - 0.05 = +0.15
     assert "mean success over epochs: SAC+MUSIC-r: +0.15 on one seed: no verdict before more seeds are in" in text
+    # final success: last epoch (0.1, 0.1); measured again (0.12, 0.18) -> 0.15 ± 0.03; -r not measured again
+    assert "| FetchPush-v1 | SAC | 2 | 0.1 ± 0 | 0.15 ± 0.03 (2 seeds) | 0.05 ± 0 |" in text
+    assert "| FetchPush-v1 | SAC+MUSIC-r | 1 | 0.3 ± 0 | - | 0.2 ± 0 |" in text
     assert "train mode, displacement: trained 0.4000 m vs untrained 0.0150 m (26.7x); trained > untrained in " \
            "2 of 2 seeds" in text
     assert "- MUSIC alone, FetchPush-v1: the trained policy moves the object more than the untrained one on every " \
