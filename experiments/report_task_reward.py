@@ -1,7 +1,8 @@
 """Write experiments/RESULTS.md and its figures from a sweep's or campaign's committed files.
 
-    python experiments/report_task_reward.py                 # experiments/results/task_reward
-    python experiments/report_task_reward.py --results experiments/results/medium --figures experiments/figures/medium
+    python experiments/report_task_reward.py      # the medium campaign: experiments/RESULTS.md, figures/medium
+    python experiments/report_task_reward.py --results experiments/results/task_reward \
+        --out experiments/RESULTS_small.md --figures experiments/figures          # the small sweep
     python experiments/report_task_reward.py --results DIR --out RESULTS.md --figures FIGDIR [--eval DIR]
 
 Every figure is drawn by ``python -m music.plot`` with the command printed in RESULTS.md;
@@ -112,6 +113,23 @@ def figure(argv: list[str], out_md: Path, alt: str) -> list[str]:
     return [f"![{alt}]({link})", "", f"`{command}`", ""]
 
 
+def clips(videos: Path, out_md: Path) -> list[str]:
+    """Markdown showing each clip of experiments/policy_clip.py in ``videos`` with what its JSON says."""
+    lines = []
+    for meta_path in sorted(videos.glob("*.json")):
+        meta = json.loads(meta_path.read_text())
+        clip = meta_path.with_suffix(".gif")
+        if not clip.exists():
+            continue
+        link = os.path.relpath(clip.resolve(), out_md.resolve().parent)
+        moved = ", ".join(f"{m:.2f}" for m in meta["object_moved"])
+        lines += [f"![{meta_path.stem}]({link})", "",
+                  f"`{meta_path.stem}`: the first {meta['episodes']} {meta['mode']}-mode episodes of the final policy "
+                  f"from seed {meta['seed']}, none left out; the object moved {moved} m "
+                  "(`experiments/policy_clip.py`).", ""]
+    return lines
+
+
 def compare_to_sac(values: dict[str, np.ndarray], better: str) -> list[str]:
     """Each variant against SAC: better or worse by more than the seeds' spread, else indistinguishable.
 
@@ -173,9 +191,9 @@ def sweep_time(records: list[dict]) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--results", type=Path, default=ROOT / "experiments/results/task_reward")
+    p.add_argument("--results", type=Path, default=ROOT / "experiments/results/medium")
     p.add_argument("--out", type=Path, default=ROOT / "experiments/RESULTS.md")
-    p.add_argument("--figures", type=Path, default=ROOT / "experiments/figures")
+    p.add_argument("--figures", type=Path, default=ROOT / "experiments/figures/medium")
     p.add_argument("--thresholds", type=float, nargs="+", default=[0.1, 0.2],
                    help="test success rates for the episodes-to-reach comparison (fixed before the sweep)")
     p.add_argument("--eval", type=Path, default=None,
@@ -233,8 +251,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"weights), at commits {', '.join(commits)} (each run's sweep.json names its own). Object "
                 f"motion: `.venv/bin/python experiments/evaluate_campaign.py` into `{rel(eval_root)}`."]
     out += [f"- This file: `.venv/bin/python {rel(Path(__file__))} --results {rel(args.results)} "
-            f"--figures {rel(args.figures)}`. Optimizer steps: the agent's critic and actor steps, "
-            "(epoch + 1) x cycles x batches per cycle (gradients are summed over ranks: one step per batch).", ""]
+            f"--out {rel(args.out)} --figures {rel(args.figures)}`. Optimizer steps: the agent's critic and "
+            "actor steps, (epoch + 1) x cycles x batches per cycle (gradients are summed over ranks: one step "
+            "per batch).", ""]
     out += ["What a run costs here (wall time per epoch: the median over the run's epochs, so resumed and "
             "interrupted epochs do not count; wall time of the whole run from its sweep.json; the machine often "
             "did other work beside the runs), mean ± std over seeds:", "",
@@ -303,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                 if mode == "train":
                     lifted_more[task] = (bool(np.all(t > u)), t.mean(), u.mean())
     out += verdicts + [""]
+    out += clips(args.results.with_name(args.results.name + "_videos"), args.out)
     intrinsic_verdicts = {task: intrinsic_verdict(task, moved_more[task], lifted_more.get(task))
                           for task in tasks if task in moved_more}
     for task, text in intrinsic_verdicts.items():  # a paragraph each
@@ -379,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
                 cells.append(f"{ok.mean():.0f} ({ok.size}/{eps.size})" if ok.size else f"never (0/{eps.size})")
             out.append("| " + " | ".join(cells) + " |")
             headline.append(f"{task} {variant}: final test success {mean_std(final)}, "
-                            f"mean over epochs {mean_std(area)} ({len(group)} seeds)")
+                            f"mean over epochs {mean_std(area)} ({len(group)} seed{'s' * (len(group) > 1)})")
+    out.append("")
     for task in tasks:
         # With the same seed, every variant sees the same test goals and object positions; a policy that
         # never moves the object scores the same successes, so equal numbers say "nothing learned yet".
@@ -395,12 +416,17 @@ def main(argv: list[str] | None = None) -> int:
     out.append("")
     better: dict[str, list[str]] = {}  # task -> "variant (measure)" better than SAC beyond the seeds' spread
     worse: dict[str, list[str]] = {}
+    one_seed: set[str] = set()  # tasks where a comparison waits for more seeds
     for task in tasks:
         groups = {v: by[(task, v)] for v in TASK_VARIANTS if (task, v) in by}
         if not groups:  # no run with task reward on this task (yet)
             continue
         area = {v: np.array([np.mean(r.columns["test/success_rate"]) for r in g]) for v, g in groups.items()}
         lines = [f"- {task}, mean success over epochs: {line}" for line in compare_to_sac(area, "higher")]
+        remeasured = {v: np.array([final_eval[r.folder]["success_rate"] for r in g]) for v, g in groups.items()
+                      if all(final_eval[r.folder] for r in g)}
+        lines += [f"- {task}, final policy's success over 100 test episodes: {line}"
+                  for line in compare_to_sac(remeasured, "higher")]
         moved = {v: np.array([np.mean(r.columns["train/object_displacement"]) for r in g]) for v, g in groups.items()}
         lines += [f"- {task}, train object displacement: {line}" for line in compare_to_sac(moved, "higher")]
         for t in args.thresholds:
@@ -412,16 +438,26 @@ def main(argv: list[str] | None = None) -> int:
         for verdict, found in (("better", better), ("worse", worse)):
             found[task] = sorted(f"{line.split(': ')[1]} ({line.split(': ')[0].split(', ', 1)[1]})"
                                  for line in lines if f"{verdict} than SAC" in line)
+        if any("no verdict before more seeds" in line for line in lines):
+            one_seed.add(task)
     out.append("")
     task_verdicts = {}
     for task in better:
         finals = ", ".join(f"{v} {np.mean([r.columns['test/success_rate'][-1] for r in by[(task, v)]]):.3f}"
                            for v in TASK_VARIANTS if (task, v) in by)
-        task_verdicts[task] = (
-            f"better than SAC beyond the seeds' spread: {', '.join(better[task])}" if better[task] else
-            "not reproduced at this scale: no variant is better than SAC by more than the seeds' spread"
-            + (f"; worse: {', '.join(worse[task])}" if worse[task] else "")) + (
-            f"; final test success {finals}" + (f" (chance level {chance[task]:.3f})" if task in chance else ""))
+        measured = [v for v in TASK_VARIANTS if (task, v) in by and all(final_eval[r.folder] for r in by[(task, v)])]
+        again = ", ".join(f"{v} {np.mean([final_eval[r.folder]['success_rate'] for r in by[(task, v)]]):.3f}"
+                          for v in measured)
+        if better[task]:
+            text = f"better than SAC beyond the seeds' spread: {', '.join(better[task])}"
+        elif task in one_seed:
+            text = "no verdict yet: SAC or a variant has only one seed in"
+        else:
+            text = "not reproduced at this scale: no variant is better than SAC by more than the seeds' spread"
+        text += f"; worse: {', '.join(worse[task])}" if worse[task] else ""
+        text += f"; final test success (last epoch) {finals}"
+        text += f"; final policy's success over 100 test episodes {again}" if again else ""
+        task_verdicts[task] = text + (f" (chance level {chance[task]:.3f})" if task in chance else "")
     for task, text in task_verdicts.items():  # a paragraph each
         out += [f"**Verdict, {task}:** {text}.", ""]
     for x, suffix in axes if any(r.variant in TASK_VARIANTS for r in runs) else []:

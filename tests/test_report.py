@@ -90,7 +90,8 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     # summary: 1 of 2 seeds moved it more -> not reproduced; -r better than SAC in area and episodes to 0.1
     assert "- MUSIC alone, FetchPush-v1: not reproduced at this scale" in text
     assert ("- With task reward, FetchPush-v1: better than SAC beyond the seeds' spread: "
-            "SAC+MUSIC-r (episodes to 0.1), SAC+MUSIC-r (mean success over epochs); final test success SAC 0.150, "
+            "SAC+MUSIC-r (episodes to 0.1), SAC+MUSIC-r (mean success over epochs); final test success (last epoch) "
+            "SAC 0.150, "
             "SAC+MUSIC-r 0.650 (chance level 0.200)") in text
     assert "**Verdict, FetchPush-v1:** not reproduced at this scale: the trained policy does not move" in text
     assert "**Verdict, FetchPush-v1:** better than SAC beyond the seeds' spread: SAC+MUSIC-r" in text
@@ -135,19 +136,31 @@ def test_a_campaign_report_reads_object_motion_from_its_eval_folder_and_draws_st
             (folder / "motion.json").write_text(json.dumps(motion_json))
         fake_run(results, task, "SAC", seed, [0.0, 0.1], 1800, f"2026-01-0{seed + 1}T02:00:00", scale="medium")
     fake_run(results, task, "SAC+MUSIC-r", 0, [0.1, 0.3], 1800, "2026-01-03T02:00:00", scale="medium")
-    # evaluate_campaign.py measured SAC's final policies (seeds 0 and 1) over 100 test episodes
-    for seed, success in ((0, 0.12), (1, 0.18)):
-        folder = tmp_path / "medium_eval" / task / "SAC" / f"seed{seed}"
+    # -p: the same curves as SAC; only its final policies, measured again, are better
+    for seed in (0, 1):
+        fake_run(results, task, "SAC+MUSIC-p", seed, [0.0, 0.1], 1800, f"2026-01-0{seed + 1}T03:00:00", scale="medium")
+    # evaluate_campaign.py measured the final policies of SAC and -p (seeds 0 and 1) over 100 test episodes
+    remeasured = (("SAC", 0, 0.12), ("SAC", 1, 0.18), ("SAC+MUSIC-p", 0, 0.4), ("SAC+MUSIC-p", 1, 0.5))
+    for variant, seed, success in remeasured:
+        folder = tmp_path / "medium_eval" / task / variant / f"seed{seed}"
         folder.mkdir(parents=True)
         (folder / "motion.json").write_text(json.dumps({"trained": {"test": {
             "success_rate": success, "object_displacement": 0.1, "object_lift": 0.0, "mi_reward_mean": None}}}))
+    videos = tmp_path / "medium_videos"  # experiments/policy_clip.py's clip and what it measured
+    videos.mkdir()
+    (videos / "FetchPush-v1_SAC+MUSIC_seed0.gif").write_bytes(b"GIF89a")
+    (videos / "FetchPush-v1_SAC+MUSIC_seed0.json").write_text(json.dumps(
+        {"seed": 0, "mode": "train", "episodes": 3, "object_moved": [0.4639, 0.6215, 0.0]}))
     out = tmp_path / "RESULTS.md"
     assert report.main(["--results", str(results), "--out", str(out), "--figures", str(tmp_path / "fig")]) == 0
     text = out.read_text()
-    assert text.startswith("# Reproduction at medium scale (interim: 7 of 18 runs)")
-    assert ("**Interim report.** 7 of the medium campaign's 18 runs are in; still to run: FetchPush-v1 SAC+MUSIC "
-            "seed 2; FetchPush-v1 SAC+MUSIC-p seeds 0, 1, 2; FetchPush-v1 SAC+MUSIC-f seeds 0, 1, 2; FetchPush-v1 "
-            "SAC+MUSIC-r seeds 1, 2; FetchPush-v1 SAC seed 2; FetchPickAndPlace-v1 SAC+MUSIC seed 2.") in text
+    assert "![FetchPush-v1_SAC+MUSIC_seed0](medium_videos/FetchPush-v1_SAC+MUSIC_seed0.gif)" in text
+    assert ("`FetchPush-v1_SAC+MUSIC_seed0`: the first 3 train-mode episodes of the final policy from seed 0, none "
+            "left out; the object moved 0.46, 0.62, 0.00 m") in text
+    assert text.startswith("# Reproduction at medium scale (interim: 9 of 18 runs)")
+    assert ("**Interim report.** 9 of the medium campaign's 18 runs are in; still to run: FetchPush-v1 SAC+MUSIC "
+            "seed 2; FetchPush-v1 SAC+MUSIC-f seeds 0, 1, 2; FetchPush-v1 SAC+MUSIC-r seeds 1, 2; FetchPush-v1 SAC "
+            "seed 2; FetchPush-v1 SAC+MUSIC-p seed 2; FetchPickAndPlace-v1 SAC+MUSIC seed 2.") in text
     assert "at commits abcdef1 (each run's sweep.json names its own)" in text
     # train mode: trained (0.5, 0.3) -> 0.4000 ± 0.1000 against untrained (0.01, 0.02) -> 0.015: 26.7x
     assert ("| FetchPush-v1 | train | trained | 2 | 0.4000 ± 0.1000 | 0.0100 ± 0.0000 | 0.15 ± 0.05 | 0.30 ± 0.00 "
@@ -166,6 +179,15 @@ def test_a_campaign_report_reads_object_motion_from_its_eval_folder_and_draws_st
     # final success: last epoch (0.1, 0.1); measured again (0.12, 0.18) -> 0.15 ± 0.03; -r not measured again
     assert "| FetchPush-v1 | SAC | 2 | 0.1 ± 0 | 0.15 ± 0.03 (2 seeds) | 0.05 ± 0 |" in text
     assert "| FetchPush-v1 | SAC+MUSIC-r | 1 | 0.3 ± 0 | - | 0.2 ± 0 |" in text
+    # measured again: -p (0.4, 0.5) -> 0.45 against SAC 0.15: +0.3, spread max(0.05, 0.03) -> better;
+    # -r was not measured again: no comparison of that
+    assert "final policy's success over 100 test episodes: SAC+MUSIC-p: better than SAC (+0.3, std 0.05)" in text
+    assert "final policy's success over 100 test episodes: SAC+MUSIC-r" not in text
+    assert "mean success over epochs: SAC+MUSIC-p: within the seeds' spread" in text
+    assert ("- With task reward, FetchPush-v1: better than SAC beyond the seeds' spread: SAC+MUSIC-p (final policy's "
+            "success over 100 test episodes); final test success (last epoch) SAC 0.100, SAC+MUSIC-r 0.300, "
+            "SAC+MUSIC-p 0.100; final policy's success over 100 test episodes SAC 0.150, SAC+MUSIC-p 0.450 "
+            "(chance level 0.060)") in text
     assert "train mode, displacement: trained 0.4000 m vs untrained 0.0150 m (26.7x); trained > untrained in " \
            "2 of 2 seeds" in text
     assert "- MUSIC alone, FetchPush-v1: the trained policy moves the object more than the untrained one on every " \
@@ -179,3 +201,17 @@ def test_a_campaign_report_reads_object_motion_from_its_eval_folder_and_draws_st
     assert "--x steps" in text
     # cost: time/epoch (30, 2) + seed -> medians 16 and 17 -> 16.5 ± 0.5 s; sweep.json 3600 s -> 1.00 h
     assert "| FetchPush-v1 | SAC+MUSIC | 2 | 16.5 ± 0.5 | 1.00 ± 0.00 |" in text
+
+
+def test_one_seed_gets_no_verdict_rather_than_not_reproduced(tmp_path):
+    results, task = tmp_path / "task_reward", "FetchPush-v1"
+    fake_run(results, task, "SAC", 0, [0.0, 0.1], 100, "2026-01-01T00:10:00")
+    fake_run(results, task, "SAC+MUSIC-r", 0, [0.3, 0.6], 100, "2026-01-01T00:20:00")
+    out = tmp_path / "RESULTS.md"
+    assert report.main(["--results", str(results), "--out", str(out), "--figures", str(tmp_path / "fig")]) == 0
+    text = out.read_text()
+    # mean success over epochs 0.45 - 0.05 = +0.4 on one seed each: no spread to judge it by
+    assert "mean success over epochs: SAC+MUSIC-r: +0.4 on one seed: no verdict before more seeds are in" in text
+    assert ("**Verdict, FetchPush-v1:** no verdict yet: SAC or a variant has only one seed in; final test success "
+            "(last epoch) SAC 0.100, SAC+MUSIC-r 0.600.") in text
+    assert "not reproduced" not in text
