@@ -19,6 +19,7 @@ import argparse
 import csv
 import datetime
 import json
+import math
 import os
 import shlex
 import sys
@@ -96,11 +97,51 @@ def load_motion(run: plot.Run, eval_root: Path | None) -> dict[tuple[str, str], 
     return motion
 
 
-def episodes_to_reach(run: plot.Run, threshold: float) -> float:
-    """Training episodes (all ranks) until test/success_rate first reaches ``threshold``; inf if never."""
+# Epochs averaged by the smoothed episodes-to-threshold measure: 5 x 20 = 100 test episodes at 2 ranks.
+WINDOW = 5
+
+
+def episodes_to_reach(run: plot.Run, threshold: float, window: int = 1) -> float:
+    """Training episodes (all ranks) until test/success_rate, averaged over the last ``window``
+    epochs, first reaches ``threshold``; inf if never."""
     success = run.columns["test/success_rate"]
-    reached = np.flatnonzero(success >= threshold - 1e-9)
-    return float(plot.x_values(run, "episodes")[reached[0]]) if reached.size else float("inf")
+    if success.size < window:
+        return float("inf")
+    mean = np.convolve(success, np.ones(window) / window, mode="valid")  # mean[i]: epochs i .. i + window - 1
+    reached = np.flatnonzero(mean >= threshold - 1e-9)
+    return float(plot.x_values(run, "episodes")[reached[0] + window - 1]) if reached.size else float("inf")
+
+
+def test_episodes_per_epoch(run: plot.Run) -> int:
+    """Test episodes behind one test/success_rate value: n_test_rollouts on every rank."""
+    params = json.loads((run.folder / "params.json").read_text())
+    return int(params.get("n_test_rollouts", 10)) * run.ranks
+
+
+def chance_to_reach(p: float, n: int, threshold: float) -> float:
+    """P(a success rate of n episodes, each a success with probability p, is at least ``threshold``)."""
+    k_min = math.ceil(threshold * n - 1e-9)
+    return float(sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(k_min, n + 1)))
+
+
+def luck(p: float, n: int, epochs: int, thresholds: list[float], runs: int = 100_000) -> str:
+    """How often a policy at the chance level ``p`` reaches each threshold by luck within a run, in words.
+
+    One epoch: exact binomial; a run's epochs and its overlapping WINDOW-epoch means: ``runs``
+    simulated runs (fixed seed, so the text is the same each time).
+    """
+    rng = np.random.default_rng(0)
+    rates = rng.binomial(n, p, size=(runs, epochs)) / n
+    means = (np.lib.stride_tricks.sliding_window_view(rates, WINDOW, axis=1).mean(axis=-1) if epochs >= WINDOW
+             else np.zeros((runs, 0)))
+    parts = []
+    for t in thresholds:
+        any_epoch = np.mean(np.any(rates >= t - 1e-9, axis=1))
+        any_window = np.mean(np.any(means >= t - 1e-9, axis=1))
+        parts.append(f"{t} with probability {chance_to_reach(p, n, t):.3f} in one epoch, {any_epoch:.2f} in some "
+                     f"epoch of {epochs} and {any_window:.3f} as the mean of some {WINDOW} epochs in a row")
+    return (f"A policy at that level, scored on {n} test episodes an epoch, reaches {'; '.join(parts)} "
+            f"({runs:,} simulated runs).")
 
 
 def figure(argv: list[str], out_md: Path, alt: str) -> list[str]:
@@ -360,8 +401,11 @@ def main(argv: list[str] | None = None) -> int:
             "campaign only: 20 episodes of a last epoch leave ± 0.1 of noise), the mean of test/success_rate "
             "over all epochs (area under the learning curve), and the training episodes (all ranks) until a "
             f"run's test success first reaches {' / '.join(map(str, args.thresholds))} (thresholds fixed before "
-            "the sweep; `never` if not within the run). Mean ± std over seeds; episodes are the mean over the "
-            "seeds that reached it, with how many did.", ""]
+            f"the small sweep; `never` if not within the run), in one epoch and as the mean of {WINDOW} epochs "
+            "in a row (added when the medium campaign's first runs were in: with 20 test episodes an epoch, a "
+            "policy that learned nothing reaches these thresholds in one epoch by luck, see the chance level "
+            "below). Mean ± std over seeds; episodes are the mean over the seeds that reached it, with how many "
+            "did.", ""]
     chance = {}
     for task in tasks:
         rows = [motions[r.folder][("test", "untrained")] for r in by.get((task, INTRINSIC), [])
@@ -372,6 +416,10 @@ def main(argv: list[str] | None = None) -> int:
             out.append(f"Chance level, {task}: an untrained policy's test success is {chance[task]:.3f} "
                        f"({len(rows)} x 100 episodes, {source}): goals that start within 5 cm of "
                        "the object count as successes without touching it.")
+            group = [r for v in TASK_VARIANTS for r in by.get((task, v), [])]
+            if group:
+                out.append(luck(chance[task], test_episodes_per_epoch(group[0]),
+                                len(group[0].columns["test/success_rate"]), args.thresholds))
     out.append("")
     # The final policies measured again over many test episodes (evaluate_campaign.py), where they were.
     final_eval = {r.folder: load_motion(r, eval_root).get(("test", "trained")) for r in runs
@@ -379,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     header = ["task", "variant", "seeds", "final success", "final policy's success, 100 test episodes",
               "mean success over epochs", "train object displacement, mean over epochs (m)"]
     header += [f"episodes to {t}" for t in args.thresholds]
+    header += [f"episodes to {t}, {WINDOW}-epoch mean" for t in args.thresholds]
     out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for task in tasks:
         for variant in TASK_VARIANTS:
@@ -393,8 +442,8 @@ def main(argv: list[str] | None = None) -> int:
                      f"{mean_std(remeasured)} ({len(remeasured)} seed{'s' * (len(remeasured) > 1)})"
                      if remeasured else "-",
                      mean_std(area), mean_std(moved)]
-            for t in args.thresholds:
-                eps = np.array([episodes_to_reach(r, t) for r in group])
+            for window, t in [(1, t) for t in args.thresholds] + [(WINDOW, t) for t in args.thresholds]:
+                eps = np.array([episodes_to_reach(r, t, window) for r in group])
                 ok = eps[np.isfinite(eps)]
                 cells.append(f"{ok.mean():.0f} ({ok.size}/{eps.size})" if ok.size else f"never (0/{eps.size})")
             out.append("| " + " | ".join(cells) + " |")
@@ -429,9 +478,10 @@ def main(argv: list[str] | None = None) -> int:
                   for line in compare_to_sac(remeasured, "higher")]
         moved = {v: np.array([np.mean(r.columns["train/object_displacement"]) for r in g]) for v, g in groups.items()}
         lines += [f"- {task}, train object displacement: {line}" for line in compare_to_sac(moved, "higher")]
-        for t in args.thresholds:
-            eps = {v: np.array([episodes_to_reach(r, t) for r in g]) for v, g in groups.items()}
-            lines += [f"- {task}, episodes to {t}: {line}" for line in compare_to_sac(eps, "lower")]
+        for window, t in [(1, t) for t in args.thresholds] + [(WINDOW, t) for t in args.thresholds]:
+            eps = {v: np.array([episodes_to_reach(r, t, window) for r in g]) for v, g in groups.items()}
+            measure = f"episodes to {t}" + (f" ({window}-epoch mean)" if window > 1 else "")
+            lines += [f"- {task}, {measure}: {line}" for line in compare_to_sac(eps, "lower")]
         out += lines
         headline += [line[2:] for line in lines]
         # lines read "- <task>, <measure>: <variant>: better than SAC (...)"

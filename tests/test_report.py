@@ -110,6 +110,31 @@ def test_episodes_to_reach_uses_all_ranks_and_never_is_inf(tmp_path):
     run = report.plot.load_run(tmp_path / "FetchPush-v1/SAC/seed0")
     assert report.episodes_to_reach(run, 0.3) == 2 * 16 * 2
     assert report.episodes_to_reach(run, 0.31) == np.inf
+    assert report.episodes_to_reach(run, 0.1, window=5) == np.inf  # fewer epochs than the window
+
+
+def test_the_smoothed_episodes_to_reach_ignores_a_lucky_epoch(tmp_path):
+    fake_run(tmp_path, "FetchPush-v1", "SAC", 0, [0.5, 0.0, 0.0, 0.0, 0.0, 0.2, 0.2, 0.2], 10, "2026-01-01T00:00:10")
+    run = report.plot.load_run(tmp_path / "FetchPush-v1/SAC/seed0")
+    assert report.WINDOW == 5
+    # 5-epoch means: epochs 0-4 0.1, 1-5 0.04, 2-6 0.08, 3-7 0.12; episodes: 16 per epoch per rank, 2 ranks
+    assert report.episodes_to_reach(run, 0.12) == 1 * 16 * 2  # the lucky first epoch
+    assert report.episodes_to_reach(run, 0.12, window=5) == 8 * 16 * 2  # epochs 3-7
+    assert report.episodes_to_reach(run, 0.1, window=5) == 5 * 16 * 2  # epochs 0-4
+    assert report.episodes_to_reach(run, 0.13, window=5) == np.inf
+
+
+def test_chance_of_reaching_a_threshold_by_luck():
+    # two episodes at p = 0.5: P(rate >= 0.5) = P(k >= 1) = 0.75; P(rate >= 1) = 0.25
+    assert report.chance_to_reach(0.5, 2, 0.5) == 0.75
+    assert report.chance_to_reach(0.5, 2, 1.0) == 0.25
+    # 20 episodes, rate >= 0.1 means k >= 2: 1 - 0.9^20 - 20 * 0.1 * 0.9^19
+    assert np.isclose(report.chance_to_reach(0.1, 20, 0.1), 1 - 0.9**20 - 20 * 0.1 * 0.9**19)
+    assert report.chance_to_reach(0.0, 20, 0.1) == 0.0
+    text = report.luck(0.0, 20, 50, [0.1])
+    assert "0.1 with probability 0.000 in one epoch, 0.00 in some epoch of 50 and 0.000 as the mean" in text
+    # p = 1: every epoch and every window reaches any threshold
+    assert "1.00 in some epoch of 50 and 1.000 as the mean of some 5 epochs" in report.luck(1.0, 20, 50, [0.2])
 
 
 def test_no_runs_is_a_clear_error(tmp_path, capsys):
