@@ -1,6 +1,7 @@
 """The campaign's finished runs measured again over many episodes: MUSIC against untrained, final success.
 
     .venv/bin/python experiments/evaluate_campaign.py [--campaign medium] [--episodes 100] [--again]
+        [--variants SAC+MUSIC ...] [--out DIR]
 
 For every finished run of a pretraining variant (SAC+MUSIC, ...) in the campaign's runs
 folder (``$MUSIC_RUNS/<campaign>/runs``, default ``~/music-runs``), measures its final
@@ -8,12 +9,14 @@ policy (``policy_latest``) with ``music.evaluate`` and the untrained policy of t
 seed with ``experiments/measure_untrained.py``, both over ``--episodes`` episodes in train
 mode (exploration, Zero goals) and test mode (greedy, env goals), both scored by the final
 policy's MINE. Every other finished run (SAC, -r, -p, -f) has its final policy measured in
-test mode only: its final success over ``--episodes`` episodes rather than the 10 per rank
-of its last epoch. Writes ``experiments/results/<campaign>_eval/<task>/<variant>/seed<k>/motion.json``
-(success rate, object displacement, lift, the fractions of episodes that lift the object 5 cm
-and that end with it off the table, MI reward; no machine paths). A run already evaluated is
-skipped unless ``--again`` (after a figure was added here). The policies stay outside the
-clone, so run this on the machine that holds the runs, before they are gone.
+test mode only: its final success over ``--episodes`` episodes rather than the 40 of its
+last epoch (10 test rollouts of 2 episodes on each of 2 ranks). Writes
+``experiments/results/<campaign>_eval/<task>/<variant>/seed<k>/motion.json`` (success rate,
+object displacement, lift, the fractions of episodes that lift the object 5 cm and that end
+with it off the table, the displacement of those that end on it, MI reward; no machine
+paths). A run already evaluated is skipped unless ``--again`` (to measure it again, e.g.
+after a new quantity was added here). The policies stay outside the clone, so run this on
+the machine that holds the runs, before they are gone.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 KEYS = ("success_rate", "object_displacement", "object_displacement_std", "object_lift", "object_lifted",
-        "object_fell", "mi_reward_mean")
+        "object_fell", "object_displacement_on_table", "mi_reward_mean")
 
 
 def call(cmd: list[str]) -> None:
@@ -76,15 +79,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--again", action="store_true", help="measure runs that already have a motion.json again")
     p.add_argument("--out", type=Path, default=None, help="default: experiments/results/<campaign>_eval")
+    p.add_argument("--variants", nargs="+", default=None, help="only runs of these variants (default: all)")
     args = p.parse_args(argv)
     runs = default_root(args.campaign) / "runs" / args.campaign
     pretraining = sorted({variant for variant, _ in PRETRAINING.values()})
     results = args.out or REPO / "experiments" / "results" / f"{args.campaign}_eval"
     for record in sorted(runs.glob("*/*/seed*/sweep.json")):
         run = record.parent
+        if not run.name.removeprefix("seed").isdigit():  # seed<k>.partial: not finished
+            continue
         task, variant, seed = run.parent.parent.name, run.parent.name, int(run.name.removeprefix("seed"))
         dest = results / task / variant / run.name / "motion.json"
-        if dest.exists() and not args.again:
+        if (dest.exists() and not args.again) or (args.variants and variant not in args.variants):
             continue
         figures = measure(run, task, seed, args.episodes, variant in pretraining)
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 # reads them), then the newer ones.
 COLUMNS = ("policy", "mode", "episodes", "success_rate", "episode", "object_displacement", "object_lift",
            "mi_reward_mean", "object_displacement_std", "object_lift_std", "object_fell", "mine", "seed",
-           "object_lifted")
+           "object_lifted", "object_displacement_on_table")
 
 
 def main() -> None:
@@ -69,7 +69,9 @@ def main() -> None:
                "object_lift": summary["object_lift_mean"], "mi_reward_mean": summary["mi_reward_mean"],
                "object_displacement_std": summary["object_displacement_std"],
                "object_lift_std": summary["object_lift_std"], "object_fell": summary["object_fell"],
-               "object_lifted": summary["object_lifted"], "mine": args.mine or "fresh", "seed": args.seed}
+               "object_lifted": summary["object_lifted"],
+               "object_displacement_on_table": summary["object_displacement_on_table"],
+               "mine": args.mine or "fresh", "seed": args.seed}
         rows.append(row)
         print(row, flush=True)
     with open(args.out, "w", newline="") as f:

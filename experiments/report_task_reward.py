@@ -23,6 +23,7 @@ import math
 import os
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from music import plot  # noqa: E402
 from music.campaign import CAMPAIGNS  # noqa: E402
+from music.evaluate import wilson_interval  # noqa: E402
 
 TASK_VARIANTS = ["SAC", "SAC+MUSIC-r", "SAC+MUSIC-p", "SAC+MUSIC-f"]
 INTRINSIC = "SAC+MUSIC"
@@ -51,10 +53,17 @@ def rel(path: Path) -> str:
         return str(path)
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
 def mean_std(values, spec: str = ".3g") -> str:
+    """'mean ± std' over seeds (population std); the value alone for one seed, '-' for none."""
     values = np.asarray(values, dtype=float)
     if values.size == 0:
         return "-"
+    if values.size == 1:
+        return f"{values[0]:{spec}}"
     return f"{values.mean():{spec}} ± {values.std():{spec if spec != '.3g' else '.2g'}}"
 
 
@@ -70,7 +79,7 @@ def read_csv(path: Path) -> list[dict]:
 
 MOTION_COLUMNS = ("success_rate", "object_displacement", "object_lift", "mi_reward_mean")
 # Measured by newer versions of the evaluation only: read where present.
-OPTIONAL_MOTION_COLUMNS = ("object_lifted", "object_fell")
+OPTIONAL_MOTION_COLUMNS = ("object_lifted", "object_fell", "object_displacement_on_table", "episodes")
 
 
 def motion_row(row: dict) -> dict[str, float]:
@@ -78,8 +87,8 @@ def motion_row(row: dict) -> dict[str, float]:
 
 
 def load_motion(run: plot.Run, eval_root: Path | None) -> dict[tuple[str, str], dict[str, float]]:
-    """{(mode, "trained" | "untrained"): {column: value}} of a MUSIC run, from its motion_*.csv or
-    else from ``eval_root/<task>/<variant>/seed<k>/motion.json``; empty if measured by neither."""
+    """{(mode, "trained" | "untrained"): {column: value}} of a run, from its motion_*.csv or else
+    from ``eval_root/<task>/<variant>/seed<k>/motion.json``; empty if measured by neither."""
     motion = {}
     for kind in ("untrained", "trained"):
         path = run.folder / f"motion_{kind}.csv"
@@ -93,11 +102,11 @@ def load_motion(run: plot.Run, eval_root: Path | None) -> dict[tuple[str, str], 
         data = json.loads(path.read_text())
         for kind in ("untrained", "trained"):
             for mode, row in data.get(kind, {}).items():
-                motion[(mode, kind)] = motion_row(row)
+                motion[(mode, kind)] = motion_row({"episodes": data.get("episodes"), **row})
     return motion
 
 
-# Epochs averaged by the smoothed episodes-to-threshold measure: 5 x 20 = 100 test episodes at 2 ranks.
+# Epochs averaged by the smoothed episodes-to-threshold measure (5 x 40 = 200 test episodes at 2 ranks).
 WINDOW = 5
 
 
@@ -113,9 +122,10 @@ def episodes_to_reach(run: plot.Run, threshold: float, window: int = 1) -> float
 
 
 def test_episodes_per_epoch(run: plot.Run) -> int:
-    """Test episodes behind one test/success_rate value: n_test_rollouts on every rank."""
+    """Test episodes behind one test/success_rate value: n_test_rollouts rollouts of
+    rollout_batch_size episodes on every rank."""
     params = json.loads((run.folder / "params.json").read_text())
-    return int(params.get("n_test_rollouts", 10)) * run.ranks
+    return int(params.get("n_test_rollouts", 10)) * int(params.get("rollout_batch_size", 2)) * run.ranks
 
 
 def chance_to_reach(p: float, n: int, threshold: float) -> float:
@@ -124,24 +134,42 @@ def chance_to_reach(p: float, n: int, threshold: float) -> float:
     return float(sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(k_min, n + 1)))
 
 
-def luck(p: float, n: int, epochs: int, thresholds: list[float], runs: int = 100_000) -> str:
-    """How often a policy at the chance level ``p`` reaches each threshold by luck within a run, in words.
+# A threshold decides the verdict only if a policy at the chance level reaches it within a run less often.
+LUCK_LIMIT = 0.05
 
-    One epoch: exact binomial; a run's epochs and its overlapping WINDOW-epoch means: ``runs``
-    simulated runs (fixed seed, so the text is the same each time).
-    """
+
+def luck_in_a_run(p: float, n: int, epochs: int, thresholds: list[float], runs: int = 100_000) -> dict:
+    """{(window, threshold): P(a policy at the chance level ``p`` reaches it in some epoch (window 1) or as
+    the mean of some WINDOW epochs in a row)}, from ``runs`` simulated runs of ``epochs`` epochs of ``n``
+    test episodes (fixed seed, so the numbers are the same each time)."""
     rng = np.random.default_rng(0)
     rates = rng.binomial(n, p, size=(runs, epochs)) / n
-    means = (np.lib.stride_tricks.sliding_window_view(rates, WINDOW, axis=1).mean(axis=-1) if epochs >= WINDOW
-             else np.zeros((runs, 0)))
+    out = {}
+    for threshold in thresholds:
+        out[(1, threshold)] = float(np.mean(np.any(rates >= threshold - 1e-9, axis=1)))
+        if epochs >= WINDOW:
+            means = np.lib.stride_tricks.sliding_window_view(rates, WINDOW, axis=1).mean(axis=-1)
+            out[(WINDOW, threshold)] = float(np.mean(np.any(means >= threshold - 1e-9, axis=1)))
+    return out
+
+
+def luck_sentence(p: float, n: int, epochs: int, thresholds: list[float], runs: int = 100_000) -> str:
+    """How often a policy at the chance level ``p`` reaches each threshold by luck, in words."""
+    luck = luck_in_a_run(p, n, epochs, thresholds, runs)
+
+    def probability(value: float) -> str:
+        return f"{value:.3f}" if value > 0 else f"< {1 / runs:.0e}"
+
     parts = []
-    for t in thresholds:
-        any_epoch = np.mean(np.any(rates >= t - 1e-9, axis=1))
-        any_window = np.mean(np.any(means >= t - 1e-9, axis=1))
-        parts.append(f"{t} with probability {chance_to_reach(p, n, t):.3f} in one epoch, {any_epoch:.2f} in some "
-                     f"epoch of {epochs} and {any_window:.3f} as the mean of some {WINDOW} epochs in a row")
+    for threshold in thresholds:
+        text = (f"{threshold} with probability {chance_to_reach(p, n, threshold):.3f} in one epoch and "
+                f"{probability(luck[(1, threshold)])} in some epoch of {epochs}")
+        if (WINDOW, threshold) in luck:
+            text += f", {probability(luck[(WINDOW, threshold)])} as the mean of some {WINDOW} epochs in a row"
+        parts.append(text)
     return (f"A policy at that level, scored on {n} test episodes an epoch, reaches {'; '.join(parts)} "
-            f"({runs:,} simulated runs).")
+            f"({runs:,} simulated runs). Only the episodes-to-threshold measures it reaches within a run with "
+            f"probability below {LUCK_LIMIT} count for the verdict.")
 
 
 def figure(argv: list[str], out_md: Path, alt: str) -> list[str]:
@@ -166,52 +194,58 @@ def clips(videos: Path, out_md: Path) -> list[str]:
         moved = ", ".join(f"{m:.2f}" for m in meta["object_moved"])
         lines += [f"![{meta_path.stem}]({link})", "",
                   f"`{meta_path.stem}`: the first {meta['episodes']} {meta['mode']}-mode episodes of the final policy "
-                  f"from seed {meta['seed']}, none left out; the object moved {moved} m "
-                  "(`experiments/policy_clip.py`).", ""]
+                  f"from seed {meta['seed']}, none left out; the object moved {moved} m, in 3-D (a block pushed "
+                  "off the table counts its fall) (`experiments/policy_clip.py`).", ""]
     return lines
 
 
-def compare_to_sac(values: dict[str, np.ndarray], better: str) -> list[str]:
-    """Each variant against SAC: better or worse by more than the seeds' spread, else indistinguishable.
+@dataclass(frozen=True)
+class Comparison:
+    """One variant against SAC on one measure (one number per seed each)."""
 
-    ``values`` maps a variant to one number per seed; ``better`` is "higher" or "lower".
+    task: str
+    measure: str
+    variant: str
+    outcome: str  # "better", "worse", "same", "one seed" or "not comparable"
+    detail: str  # e.g. "better than SAC (+0.3, std 0.05)"
+    decisive: bool  # a success measure: it decides the verdict; the others inform
+
+    def line(self) -> str:
+        return f"{self.task}, {self.measure}: {self.variant}: {self.detail}"
+
+
+def compare_one(v: np.ndarray, base: np.ndarray, better: str, spec: str) -> tuple[str, str]:
+    """(outcome, detail) of one variant's numbers per seed against SAC's; see ``compare_to_sac``."""
+    if min(v.size, base.size) < 2:  # one seed has no spread: a difference says nothing yet
+        finite = np.all(np.isfinite(v)) and np.all(np.isfinite(base))
+        shown = f"{v.mean() - base.mean():+{spec}}" if finite else "a run never reached it"
+        return "one seed", f"{shown} on one seed: no verdict before more seeds are in"
+    if np.all(np.isfinite(v)) and np.all(np.isfinite(base)):
+        diff, spread = v.mean() - base.mean(), max(v.std(), base.std())
+        if abs(diff) <= spread:
+            return "same", f"within the seeds' spread ({diff:+{spec}}, std {spread:{spec}}): no difference shown"
+        outcome = "better" if (diff > 0 if better == "higher" else diff < 0) else "worse"
+        return outcome, f"{outcome} than SAC ({diff:+{spec}}, std {spread:{spec}})"
+    if np.all(np.isfinite(v)) and not np.any(np.isfinite(base)):
+        return "better", "better than SAC (every seed reached it, no seed of SAC did)"
+    if np.all(np.isfinite(base)) and not np.any(np.isfinite(v)):
+        return "worse", "worse than SAC (no seed reached it, every seed of SAC did)"
+    return "not comparable", "not comparable (some runs never reached it)"
+
+
+def compare_to_sac(task: str, measure: str, values: dict[str, np.ndarray], better: str, decisive: bool,
+                   spec: str = ".3g") -> list[Comparison]:
+    """Each variant against SAC: better or worse by more than the seeds' spread (the larger of the two
+    population stds), else no difference shown; no verdict while either has one seed.
+
+    ``values`` maps a variant to one number per seed (inf: never reached, for "lower" measures);
+    ``better`` is "higher" or "lower". When every seed of one side reached a threshold and no seed
+    of the other did, that side is better whatever the spread.
     """
     if "SAC" not in values:
         return []
-    base = values["SAC"]
-    out = []
-    for variant, v in values.items():
-        if variant == "SAC":
-            continue
-        if not (np.all(np.isfinite(v)) and np.all(np.isfinite(base))):
-            out.append(f"{variant}: not comparable (a run never reached it)")
-            continue
-        diff = v.mean() - base.mean()
-        if min(v.size, base.size) < 2:  # one seed has no spread: a difference says nothing yet
-            out.append(f"{variant}: {diff:+.3g} on one seed: no verdict before more seeds are in")
-            continue
-        spread = max(v.std(), base.std())
-        if abs(diff) <= spread:
-            verdict = f"within the seeds' spread ({diff:+.3g}, std {spread:.2g}): no difference shown"
-        else:
-            good = diff > 0 if better == "higher" else diff < 0
-            verdict = f"{'better' if good else 'worse'} than SAC ({diff:+.3g}, std {spread:.2g})"
-        out.append(f"{variant}: {verdict}")
-    return out
-
-
-def intrinsic_verdict(task: str, moved: bool, lifted: tuple[bool, float, float] | None) -> str:
-    """Claim 1 on ``task`` from the train-mode comparisons: moving on every seed, and (PickAndPlace) lifting."""
-    text = ("the trained policy moves the object more than the untrained one on every seed (agrees with the paper)"
-            if moved else "not reproduced at this scale: the trained policy does not move the object more than "
-            "the untrained one on every seed")
-    if lifted is not None and "PickAndPlace" in task:  # the paper's lifting claim is PickAndPlace's
-        every, t, u = lifted
-        text += ("; it lifts the object 5 cm in more episodes than the untrained policy on every seed "
-                 f"({t:.2f} vs {u:.2f} of the episodes; agrees with the paper)" if every else
-                 "; lifting not reproduced at this scale: the trained policy does not lift the object 5 cm in more "
-                 f"episodes than the untrained one on every seed ({t:.2f} vs {u:.2f})")
-    return text
+    return [Comparison(task, measure, variant, *compare_one(v, values["SAC"], better, spec), decisive)
+            for variant, v in values.items() if variant != "SAC"]
 
 
 def still_to_run(jobs) -> str:
@@ -230,49 +264,81 @@ def sweep_time(records: list[dict]) -> tuple[float, float]:
     return sum(r["seconds"] for r in records), (max(ends) - min(starts)).total_seconds()
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--results", type=Path, default=ROOT / "experiments/results/medium")
-    p.add_argument("--out", type=Path, default=ROOT / "experiments/RESULTS.md")
-    p.add_argument("--figures", type=Path, default=ROOT / "experiments/figures/medium")
-    p.add_argument("--thresholds", type=float, nargs="+", default=[0.1, 0.2],
-                   help="test success rates for the episodes-to-reach comparison (fixed before the sweep)")
-    p.add_argument("--eval", type=Path, default=None,
-                   help="object motion files (motion.json) of the MUSIC runs; default <results>_eval if present")
-    args = p.parse_args(argv)
-    eval_root = args.eval or args.results.with_name(args.results.name + "_eval")
-    eval_root = eval_root if eval_root.is_dir() else None
+def paired(trained: dict[int, float], untrained: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The values of the seeds measured both ways, seed by seed."""
+    seeds = sorted(set(trained) & set(untrained))
+    return np.array([trained[k] for k in seeds]), np.array([untrained[k] for k in seeds])
 
-    folders = plot.find_run_folders([str(args.results)])
-    if not folders:
-        print(f"report: error: no finished runs under {args.results}", file=sys.stderr)
-        return 2
-    runs = [plot.load_run(f) for f in folders]
-    records = [json.loads((f / "sweep.json").read_text()) for f in folders if (f / "sweep.json").exists()]
-    tasks = sorted({r.task for r in runs})
-    by = {(r.task, r.variant): sorted((x for x in runs if (x.task, x.variant) == (r.task, r.variant)),
-                                      key=lambda x: x.seed) for r in runs}
+
+def pooled_interval(fractions: dict[int, float], episodes: dict[int, float]) -> tuple[float, float, int]:
+    """95 % Wilson interval of a fraction pooled over seeds (each seed's fraction of its episodes)."""
+    n = int(sum(episodes.get(seed, 100) for seed in fractions))
+    hits = int(round(sum(f * episodes.get(seed, 100) for seed, f in fractions.items())))
+    low, high = wilson_interval(hits, n)
+    return low, high, n
+
+
+def intrinsic_verdict(task: str, moved: bool, fell: tuple[float, float] | None, lifted: dict | None,
+                      interim: bool) -> str:
+    """Claim 1 on ``task`` from the train-mode comparisons: moving on every seed, and (PickAndPlace) lifting
+    with the pooled intervals of trained and untrained apart."""
+    if moved:
+        text = "the trained policy moves the object more than the untrained one on every seed (agrees with the paper)"
+    else:
+        text = (("not shown by the runs in so far" if interim else "not reproduced at this scale")
+                + ": the trained policy does not move the object more than the untrained one on every seed")
+    if fell is not None:
+        text += f"; {fell[0]:.2f} of its exploring episodes end with the object off the table (untrained {fell[1]:.2f})"
+    if "PickAndPlace" in task:  # the paper's lifting claim is PickAndPlace's
+        if lifted is None:
+            text += "; lifting not measured"
+        elif lifted["trained"][0] > lifted["untrained"][1]:
+            text += (f"; it lifts the object 5 cm in {lifted['mean']:.2f} of its exploring episodes against "
+                     f"{lifted['untrained_mean']:.2f} untrained, 95 % intervals apart (agrees with the paper)")
+        else:
+            text += (f"; lifting not shown: it lifts the object 5 cm in {lifted['mean']:.2f} of its exploring "
+                     f"episodes against {lifted['untrained_mean']:.2f} untrained, 95 % intervals overlapping")
+    return text
+
+
+def task_verdict(comparisons: list[Comparison], interim: bool) -> str:
+    """Claim 2 from the success measures; the other comparisons are information only."""
+    decisive = [c for c in comparisons if c.decisive]
+    better = sorted(f"{c.variant} ({c.measure})" for c in decisive if c.outcome == "better")
+    worse = sorted(f"{c.variant} ({c.measure})" for c in decisive if c.outcome == "worse")
+    if better:
+        text = f"better than SAC beyond the seeds' spread: {', '.join(better)}"
+    elif any(c.outcome == "one seed" for c in decisive):
+        text = "no verdict yet: SAC or a variant has only one seed in"
+    else:
+        text = (("not shown by the runs in so far" if interim else "not reproduced at this scale")
+                + ": no variant is better than SAC by more than the seeds' spread on a success measure")
+    return text + (f"; worse: {', '.join(worse)}" if worse else "")
+
+
+MOTION_TABLE = {"object_displacement": ".4f", "object_displacement_on_table": ".4f", "object_lift": ".4f",
+                "object_lifted": ".2f", "object_fell": ".2f", "mi_reward_mean": ".4f"}
+Cells = dict[tuple[str, str, str], dict[str, dict[int, float]]]  # (task, mode, kind) -> column -> seed -> value
+
+
+def motion_cells(runs: list[plot.Run], eval_root: Path | None) -> Cells:
+    """The object motion of the MUSIC runs, by task, mode, trained/untrained, column and seed."""
+    cells: Cells = {}
+    for run in runs:
+        if run.variant != INTRINSIC:
+            continue
+        for (mode, kind), row in load_motion(run, eval_root).items():
+            cell = cells.setdefault((run.task, mode, kind), {})
+            for column, value in row.items():
+                cell.setdefault(column, {})[run.seed] = value
+    return cells
+
+
+def setup_section(args, runs, records, by, tasks, eval_root) -> list[str]:
     scales = sorted({(r["scale"], r["ranks"], r["n_epochs"], r["n_cycles"]) for r in records})
     seeds = sorted({r.seed for r in runs})
     total_s, span_s = sweep_time(records)
-    headline: list[str] = []
-
-    scale_names = sorted({r["scale"] for r in records}) or ["small"]
-    # A campaign's results folder is named after it: what it plans and what is not in yet.
-    campaign = CAMPAIGNS.get(args.results.name)
-    planned = campaign.jobs(sorted(campaign.stages)) if campaign else []
-    done = {(r.task, r.variant, r.seed) for r in runs}
-    missing = [job for job in planned if job.key not in done]
-    interim = f" (interim: {len(planned) - len(missing)} of {len(planned)} runs)" if missing else ""
-    out: list[str] = [f"# Reproduction at {' and '.join(scale_names)} scale{interim}: MUSIC alone, and SAC with "
-                      "-r/-p/-f", ""]
-    out += [f"Generated by `.venv/bin/python {rel(Path(__file__))}` from the files under `{rel(args.results)}` "
-            f"({datetime.date.today().isoformat()}). Do not edit by hand.", ""]
-    if missing:
-        out += [f"**Interim report.** {len(planned) - len(missing)} of the {campaign.name} campaign's "
-                f"{len(planned)} runs are in; still to run: {still_to_run(missing)}. Every table, figure and "
-                "verdict below is about the runs that are in.", ""]
-    out += ["## Set-up", ""]
+    out = ["## Set-up", ""]
     for name, ranks, n_epochs, n_cycles in scales:
         episodes = n_epochs * n_cycles * 2 * ranks  # rollout_batch_size 2 in every params file used
         out.append(f"- scale `{name}`: {ranks} MPI ranks, {n_epochs} epochs of {n_cycles} cycles "
@@ -289,88 +355,90 @@ def main(argv: list[str] | None = None) -> int:
         commits = sorted({str(r.get("commit", "?"))[:7] for r in records})
         out += [f"- Campaign: `.venv/bin/python experiments/campaign_medium.py start` (a background runner "
                 "across sessions; the SAC+MUSIC pretraining run of each seed first, -r/-p/-f load its final "
-                f"weights), at commits {', '.join(commits)} (each run's sweep.json names its own). Object "
-                f"motion: `.venv/bin/python experiments/evaluate_campaign.py` into `{rel(eval_root)}`."]
+                f"weights), at commits {', '.join(commits)} (each run's sweep.json names its own). Final "
+                f"policies measured again: `.venv/bin/python experiments/evaluate_campaign.py` into "
+                f"`{rel(eval_root)}`."]
     out += [f"- This file: `.venv/bin/python {rel(Path(__file__))} --results {rel(args.results)} "
             f"--out {rel(args.out)} --figures {rel(args.figures)}`. Optimizer steps: the agent's critic and "
             "actor steps, (epoch + 1) x cycles x batches per cycle (gradients are summed over ranks: one step "
-            "per batch).", ""]
+            "per batch). ± is the population standard deviation over seeds; one seed shows its value alone.", ""]
     out += ["What a run costs here (wall time per epoch: the median over the run's epochs, so resumed and "
             "interrupted epochs do not count; wall time of the whole run from its sweep.json; the machine often "
-            "did other work beside the runs), mean ± std over seeds:", "",
+            "did other work beside the runs), over seeds:", "",
             "| task | variant | runs | s per epoch | h per run |", "|---|---|---|---|---|"]
     for (task, variant), group in sorted(by.items()):
         per_epoch = [np.nanmedian(r.columns["time/epoch"]) for r in group if "time/epoch" in r.columns]
         hours = [json.loads((r.folder / "sweep.json").read_text())["seconds"] / 3600 for r in group
                  if (r.folder / "sweep.json").exists()]
         out.append(f"| {task} | {variant} | {len(group)} | {mean_std(per_epoch, '.1f')} | {mean_std(hours, '.2f')} |")
-    out.append("")
+    return out + [""]
 
-    # Claim 1: MUSIC alone moves (and lifts) the object.
-    out += ["## 1. Does MUSIC alone (no task reward) make the robot move the object?", "",
-            f"Paper: {PAPER_INTRINSIC}", "",
-            "Ours: each seed's final SAC+MUSIC policy against the untrained policy it started from (same seed, "
-            "fresh weights), 100 episodes per seed and mode, with `experiments/measure_untrained.py`. "
-            "`train` mode is how MUSIC trains (exploration noise, zero goal), `test` is greedy. Displacement: "
-            "distance between the object's first and last position (m); lift: the object's highest point "
-            "above its start (m); lifted: the fraction of episodes whose object rises at least "
-            "5 cm (a block that is pushed or tipped rises less than 2 cm); fell: the fraction that end with the "
-            "object off the table; MI reward: clip(5000 MI, 0, 1) - 1 under the run's own trained MINE. "
-            "Mean ± std over seeds; `-` where not measured.", ""]
-    columns = {"object_displacement": ".4f", "object_lift": ".4f", "object_lifted": ".2f", "object_fell": ".2f",
-               "mi_reward_mean": ".4f"}
-    out += ["| task | mode | policy | seeds | " + " | ".join(columns) + " |",
-            "|---|---|---|---|" + "---|" * len(columns)]
-    motion: dict[tuple, dict[str, list[float]]] = {}
-    motions = {run.folder: load_motion(run, eval_root) for run in runs if run.variant == INTRINSIC}
-    for task in tasks:
-        for run in by.get((task, INTRINSIC), []):
-            for (mode, kind), row in sorted(motions[run.folder].items()):
-                cell = motion.setdefault((task, mode, kind), {c: [] for c in columns})
-                for c in columns:
-                    if c in row:
-                        cell[c].append(row[c])
-    for (task, mode, kind), cell in sorted(motion.items()):
-        out.append(f"| {task} | {mode} | {kind} | {len(cell['object_displacement'])} | "
-                   + " | ".join(mean_std(cell[c], spec) for c, spec in columns.items()) + " |")
-    if not motion:
+
+def intrinsic_section(args, runs, tasks, cells: Cells, axes, interim: bool) -> tuple[list[str], dict, list[str]]:
+    """Claim 1: MUSIC alone moves (and lifts) the object. Returns the lines, {task: verdict}, headline lines."""
+    out = ["## 1. Does MUSIC alone (no task reward) make the robot move the object?", "",
+           f"Paper: {PAPER_INTRINSIC}", "",
+           "Ours: each seed's final SAC+MUSIC policy against the untrained policy it started from (same seed, "
+           "fresh weights), 100 episodes per seed and mode, with `experiments/measure_untrained.py`. "
+           "`train` mode is how MUSIC trains (exploration noise, zero goal), `test` is greedy. Displacement: "
+           "distance in 3-D between the object's first and last position (m; a fall off the 0.4 m table counts); "
+           "on table: the displacement of the episodes that end with the object on the table; lift: the "
+           "object's highest point above its start (m); lifted: the fraction of episodes whose object rises at "
+           "least 5 cm (a block that is pushed or tipped rises less than 2 cm); fell: the fraction that end with "
+           "the object off the table; MI reward: clip(5000 MI, 0, 1) - 1 under the run's own trained MINE. "
+           "Over seeds; `-` where not measured.", ""]
+    out += ["| task | mode | policy | seeds | " + " | ".join(MOTION_TABLE) + " |",
+            "|---|---|---|---|" + "---|" * len(MOTION_TABLE)]
+    for (task, mode, kind), cell in sorted(cells.items()):
+        out.append(f"| {task} | {mode} | {kind} | {len(cell.get('object_displacement', {}))} | "
+                   + " | ".join(mean_std(list(cell.get(c, {}).values()), spec) for c, spec in MOTION_TABLE.items())
+                   + " |")
+    if not cells:
         out.append("| (no object motion measured yet: experiments/measure_object_motion.sh or "
-                   "experiments/evaluate_campaign.py) | | | | | | |")
+                   "experiments/evaluate_campaign.py) |" + " |" * (3 + len(MOTION_TABLE)))
     out.append("")
-    verdicts = []
-    moved_more = {}  # task -> trained displaced the object more than untrained on every seed (train mode)
-    lifted_more = {}  # task -> (on every seed, trained lifted it in more episodes; trained mean; untrained mean)
+    headline, verdicts = [], {}
     for task in tasks:
+        moved = None
         for mode in ("train", "test"):
-            trained, untrained = motion.get((task, mode, "trained")), motion.get((task, mode, "untrained"))
+            trained, untrained = cells.get((task, mode, "trained")), cells.get((task, mode, "untrained"))
             if not trained or not untrained:
                 continue
-            for c, what in (("object_displacement", "displacement"), ("object_lift", "lift")):
-                t, u = np.asarray(trained[c]), np.asarray(untrained[c])
+            for column, what in (("object_displacement", "displacement"), ("object_lift", "lift")):
+                t, u = paired(trained[column], untrained[column])
                 line = (f"{task}, {mode} mode, {what}: trained {t.mean():.4f} m vs untrained {u.mean():.4f} m "
                         f"({ratio(t.mean(), u.mean())}); trained > untrained in "
                         f"{int((t > u).sum())} of {len(t)} seeds")
-                verdicts.append(f"- {line}")
+                out.append(f"- {line}")
                 headline.append(line)
-                if mode == "train" and c == "object_displacement":
-                    moved_more[task] = bool(np.all(t > u))
-            t, u = np.asarray(trained["object_lifted"]), np.asarray(untrained["object_lifted"])
-            if t.size and t.size == u.size:
+                if mode == "train" and column == "object_displacement":
+                    moved = bool(np.all(t > u))
+            t, u = paired(trained.get("object_lifted", {}), untrained.get("object_lifted", {}))
+            if t.size:
                 line = (f"{task}, {mode} mode, lifted 5 cm: trained in {t.mean():.2f} of the episodes vs untrained "
                         f"{u.mean():.2f}; trained > untrained in {int((t > u).sum())} of {len(t)} seeds")
-                verdicts.append(f"- {line}")
+                out.append(f"- {line}")
                 headline.append(line)
-                if mode == "train":
-                    lifted_more[task] = (bool(np.all(t > u)), t.mean(), u.mean())
-    out += verdicts + [""]
+        if moved is None:
+            continue
+        trained, untrained = cells[(task, "train", "trained")], cells[(task, "train", "untrained")]
+        fell = (tuple(np.mean(list(c["object_fell"].values())) for c in (trained, untrained))
+                if "object_fell" in trained and "object_fell" in untrained else None)
+        lifted = None
+        if trained.get("object_lifted") and untrained.get("object_lifted"):
+            episodes = {kind: c.get("episodes", {}) for kind, c in (("trained", trained), ("untrained", untrained))}
+            lifted = {"trained": pooled_interval(trained["object_lifted"], episodes["trained"]),
+                      "untrained": pooled_interval(untrained["object_lifted"], episodes["untrained"]),
+                      "mean": np.mean(list(trained["object_lifted"].values())),
+                      "untrained_mean": np.mean(list(untrained["object_lifted"].values()))}
+        verdicts[task] = intrinsic_verdict(task, moved, fell, lifted, interim)
+    out.append("")
     out += clips(args.results.with_name(args.results.name + "_videos"), args.out)
-    intrinsic_verdicts = {task: intrinsic_verdict(task, moved_more[task], lifted_more.get(task))
-                          for task in tasks if task in moved_more}
-    for task, text in intrinsic_verdicts.items():  # a paragraph each
+    for task, text in verdicts.items():  # a paragraph each
         out += [f"**Verdict, {task}:** {text}.", ""]
     longer = ROOT / "experiments/runs/pipeline"
     pipeline_files = (longer / "trained_push_sac_music_10ep.csv", longer / "untrained_push_sac_music.csv")
-    if eval_root is None and all(path.exists() for path in pipeline_files):
+    if args.results.name not in CAMPAIGNS and all(path.exists() for path in pipeline_files):
         trained = {r["mode"]: r for r in read_csv(longer / "trained_push_sac_music_10ep.csv")}
         untrained = {r["mode"]: r for r in read_csv(longer / "untrained_push_sac_music.csv")}
         t, u = (float(d["train"]["object_displacement"]) for d in (trained, untrained))
@@ -380,55 +448,63 @@ def main(argv: list[str] | None = None) -> int:
                 f"displacement {t:.4f} m vs {u:.4f} m untrained ({ratio(t, u)}).", ""]
     metrics = [("train/object_displacement", "intrinsic_displacement"), ("train/object_lift", "intrinsic_lift"),
                ("mi_reward/mean", "intrinsic_mi_reward")]
-    axes = [("episodes", ""), ("steps", "_steps")] if eval_root is not None else [("episodes", "")]
     for metric, name in metrics if any(INTRINSIC == r.variant for r in runs) else []:
         # The untrained policy's train-mode level (same measure as the training logs); MI rewards are not
         # drawn: during training each epoch's MINE scores them, the untrained figure uses the final one.
         column = metric.removeprefix("train/")
-        levels = [f"--untrained={task}={np.mean(cell[column]):.4f}"
-                  for (task, mode, kind), cell in sorted(motion.items())
-                  if mode == "train" and kind == "untrained" and column in columns and cell[column]]
+        levels = [f"--untrained={task}={np.mean(list(cell[column].values())):.4f}"
+                  for (task, mode, kind), cell in sorted(cells.items())
+                  if mode == "train" and kind == "untrained" and cell.get(column)]
         for x, suffix in axes:
             out += figure([str(rel(args.results)), "--variants", INTRINSIC, "--metric", metric, "--x", x,
                            "--out", f"{rel(args.figures)}/{name}{suffix}", *levels,
                            "--title", f"{INTRINSIC}, no task reward: {metric} during training"], args.out, metric)
+    return out, verdicts, headline
 
-    # Claim 2: with task reward, -r/-p/-f learn faster than SAC.
-    out += ["## 2. With task reward: do -r, -p, -f reach a success rate in fewer episodes than SAC?", "",
-            f"Paper: {PAPER_TASK}", "",
-            "Ours: test/success_rate (10 test episodes per rank per epoch, greedy) at the last epoch, the final "
-            "policy's test success measured again over 100 episodes per seed (`experiments/evaluate_campaign.py`, "
-            "campaign only: 20 episodes of a last epoch leave ± 0.1 of noise), the mean of test/success_rate "
-            "over all epochs (area under the learning curve), and the training episodes (all ranks) until a "
-            f"run's test success first reaches {' / '.join(map(str, args.thresholds))} (thresholds fixed before "
-            f"the small sweep; `never` if not within the run), in one epoch and as the mean of {WINDOW} epochs "
-            "in a row (added when the medium campaign's first runs were in: with 20 test episodes an epoch, a "
-            "policy that learned nothing reaches these thresholds in one epoch by luck, see the chance level "
-            "below). Mean ± std over seeds; episodes are the mean over the seeds that reached it, with how many "
-            "did.", ""]
-    chance = {}
+
+def task_section(args, runs, by, tasks, cells: Cells, eval_root, axes, interim: bool):
+    """Claim 2: with task reward, -r/-p/-f learn faster than SAC. Returns the lines, {task: verdict}, headline."""
+    task_runs = [r for r in runs if r.variant in TASK_VARIANTS]
+    n_test = test_episodes_per_epoch(task_runs[0]) if task_runs else 40
+    out = ["## 2. With task reward: do -r, -p, -f reach a success rate in fewer episodes than SAC?", "",
+           f"Paper: {PAPER_TASK}", "",
+           f"Ours: test/success_rate ({n_test} greedy test episodes an epoch over all ranks) at the last epoch; "
+           "the final policy's test success measured again over 100 episodes per seed "
+           "(`experiments/evaluate_campaign.py`, campaign only: the last epoch's episodes leave a binomial "
+           f"standard error of up to {0.5 / math.sqrt(n_test):.2f}); the mean of test/success_rate over all "
+           "epochs (area under the learning curve); and the training episodes (all ranks) until a run's test "
+           f"success first reaches {' / '.join(map(str, args.thresholds))} (thresholds fixed before the small "
+           f"sweep; `never` if not within the run), in one epoch and as the mean of {WINDOW} epochs in a row "
+           "(added when the medium campaign's first runs were in: a policy that learned nothing can reach a "
+           "threshold in some epoch by luck, how often is below). Episodes: the mean over the seeds that "
+           "reached it, with how many did. The verdict rests on the success measures (mean over epochs, final "
+           "policy measured again, and the episodes-to-threshold measures that luck rarely reaches); the others "
+           "inform.", ""]
+    chance, luck = {}, {}  # task -> chance level; task -> (window, threshold) -> P(reached by luck in a run)
     for task in tasks:
-        rows = [motions[r.folder][("test", "untrained")] for r in by.get((task, INTRINSIC), [])
-                if ("test", "untrained") in motions[r.folder]]
-        if rows:
-            chance[task] = np.mean([row["success_rate"] for row in rows])
-            source = "motion_untrained.csv" if eval_root is None else "motion.json"
-            out.append(f"Chance level, {task}: an untrained policy's test success is {chance[task]:.3f} "
-                       f"({len(rows)} x 100 episodes, {source}): goals that start within 5 cm of "
-                       "the object count as successes without touching it.")
-            group = [r for v in TASK_VARIANTS for r in by.get((task, v), [])]
-            if group:
-                out.append(luck(chance[task], test_episodes_per_epoch(group[0]),
-                                len(group[0].columns["test/success_rate"]), args.thresholds))
+        untrained_test = cells.get((task, "test", "untrained"), {}).get("success_rate", {})
+        if not untrained_test:
+            continue
+        chance[task] = float(np.mean(list(untrained_test.values())))
+        source = "motion_untrained.csv" if eval_root is None else "motion.json"
+        out.append(f"Chance level, {task}: an untrained policy's test success is {chance[task]:.3f} "
+                   f"({len(untrained_test)} x 100 episodes, {source}): goals that start within 5 cm of "
+                   "the object count as successes without touching it.")
+        group = [r for r in task_runs if r.task == task]
+        if group:
+            scored = (chance[task], test_episodes_per_epoch(group[0]), len(group[0].columns["test/success_rate"]))
+            out.append(luck_sentence(*scored, args.thresholds))
+            luck[task] = luck_in_a_run(*scored, args.thresholds)
     out.append("")
     # The final policies measured again over many test episodes (evaluate_campaign.py), where they were.
-    final_eval = {r.folder: load_motion(r, eval_root).get(("test", "trained")) for r in runs
-                  if r.variant in TASK_VARIANTS}
+    remeasured = {r.folder: load_motion(r, eval_root).get(("test", "trained"), {}).get("success_rate")
+                  for r in task_runs}
+    reach = [(1, t) for t in args.thresholds] + [(WINDOW, t) for t in args.thresholds]
     header = ["task", "variant", "seeds", "final success", "final policy's success, 100 test episodes",
               "mean success over epochs", "train object displacement, mean over epochs (m)"]
-    header += [f"episodes to {t}" for t in args.thresholds]
-    header += [f"episodes to {t}, {WINDOW}-epoch mean" for t in args.thresholds]
+    header += [f"episodes to {t}" + (f", {window}-epoch mean" if window > 1 else "") for window, t in reach]
     out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    headline = []
     for task in tasks:
         for variant in TASK_VARIANTS:
             group = by.get((task, variant), [])
@@ -437,98 +513,126 @@ def main(argv: list[str] | None = None) -> int:
             final = [r.columns["test/success_rate"][-1] for r in group]
             area = [np.mean(r.columns["test/success_rate"]) for r in group]
             moved = [np.mean(r.columns["train/object_displacement"]) for r in group]
-            remeasured = [final_eval[r.folder]["success_rate"] for r in group if final_eval[r.folder]]
-            cells = [task, variant, str(len(group)), mean_std(final),
-                     f"{mean_std(remeasured)} ({len(remeasured)} seed{'s' * (len(remeasured) > 1)})"
-                     if remeasured else "-",
-                     mean_std(area), mean_std(moved)]
-            for window, t in [(1, t) for t in args.thresholds] + [(WINDOW, t) for t in args.thresholds]:
-                eps = np.array([episodes_to_reach(r, t, window) for r in group])
+            again = [remeasured[r.folder] for r in group if remeasured[r.folder] is not None]
+            cells_row = [task, variant, str(len(group)), mean_std(final),
+                         f"{mean_std(again)} ({plural(len(again), 'seed')})" if again else "-",
+                         mean_std(area), mean_std(moved)]
+            for window, threshold in reach:
+                eps = np.array([episodes_to_reach(r, threshold, window) for r in group])
                 ok = eps[np.isfinite(eps)]
-                cells.append(f"{ok.mean():.0f} ({ok.size}/{eps.size})" if ok.size else f"never (0/{eps.size})")
-            out.append("| " + " | ".join(cells) + " |")
+                cells_row.append(f"{ok.mean():.0f} ({ok.size}/{eps.size})" if ok.size else f"never (0/{eps.size})")
+            out.append("| " + " | ".join(cells_row) + " |")
             headline.append(f"{task} {variant}: final test success {mean_std(final)}, "
-                            f"mean over epochs {mean_std(area)} ({len(group)} seed{'s' * (len(group) > 1)})")
+                            f"mean over epochs {mean_std(area)} ({plural(len(group), 'seed')})")
     out.append("")
     for task in tasks:
-        # With the same seed, every variant sees the same test goals and object positions; a policy that
-        # never moves the object scores the same successes, so equal numbers say "nothing learned yet".
-        per_seed = [[r.columns["test/success_rate"] for v in TASK_VARIANTS for r in by.get((task, v), [])
-                     if r.seed == seed] for seed in seeds]
-        per_seed = [np.stack(curves) for curves in per_seed if len(curves) > 1]
+        # With the same seed, every variant sees the same test goals and object positions, so equal
+        # success rates are what policies that solve the same (easy) episodes would show.
+        per_seed = [[r.columns["test/success_rate"] for r in task_runs if r.task == task and r.seed == seed]
+                    for seed in sorted({r.seed for r in task_runs})]
+        per_seed = [np.stack(curves) for curves in per_seed if len(curves) > 1 and
+                    len({c.size for c in curves}) == 1]
         if per_seed:
             same = sum(int(np.sum(np.all(c == c[0], axis=0))) for c in per_seed)
             total = sum(c.shape[1] for c in per_seed)
             out.append(f"- {task}: in {same} of {total} (seed, epoch) pairs all variants have exactly the same "
-                       "test success: the same test episodes (same seed) are solved by all, i.e. the ones whose "
-                       "goal needs no object motion.")
+                       "test success, consistent with all of them solving the same test episodes of that seed "
+                       "(those whose goal starts near the object).")
     out.append("")
-    better: dict[str, list[str]] = {}  # task -> "variant (measure)" better than SAC beyond the seeds' spread
-    worse: dict[str, list[str]] = {}
-    one_seed: set[str] = set()  # tasks where a comparison waits for more seeds
+    verdicts = {}
     for task in tasks:
         groups = {v: by[(task, v)] for v in TASK_VARIANTS if (task, v) in by}
         if not groups:  # no run with task reward on this task (yet)
             continue
-        area = {v: np.array([np.mean(r.columns["test/success_rate"]) for r in g]) for v, g in groups.items()}
-        lines = [f"- {task}, mean success over epochs: {line}" for line in compare_to_sac(area, "higher")]
-        remeasured = {v: np.array([final_eval[r.folder]["success_rate"] for r in g]) for v, g in groups.items()
-                      if all(final_eval[r.folder] for r in g)}
-        lines += [f"- {task}, final policy's success over 100 test episodes: {line}"
-                  for line in compare_to_sac(remeasured, "higher")]
-        moved = {v: np.array([np.mean(r.columns["train/object_displacement"]) for r in g]) for v, g in groups.items()}
-        lines += [f"- {task}, train object displacement: {line}" for line in compare_to_sac(moved, "higher")]
-        for window, t in [(1, t) for t in args.thresholds] + [(WINDOW, t) for t in args.thresholds]:
-            eps = {v: np.array([episodes_to_reach(r, t, window) for r in g]) for v, g in groups.items()}
-            measure = f"episodes to {t}" + (f" ({window}-epoch mean)" if window > 1 else "")
-            lines += [f"- {task}, {measure}: {line}" for line in compare_to_sac(eps, "lower")]
-        out += lines
-        headline += [line[2:] for line in lines]
-        # lines read "- <task>, <measure>: <variant>: better than SAC (...)"
-        for verdict, found in (("better", better), ("worse", worse)):
-            found[task] = sorted(f"{line.split(': ')[1]} ({line.split(': ')[0].split(', ', 1)[1]})"
-                                 for line in lines if f"{verdict} than SAC" in line)
-        if any("no verdict before more seeds" in line for line in lines):
-            one_seed.add(task)
+        comparisons = compare_to_sac(task, "mean success over epochs", {
+            v: np.array([np.mean(r.columns["test/success_rate"]) for r in g]) for v, g in groups.items()},
+            "higher", decisive=True)
+        comparisons += compare_to_sac(task, "final policy's success over 100 test episodes", {
+            v: np.array([remeasured[r.folder] for r in g]) for v, g in groups.items()
+            if all(remeasured[r.folder] is not None for r in g)}, "higher", decisive=True)
+        comparisons += compare_to_sac(task, "train object displacement", {
+            v: np.array([np.mean(r.columns["train/object_displacement"]) for r in g]) for v, g in groups.items()},
+            "higher", decisive=False)
+        for window, threshold in reach:
+            measure = f"episodes to {threshold}" + (f" ({window}-epoch mean)" if window > 1 else "")
+            # without a chance level (no untrained policy measured), only the smoothed measures decide
+            lucky = luck.get(task, {}).get((window, threshold), 0.0 if window > 1 else 1.0)
+            comparisons += compare_to_sac(task, measure, {
+                v: np.array([episodes_to_reach(r, threshold, window) for r in g]) for v, g in groups.items()},
+                "lower", decisive=lucky < LUCK_LIMIT, spec=".0f")
+        out += [f"- {c.line()}" + ("" if c.decisive else " (information)") for c in comparisons]
+        headline += [c.line() for c in comparisons]
+        finals = ", ".join(f"{v} {np.mean([r.columns['test/success_rate'][-1] for r in g]):.3f}"
+                           for v, g in groups.items())
+        again = ", ".join(f"{v} {np.mean([remeasured[r.folder] for r in g]):.3f}" for v, g in groups.items()
+                          if all(remeasured[r.folder] is not None for r in g))
+        verdicts[task] = (task_verdict(comparisons, interim) + f"; final test success (last epoch) {finals}"
+                          + (f"; final policy's success over 100 test episodes {again}" if again else "")
+                          + (f" (chance level {chance[task]:.3f})" if task in chance else ""))
     out.append("")
-    task_verdicts = {}
-    for task in better:
-        finals = ", ".join(f"{v} {np.mean([r.columns['test/success_rate'][-1] for r in by[(task, v)]]):.3f}"
-                           for v in TASK_VARIANTS if (task, v) in by)
-        measured = [v for v in TASK_VARIANTS if (task, v) in by and all(final_eval[r.folder] for r in by[(task, v)])]
-        again = ", ".join(f"{v} {np.mean([final_eval[r.folder]['success_rate'] for r in by[(task, v)]]):.3f}"
-                          for v in measured)
-        if better[task]:
-            text = f"better than SAC beyond the seeds' spread: {', '.join(better[task])}"
-        elif task in one_seed:
-            text = "no verdict yet: SAC or a variant has only one seed in"
-        else:
-            text = "not reproduced at this scale: no variant is better than SAC by more than the seeds' spread"
-        text += f"; worse: {', '.join(worse[task])}" if worse[task] else ""
-        text += f"; final test success (last epoch) {finals}"
-        text += f"; final policy's success over 100 test episodes {again}" if again else ""
-        task_verdicts[task] = text + (f" (chance level {chance[task]:.3f})" if task in chance else "")
-    for task, text in task_verdicts.items():  # a paragraph each
+    for task, text in verdicts.items():  # a paragraph each
         out += [f"**Verdict, {task}:** {text}.", ""]
-    for x, suffix in axes if any(r.variant in TASK_VARIANTS for r in runs) else []:
+    for x, suffix in axes if task_runs else []:
         out += figure([str(rel(args.results)), "--variants", *TASK_VARIANTS, "--metric", "test/success_rate",
                        "--x", x, "--out", f"{rel(args.figures)}/task_reward_success{suffix}",
                        *[f"--chance={task}={value:.4f}" for task, value in sorted(chance.items())],
                        "--title", "test success rate with task reward"], args.out, "test/success_rate")
+    return out, verdicts, headline
 
-    # The short answer to each claim, from the verdicts above, after the set-up section.
-    summary = ["## Summary", ""]
-    for task in tasks:
-        if task in intrinsic_verdicts:
-            summary.append(f"- MUSIC alone, {task}: {intrinsic_verdicts[task]}")
-        if task in task_verdicts:
-            summary.append(f"- With task reward, {task}: {task_verdicts[task]}")
-    summary.append("")
-    at = out.index("## 1. Does MUSIC alone (no task reward) make the robot move the object?")
-    out[at:at] = summary
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--results", type=Path, default=ROOT / "experiments/results/medium")
+    p.add_argument("--out", type=Path, default=ROOT / "experiments/RESULTS.md")
+    p.add_argument("--figures", type=Path, default=ROOT / "experiments/figures/medium")
+    p.add_argument("--thresholds", type=float, nargs="+", default=[0.1, 0.2],
+                   help="test success rates for the episodes-to-reach comparison (fixed before the sweep)")
+    p.add_argument("--eval", type=Path, default=None,
+                   help="motion.json files of evaluate_campaign.py; default <results>_eval if present")
+    args = p.parse_args(argv)
+    eval_root = args.eval or args.results.with_name(args.results.name + "_eval")
+    eval_root = eval_root if eval_root.is_dir() else None
+
+    folders = plot.find_run_folders([str(args.results)])
+    if not folders:
+        print(f"report: error: no finished runs under {args.results}", file=sys.stderr)
+        return 2
+    runs = [plot.load_run(f) for f in folders]
+    records = [json.loads((f / "sweep.json").read_text()) for f in folders if (f / "sweep.json").exists()]
+    tasks = sorted({r.task for r in runs})
+    by = {(r.task, r.variant): sorted((x for x in runs if (x.task, x.variant) == (r.task, r.variant)),
+                                      key=lambda x: x.seed) for r in runs}
+    # A campaign's results folder is named after it: what it plans and what is not in yet.
+    campaign = CAMPAIGNS.get(args.results.name)
+    planned = campaign.jobs(sorted(campaign.stages)) if campaign else []
+    done = {(r.task, r.variant, r.seed) for r in runs}
+    missing = [job for job in planned if job.key not in done]
+    axes = [("episodes", ""), ("steps", "_steps")] if eval_root is not None else [("episodes", "")]
+    cells = motion_cells(runs, eval_root)
+
+    scale_names = sorted({r["scale"] for r in records}) or ["small"]
+    interim = f" (interim: {len(planned) - len(missing)} of {len(planned)} runs)" if missing else ""
+    out: list[str] = [f"# Reproduction at {' and '.join(scale_names)} scale{interim}: MUSIC alone, and SAC with "
+                      "-r/-p/-f", ""]
+    out += [f"Generated by `.venv/bin/python {rel(Path(__file__))}` from the files under `{rel(args.results)}` "
+            f"({datetime.date.today().isoformat()}). Do not edit by hand.", ""]
+    if missing:
+        out += [f"**Interim report.** {len(planned) - len(missing)} of the {campaign.name} campaign's "
+                f"{len(planned)} runs are in; still to run: {still_to_run(missing)}. Every table, figure and "
+                "verdict below is about the runs that are in.", ""]
+    out += setup_section(args, runs, records, by, tasks, eval_root)
+    intrinsic, intrinsic_verdicts, headline = intrinsic_section(args, runs, tasks, cells, axes, bool(missing))
+    task, task_verdicts, task_headline = task_section(args, runs, by, tasks, cells, eval_root, axes, bool(missing))
+    summary = ["## Summary", ""]  # the short answer to each claim, from the verdicts of the sections
+    for name in tasks:
+        if name in intrinsic_verdicts:
+            summary.append(f"- MUSIC alone, {name}: {intrinsic_verdicts[name]}")
+        if name in task_verdicts:
+            summary.append(f"- With task reward, {name}: {task_verdicts[name]}")
+    out += summary + [""] + intrinsic + task
     args.out.write_text("\n".join(out).rstrip() + "\n")
     print(f"wrote {rel(args.out)}")
-    print("\n".join(headline))
+    print("\n".join(headline + task_headline))
     return 0
 
 

@@ -26,7 +26,7 @@ MI_R_SCALE = 5000.0  # the paper's MI reward scale, used to express MI as the cr
 FALL_DROP = 0.2
 # The Fetch blocks are 5 cm cubes: pushed, rolled or tipped, a block's centre rises less than 2 cm,
 # so an episode whose object rises this much above its start has picked it up.
-LIFTED = 0.05
+LIFT_THRESHOLD = 0.05
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -46,9 +46,9 @@ def ends_off_the_table(object_height: np.ndarray) -> bool:
 
 
 def fraction_lifted(lifts) -> float:
-    """The fraction of episodes whose object's highest point is at least LIFTED above its start."""
+    """The fraction of episodes whose object's highest point is at least LIFT_THRESHOLD above its start."""
     lifts = np.asarray(lifts, dtype=np.float64)
-    return float(np.mean(lifts >= LIFTED)) if lifts.size else math.nan
+    return float(np.mean(lifts >= LIFT_THRESHOLD)) if lifts.size else math.nan
 
 
 def evaluate(policy_file: Path, episodes: int, seed: int = 0, mode: str = "test", mine: Path | None = None) -> dict:
@@ -68,8 +68,10 @@ def evaluate_policy(policy, episodes: int, seed: int = 0, mode: str = "test") ->
     Returns env_name, mode, episodes, seed, goals, the success rate and its Wilson interval,
     the mean MI reward (NaN without an object), and for object tasks the object's
     displacement and lift (mean, std; m), ``object_lifted``: the fraction of episodes that
-    lift the object at least LIFTED, and ``object_fell``: the fraction that end with the
-    object more than FALL_DROP below where it started (off the table).
+    lift the object at least LIFT_THRESHOLD, ``object_fell``: the fraction that end with the
+    object more than FALL_DROP below where it started (off the table), and
+    ``object_displacement_on_table``: the mean displacement of the other episodes (a fall
+    counts its drop as displacement; NaN if every episode ended off the table).
     """
     from music.envs import make_env, take
     from music.rollout import RolloutWorker
@@ -106,9 +108,11 @@ def evaluate_policy(policy, episodes: int, seed: int = 0, mode: str = "test") ->
         values = np.asarray(history, dtype=np.float64)
         summary[f"{name}_mean"] = float(values.mean()) if values.size else math.nan
         summary[f"{name}_std"] = float(values.std()) if values.size else math.nan
-    # rollout_batch_size 1: one lift per episode in the worker's history.
+    # rollout_batch_size 1: one displacement and lift per episode in the worker's histories, in order.
     summary["object_lifted"] = fraction_lifted(worker.lift_history) if fell else math.nan
     summary["object_fell"] = float(np.mean(fell)) if fell else math.nan
+    on_table = [d for d, off in zip(worker.displacement_history, fell, strict=True) if not off] if fell else []
+    summary["object_displacement_on_table"] = float(np.mean(on_table)) if on_table else math.nan
     return summary
 
 
@@ -136,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
           f"success {summary['success_rate']:.3f} (95% CI {summary['success_ci95_low']:.3f}-"
           f"{summary['success_ci95_high']:.3f}), object displacement {summary['object_displacement_mean']:.4f} m, "
           f"lift {summary['object_lift_mean']:.4f} m, lifted {summary['object_lifted']:.2f}, "
-          f"off the table {summary['object_fell']:.2f}, "
+          f"off the table {summary['object_fell']:.2f} (displacement of the others "
+          f"{summary['object_displacement_on_table']:.4f} m), "
           f"MI reward {summary['mi_reward_mean']:.4f}")
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1) + "\n")

@@ -30,7 +30,8 @@ def test_music_runs_get_untrained_comparisons_and_task_runs_a_final_success(tmp_
     for variant in ("SAC+MUSIC", "SAC"):  # the same policy stands in for a run with task reward
         shutil.copytree(run, runs / variant / "seed0")
         (runs / variant / "seed0" / "sweep.json").write_text("{}")
-    shutil.copytree(run, runs / "SAC+MUSIC-r" / "seed1.partial")  # not finished: not measured
+    shutil.copytree(run, runs / "SAC+MUSIC-r" / "seed1.partial")  # not finished: not measured, even with a
+    (runs / "SAC+MUSIC-r" / "seed1.partial" / "sweep.json").write_text("{}")  # sweep.json left by a crash
     monkeypatch.setenv("MUSIC_RUNS", str(tmp_path / "runs_root"))
     out = tmp_path / "eval"
     assert evaluate_campaign.main(["--campaign", "t", "--episodes", "2", "--out", str(out)]) == 0
@@ -51,6 +52,15 @@ def test_music_runs_get_untrained_comparisons_and_task_runs_a_final_success(tmp_
     assert task["trained"]["test"]["object_displacement"] == music["trained"]["test"]["object_displacement"]
     assert not (out / "FetchPush-v1/SAC+MUSIC-r").exists()
 
-    stamp = (out / "FetchPush-v1/SAC/seed0/motion.json").stat().st_mtime_ns
+    # fell == 0: every episode ended on the table, so its displacement is the displacement
+    for row in (*music["trained"].values(), *music["untrained"].values()):
+        if row["object_fell"] == 0.0:
+            assert row["object_displacement_on_table"] == pytest.approx(row["object_displacement"])
+
+    task_file = out / "FetchPush-v1/SAC/seed0/motion.json"
+    task_file.write_text(task_file.read_text().replace('"episodes": 2', '"episodes": 2, "marker": 1'))
     assert evaluate_campaign.main(["--campaign", "t", "--episodes", "2", "--out", str(out)]) == 0
-    assert (out / "FetchPush-v1/SAC/seed0/motion.json").stat().st_mtime_ns == stamp  # measured already: skipped
+    assert '"marker": 1' in task_file.read_text()  # measured already: skipped
+    assert evaluate_campaign.main(["--campaign", "t", "--episodes", "2", "--out", str(out), "--again",
+                                   "--variants", "SAC"]) == 0
+    assert json.loads(task_file.read_text()) == task  # measured again: the same episodes, the same numbers

@@ -3,6 +3,7 @@
 import csv
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("report_task_reward", ROOT / "experiments/report_task_reward.py")
 report = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = report  # its dataclasses look their module up
 spec.loader.exec_module(report)
 
 
@@ -82,15 +84,17 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     # episodes to 0.1: SAC (64, 96) -> 80 vs -r (32, 32) -> 32: -48, spread max(16, 0) = 16 -> better
     assert "episodes to 0.1: SAC+MUSIC-r: better than SAC (-48, std 16)" in text
     # motion: train mode displacement trained (0.03, 0.01) -> 0.02 ± 0.01 vs untrained (0.01, 0.02) -> 0.015
-    # lifted and fell: not in these (older) motion CSVs -> "-"
-    assert "| FetchPush-v1 | train | trained | 2 | 0.0200 ± 0.0100 | 0.0030 ± 0.0010 | - | - | -0.9900 ± 0.0000 |" \
-        in text
+    # on table, lifted and fell: not in these (older) motion CSVs -> "-"
+    assert ("| FetchPush-v1 | train | trained | 2 | 0.0200 ± 0.0100 | - | 0.0030 ± 0.0010 | - | - | -0.9900 ± 0.0000 "
+            "|") in text
     assert "train mode, displacement: trained 0.0200 m vs untrained 0.0150 m (1.3x); trained > untrained in " \
            "1 of 2 seeds" in text
     # summary: 1 of 2 seeds moved it more -> not reproduced; -r better than SAC in area and episodes to 0.1
     assert "- MUSIC alone, FetchPush-v1: not reproduced at this scale" in text
+    # episodes to 0.1 in one epoch is information only (reached by luck): the verdict rests on the mean
+    assert "episodes to 0.1: SAC+MUSIC-r: better than SAC (-48, std 16) (information)" in text
     assert ("- With task reward, FetchPush-v1: better than SAC beyond the seeds' spread: "
-            "SAC+MUSIC-r (episodes to 0.1), SAC+MUSIC-r (mean success over epochs); final test success (last epoch) "
+            "SAC+MUSIC-r (mean success over epochs); final test success (last epoch) "
             "SAC 0.150, "
             "SAC+MUSIC-r 0.650 (chance level 0.200)") in text
     assert "**Verdict, FetchPush-v1:** not reproduced at this scale: the trained policy does not move" in text
@@ -131,10 +135,11 @@ def test_chance_of_reaching_a_threshold_by_luck():
     # 20 episodes, rate >= 0.1 means k >= 2: 1 - 0.9^20 - 20 * 0.1 * 0.9^19
     assert np.isclose(report.chance_to_reach(0.1, 20, 0.1), 1 - 0.9**20 - 20 * 0.1 * 0.9**19)
     assert report.chance_to_reach(0.0, 20, 0.1) == 0.0
-    text = report.luck(0.0, 20, 50, [0.1])
-    assert "0.1 with probability 0.000 in one epoch, 0.00 in some epoch of 50 and 0.000 as the mean" in text
+    text = report.luck_sentence(0.0, 20, 50, [0.1])
+    assert "0.1 with probability 0.000 in one epoch and < 1e-05 in some epoch of 50, < 1e-05 as the mean" in text
     # p = 1: every epoch and every window reaches any threshold
-    assert "1.00 in some epoch of 50 and 1.000 as the mean of some 5 epochs" in report.luck(1.0, 20, 50, [0.2])
+    assert "1.000 in some epoch of 50, 1.000 as the mean of some 5 epochs" in report.luck_sentence(1.0, 20, 50, [0.2])
+    assert "as the mean" not in report.luck_sentence(0.5, 20, 3, [0.2])  # fewer epochs than the window
 
 
 def test_no_runs_is_a_clear_error(tmp_path, capsys):
@@ -188,22 +193,25 @@ def test_a_campaign_report_reads_object_motion_from_its_eval_folder_and_draws_st
             "seed 2; FetchPush-v1 SAC+MUSIC-p seed 2; FetchPickAndPlace-v1 SAC+MUSIC seed 2.") in text
     assert "at commits abcdef1 (each run's sweep.json names its own)" in text
     # train mode: trained (0.5, 0.3) -> 0.4000 ± 0.1000 against untrained (0.01, 0.02) -> 0.015: 26.7x
-    assert ("| FetchPush-v1 | train | trained | 2 | 0.4000 ± 0.1000 | 0.0100 ± 0.0000 | 0.15 ± 0.05 | 0.30 ± 0.00 "
+    assert ("| FetchPush-v1 | train | trained | 2 | 0.4000 ± 0.1000 | - | 0.0100 ± 0.0000 | 0.15 ± 0.05 | 0.30 ± 0.00 "
             "| -0.8000 ± 0.0000 |") in text
     # lifted 5 cm, train mode: trained (0.2, 0.1) -> 0.15 against untrained 0.00 on both seeds
     assert "train mode, lifted 5 cm: trained in 0.15 of the episodes vs untrained 0.00; trained > untrained in " \
            "2 of 2 seeds" in text
     # the lifting verdict is PickAndPlace's claim only
+    # lifted, pooled over seeds: trained 30 of 200 episodes, Wilson 95 % [0.107, 0.206]; untrained 0 of 200,
+    # [0, 0.019]: apart. Fell: 0.3 both ways.
     assert ("**Verdict, FetchPickAndPlace-v1:** the trained policy moves the object more than the untrained one on "
-            "every seed (agrees with the paper); it lifts the object 5 cm in more episodes than the untrained "
-            "policy on every seed (0.15 vs 0.00 of the episodes; agrees with the paper).") in text
+            "every seed (agrees with the paper); 0.30 of its exploring episodes end with the object off the table "
+            "(untrained 0.30); it lifts the object 5 cm in 0.15 of its exploring episodes against 0.00 untrained, "
+            "95 % intervals apart (agrees with the paper).") in text
     assert "**Verdict, FetchPush-v1:** the trained policy moves the object more than the untrained one on every " \
-           "seed (agrees with the paper)." in text
+           "seed (agrees with the paper); 0.30 of" in text  # lifting is PickAndPlace's claim only
     # -r has one seed: its difference from SAC gets no verdict; mean success over epochs 0.2 - 0.05 = +0.15
     assert "mean success over epochs: SAC+MUSIC-r: +0.15 on one seed: no verdict before more seeds are in" in text
     # final success: last epoch (0.1, 0.1); measured again (0.12, 0.18) -> 0.15 ± 0.03; -r not measured again
     assert "| FetchPush-v1 | SAC | 2 | 0.1 ± 0 | 0.15 ± 0.03 (2 seeds) | 0.05 ± 0 |" in text
-    assert "| FetchPush-v1 | SAC+MUSIC-r | 1 | 0.3 ± 0 | - | 0.2 ± 0 |" in text
+    assert "| FetchPush-v1 | SAC+MUSIC-r | 1 | 0.3 | - | 0.2 |" in text  # one seed: no ±
     # measured again: -p (0.4, 0.5) -> 0.45 against SAC 0.15: +0.3, spread max(0.05, 0.03) -> better;
     # -r was not measured again: no comparison of that
     assert "final policy's success over 100 test episodes: SAC+MUSIC-p: better than SAC (+0.3, std 0.05)" in text
@@ -240,3 +248,74 @@ def test_one_seed_gets_no_verdict_rather_than_not_reproduced(tmp_path):
     assert ("**Verdict, FetchPush-v1:** no verdict yet: SAC or a variant has only one seed in; final test success "
             "(last epoch) SAC 0.100, SAC+MUSIC-r 0.600.") in text
     assert "not reproduced" not in text
+
+
+def test_the_lifting_verdict_needs_the_pooled_intervals_apart():
+    # 2 of 200 trained episodes lifted (Wilson 95 % [0.003, 0.036]) against 0 of 200 untrained ([0, 0.019]):
+    # more on every seed, but the intervals overlap, so it is not shown
+    trained, untrained = report.pooled_interval({0: 0.01, 1: 0.01}, {}), report.pooled_interval({0: 0.0, 1: 0.0}, {})
+    assert trained[2] == untrained[2] == 200 and trained[0] < untrained[1]
+    lifted = {"trained": trained, "untrained": untrained, "mean": 0.01, "untrained_mean": 0.0}
+    text = report.intrinsic_verdict("FetchPickAndPlace-v1", True, None, lifted, interim=False)
+    assert text.endswith("lifting not shown: it lifts the object 5 cm in 0.01 of its exploring episodes against "
+                         "0.00 untrained, 95 % intervals overlapping")
+    assert report.intrinsic_verdict("FetchPickAndPlace-v1", True, None, None, False).endswith("; lifting not measured")
+    assert "lifting" not in report.intrinsic_verdict("FetchPush-v1", True, None, lifted, False)
+    # not moved: "not reproduced" once the campaign is complete, "not shown so far" while it runs
+    assert report.intrinsic_verdict("FetchPush-v1", False, None, None, False).startswith("not reproduced at this")
+    assert report.intrinsic_verdict("FetchPush-v1", False, None, None, True).startswith("not shown by the runs in")
+
+
+def test_seeds_are_paired_by_seed_not_by_position():
+    trained, untrained = report.paired({0: 0.5, 2: 0.3}, {1: 0.9, 2: 0.1, 0: 0.2})
+    assert trained.tolist() == [0.5, 0.3] and untrained.tolist() == [0.2, 0.1]
+
+
+def test_a_threshold_reached_by_every_seed_of_one_side_only_decides_the_comparison():
+    inf = np.inf
+    assert report.compare_one(np.array([800.0, 1200.0]), np.array([inf, inf]), "lower", ".0f") == (
+        "better", "better than SAC (every seed reached it, no seed of SAC did)")
+    assert report.compare_one(np.array([inf, inf]), np.array([800.0, 1200.0]), "lower", ".0f")[0] == "worse"
+    assert report.compare_one(np.array([800.0, inf]), np.array([inf, inf]), "lower", ".0f")[0] == "not comparable"
+    assert report.compare_one(np.array([800.0]), np.array([inf]), "lower", ".0f") == (
+        "one seed", "a run never reached it on one seed: no verdict before more seeds are in")
+
+
+def test_test_episodes_per_epoch_count_every_episode_of_every_rollout(tmp_path):
+    fake_run(tmp_path, "FetchPush-v1", "SAC", 0, [0.0], 10, "2026-01-01T00:00:10")
+    folder = tmp_path / "FetchPush-v1/SAC/seed0"
+    params = json.loads((folder / "params.json").read_text())
+    (folder / "params.json").write_text(json.dumps({**params, "n_test_rollouts": 3, "rollout_batch_size": 2}))
+    assert report.test_episodes_per_epoch(report.plot.load_run(folder)) == 3 * 2 * 2  # rollouts x batch x ranks
+
+
+def test_one_seed_shows_its_value_without_a_spread():
+    assert report.mean_std([0.025]) == "0.025" and report.mean_std([0.1, 0.3]) == "0.2 ± 0.1"
+    assert report.mean_std([]) == "-"
+
+
+def test_the_task_verdict_rests_on_success_measures_only():
+    def comparison(measure, outcome, decisive):
+        return report.Comparison("FetchPush-v1", measure, "SAC+MUSIC-f", outcome, "...", decisive)
+
+    displacement = comparison("train object displacement", "better", False)  # -f starts from a pushing policy
+    same = comparison("mean success over epochs", "same", True)
+    assert report.task_verdict([displacement, same], interim=False) == (
+        "not reproduced at this scale: no variant is better than SAC by more than the seeds' spread on a success "
+        "measure")
+    assert report.task_verdict([displacement, same], interim=True).startswith("not shown by the runs in so far")
+    worse = comparison("episodes to 0.2 (5-epoch mean)", "worse", True)
+    better = comparison("mean success over epochs", "better", True)
+    assert report.task_verdict([better, worse], interim=False) == (
+        "better than SAC beyond the seeds' spread: SAC+MUSIC-f (mean success over epochs); "
+        "worse: SAC+MUSIC-f (episodes to 0.2 (5-epoch mean))")
+
+
+def test_the_simulated_luck_matches_the_binomial_for_independent_epochs():
+    luck = report.luck_in_a_run(0.0567, 40, 50, [0.1, 0.2])
+    for threshold in (0.1, 0.2):
+        one_epoch = report.chance_to_reach(0.0567, 40, threshold)
+        assert abs(luck[(1, threshold)] - (1 - (1 - one_epoch) ** 50)) < 0.01
+    # a 5-epoch mean of 200 episodes at 0.0567 practically never reaches 0.2 (k >= 40 of 200)
+    assert luck[(5, 0.2)] < 1e-4 and luck[(5, 0.1)] > luck[(5, 0.2)]
+    assert set(report.luck_in_a_run(0.5, 40, 3, [0.1])) == {(1, 0.1)}  # no 5-epoch window in 3 epochs
