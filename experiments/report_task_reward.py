@@ -513,9 +513,9 @@ def task_section(args, runs, by, tasks, cells: Cells, eval_root, axes, interim: 
             final = [r.columns["test/success_rate"][-1] for r in group]
             area = [np.mean(r.columns["test/success_rate"]) for r in group]
             moved = [np.mean(r.columns["train/object_displacement"]) for r in group]
-            again = [remeasured[r.folder] for r in group if remeasured[r.folder] is not None]
+            measured = [remeasured[r.folder] for r in group if remeasured[r.folder] is not None]
             cells_row = [task, variant, str(len(group)), mean_std(final),
-                         f"{mean_std(again)} ({plural(len(again), 'seed')})" if again else "-",
+                         f"{mean_std(measured)} ({plural(len(measured), 'seed')})" if measured else "-",
                          mean_std(area), mean_std(moved)]
             for window, threshold in reach:
                 eps = np.array([episodes_to_reach(r, threshold, window) for r in group])
@@ -564,10 +564,10 @@ def task_section(args, runs, by, tasks, cells: Cells, eval_root, axes, interim: 
         headline += [c.line() for c in comparisons]
         finals = ", ".join(f"{v} {np.mean([r.columns['test/success_rate'][-1] for r in g]):.3f}"
                            for v, g in groups.items())
-        again = ", ".join(f"{v} {np.mean([remeasured[r.folder] for r in g]):.3f}" for v, g in groups.items()
-                          if all(remeasured[r.folder] is not None for r in g))
+        measured = ", ".join(f"{v} {np.mean([remeasured[r.folder] for r in g]):.3f}" for v, g in groups.items()
+                             if all(remeasured[r.folder] is not None for r in g))
         verdicts[task] = (task_verdict(comparisons, interim) + f"; final test success (last epoch) {finals}"
-                          + (f"; final policy's success over 100 test episodes {again}" if again else "")
+                          + (f"; final policy's success over 100 test episodes {measured}" if measured else "")
                           + (f" (chance level {chance[task]:.3f})" if task in chance else ""))
     out.append("")
     for task, text in verdicts.items():  # a paragraph each
