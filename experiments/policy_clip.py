@@ -10,7 +10,9 @@ shrunk by ``--shrink`` in each direction, every ``--every``-th frame, at the sim
 pace) and ``NAME.json``: the policy, seed, mode and how far the object moved in each shown
 episode (``object_moved``: the distance between the first and last position of the
 surrounding part of the policy's observation split, in its units: metres for the Fetch
-block, 3:6), so that a caption can say what the clip shows.
+block, 3:6) and, for a 3-D object, its lift (highest point above the start) and whether it
+ended off the table (``music.evaluate``'s measures), so that a caption can say what the clip
+shows.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def main() -> int:
     import imageio.v3 as iio
 
     from music.envs import take
+    from music.evaluate import ends_off_the_table
     from music.policy_files import load_policy
 
     policy = load_policy(args.policy)
@@ -62,12 +65,15 @@ def main() -> int:
         videos = sorted(Path(tmp).glob("*.mp4"))
         if len(videos) != args.episodes:
             sys.exit(f"music.play wrote {len(videos)} videos for {args.episodes} episodes")
-        frames, moved = [], []
+        frames, moved, lift, fell = [], [], [], []
         for video in videos:
             frames += [frame[:: args.shrink, :: args.shrink] for frame in iio.imread(video)[:: args.every]]
             observations = np.asarray(json.loads(video.with_suffix(".txt").read_text()))[0]  # (T + 1, dimo)
-            first, last = take(observations[0], surrounding), take(observations[-1], surrounding)
-            moved.append(float(np.linalg.norm(last - first)))
+            path = np.stack([take(o, surrounding) for o in observations])  # (T + 1, object dims)
+            moved.append(float(np.linalg.norm(path[-1] - path[0])))
+            if path.shape[1] == 3:  # an object in space: its height is the third coordinate
+                lift.append(round(float(np.max(path[:, 2] - path[0, 2])), 4))
+                fell.append(ends_off_the_table(path[:, 2]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     gif = args.out.with_suffix(".gif")
     iio.imwrite(gif, np.stack(frames), duration=1000 * args.every / FPS, loop=0)
@@ -77,6 +83,8 @@ def main() -> int:
     facts = {"policy": str(policy_path), "seed": args.seed, "mode": args.mode, "episodes": args.episodes,
              "object_moved": [round(m, 4) for m in moved], "frames": len(frames),
              "size": list(frames[0].shape[:2]), "bytes": gif.stat().st_size}
+    if lift:
+        facts.update(object_lift=lift, object_fell=fell)
     args.out.with_suffix(".json").write_text(json.dumps(facts, indent=1) + "\n")
     print(json.dumps(facts))
     return 0

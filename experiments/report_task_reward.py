@@ -192,10 +192,13 @@ def clips(videos: Path, out_md: Path) -> list[str]:
             continue
         link = os.path.relpath(clip.resolve(), out_md.resolve().parent)
         moved = ", ".join(f"{m:.2f}" for m in meta["object_moved"])
+        what = f"the object moved {moved} m in 3-D"
+        if "object_fell" in meta:  # a block that falls off the table counts its drop as displacement
+            what += (f", ending off the table in {sum(meta['object_fell'])} of them; its highest lifts "
+                     + ", ".join(f"{h:.2f}" for h in meta["object_lift"]) + " m")
         lines += [f"![{meta_path.stem}]({link})", "",
                   f"`{meta_path.stem}`: the first {meta['episodes']} {meta['mode']}-mode episodes of the final policy "
-                  f"from seed {meta['seed']}, none left out; the object moved {moved} m, in 3-D (a block pushed "
-                  "off the table counts its fall) (`experiments/policy_clip.py`).", ""]
+                  f"from seed {meta['seed']}, none left out; {what} (`experiments/policy_clip.py`).", ""]
     return lines
 
 

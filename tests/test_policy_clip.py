@@ -33,6 +33,7 @@ def test_a_clip_of_the_toy_task_holds_every_episode_and_the_objects_motion(tmp_p
     assert frames.shape[:3] == (20, 125, 125) and facts["frames"] == 20
     assert facts["episodes"] == 2 and len(facts["object_moved"]) == 2
     assert all(m >= 0 for m in facts["object_moved"]) and facts["mode"] == "train"
+    assert "object_lift" not in facts and "object_fell" not in facts  # a point on a plane: no height
     assert not np.array_equal(frames[0], frames[-1])  # the agent moved
 
 

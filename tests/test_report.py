@@ -180,13 +180,15 @@ def test_a_campaign_report_reads_object_motion_from_its_eval_folder_and_draws_st
     videos.mkdir()
     (videos / "FetchPush-v1_SAC+MUSIC_seed0.gif").write_bytes(b"GIF89a")
     (videos / "FetchPush-v1_SAC+MUSIC_seed0.json").write_text(json.dumps(
-        {"seed": 0, "mode": "train", "episodes": 3, "object_moved": [0.4639, 0.6215, 0.0]}))
+        {"seed": 0, "mode": "train", "episodes": 3, "object_moved": [0.4639, 0.6215, 0.0],
+         "object_lift": [0.0112, 0.0, 0.0], "object_fell": [True, True, False]}))
     out = tmp_path / "RESULTS.md"
     assert report.main(["--results", str(results), "--out", str(out), "--figures", str(tmp_path / "fig")]) == 0
     text = out.read_text()
     assert "![FetchPush-v1_SAC+MUSIC_seed0](medium_videos/FetchPush-v1_SAC+MUSIC_seed0.gif)" in text
     assert ("`FetchPush-v1_SAC+MUSIC_seed0`: the first 3 train-mode episodes of the final policy from seed 0, none "
-            "left out; the object moved 0.46, 0.62, 0.00 m") in text
+            "left out; the object moved 0.46, 0.62, 0.00 m in 3-D, ending off the table in 2 of them; its highest "
+            "lifts 0.01, 0.00, 0.00 m") in text
     assert text.startswith("# Reproduction at medium scale (interim: 9 of 18 runs)")
     assert ("**Interim report.** 9 of the medium campaign's 18 runs are in; still to run: FetchPush-v1 SAC+MUSIC "
             "seed 2; FetchPush-v1 SAC+MUSIC-f seeds 0, 1, 2; FetchPush-v1 SAC+MUSIC-r seeds 1, 2; FetchPush-v1 SAC "
