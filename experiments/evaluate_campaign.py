@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         figures = measure(run, task, seed, args.episodes, variant in pretraining)
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(json.dumps({"task": task, "variant": variant, "seed": seed, "episodes": args.episodes,
-                                    "policy": "policy_latest (final)", "mine": "the final policy's",
+                                    "policy": "policy_latest (final)",
+                                    "mine": "the final policy's" if variant in pretraining else "its own, if any",
                                     **figures}, indent=1) + "\n")
         t, u = figures["trained"], figures["untrained"]
         if variant not in pretraining:

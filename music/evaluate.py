@@ -3,10 +3,11 @@
 Runs ``--episodes`` episodes (``test`` mode: greedy actions and the env's goals, as the
 training logs' test rollouts; ``train`` mode: the exploration and goals of training) and
 prints, and optionally writes as JSON or CSV: the success rate with a 95 % Wilson
-interval, the object's displacement and lift (m), the fractions of episodes that lift the
-object off the table's surface and that end with it off the table, and the MI reward of the episodes'
-two-step windows as the critic sees it, ``clip(mi_r_scale * MI, 0, 1) - 1``, scored by
-the policy's own MINE (or the one of ``--mine``).
+interval, the object's displacement and lift (m), the fractions of episodes that lift it
+at least 5 cm and that end with it off the table, the displacement of the episodes that end
+with it on the table, and the MI reward of the episodes' two-step windows as the critic
+sees it, ``clip(mi_r_scale * MI, 0, 1) - 1``, scored by the policy's own MINE (or the one
+of ``--mine``).
 """
 
 from __future__ import annotations
