@@ -309,14 +309,16 @@ def task_verdict(comparisons: list[Comparison], interim: bool) -> str:
     decisive = [c for c in comparisons if c.decisive]
     better = sorted(f"{c.variant} ({c.measure})" for c in decisive if c.outcome == "better")
     worse = sorted(f"{c.variant} ({c.measure})" for c in decisive if c.outcome == "worse")
+    waiting = sorted({c.variant for c in decisive if c.outcome == "one seed"})
     if better:
         text = f"better than SAC beyond the seeds' spread: {', '.join(better)}"
-    elif any(c.outcome == "one seed" for c in decisive):
+    elif waiting:
         text = "no verdict yet: SAC or a variant has only one seed in"
     else:
         text = (("not shown by the runs in so far" if interim else "not reproduced at this scale")
                 + ": no variant is better than SAC by more than the seeds' spread on a success measure")
-    return text + (f"; worse: {', '.join(worse)}" if worse else "")
+    text += f"; worse: {', '.join(worse)}" if worse else ""
+    return text + (f"; no verdict yet for {', '.join(waiting)} (one seed)" if better and waiting else "")
 
 
 MOTION_TABLE = {"object_displacement": ".4f", "object_displacement_on_table": ".4f", "object_lift": ".4f",
@@ -557,7 +559,7 @@ def task_section(args, runs, by, tasks, cells: Cells, eval_root, axes, interim: 
             v: np.array([np.mean(r.columns["train/object_displacement"]) for r in g]) for v, g in groups.items()},
             "higher", decisive=False)
         for window, threshold in reach:
-            measure = f"episodes to {threshold}" + (f" ({window}-epoch mean)" if window > 1 else "")
+            measure = f"episodes to {threshold}" + (f" as a {window}-epoch mean" if window > 1 else "")
             # without a chance level (no untrained policy measured), only the smoothed measures decide
             lucky = luck.get(task, {}).get((window, threshold), 0.0 if window > 1 else 1.0)
             comparisons += compare_to_sac(task, measure, {
