@@ -217,7 +217,15 @@ class Comparison:
         return f"{self.task}, {self.measure}: {self.variant}: {self.detail}"
 
 
-def compare_one(v: np.ndarray, base: np.ndarray, better: str, spec: str) -> tuple[str, str]:
+def binomial_noise(v: np.ndarray, base: np.ndarray, episodes: int) -> float:
+    """Two standard errors of the difference of two success rates, each the mean of its seeds' rates of
+    ``episodes`` episodes per seed, as if every episode were independent."""
+    pv, pb = v.mean(), base.mean()
+    return 2 * math.sqrt(pv * (1 - pv) / (episodes * v.size) + pb * (1 - pb) / (episodes * base.size))
+
+
+def compare_one(v: np.ndarray, base: np.ndarray, better: str, spec: str,
+                episodes: int | None = None) -> tuple[str, str]:
     """(outcome, detail) of one variant's numbers per seed against SAC's; see ``compare_to_sac``."""
     if min(v.size, base.size) < 2:  # one seed has no spread: a difference says nothing yet
         finite = np.all(np.isfinite(v)) and np.all(np.isfinite(base))
@@ -225,10 +233,12 @@ def compare_one(v: np.ndarray, base: np.ndarray, better: str, spec: str) -> tupl
         return "one seed", f"{shown} on one seed: no verdict before more seeds are in"
     if np.all(np.isfinite(v)) and np.all(np.isfinite(base)):
         diff, spread = v.mean() - base.mean(), max(v.std(), base.std())
-        if abs(diff) <= spread:
-            return "same", f"within the seeds' spread ({diff:+{spec}}, std {spread:{spec}}): no difference shown"
+        noise = binomial_noise(v, base, episodes) if episodes else 0.0
+        margin = f"std {spread:{spec}}" + (f", 2 SE {noise:{spec}}" if episodes else "")
+        if abs(diff) <= max(spread, noise):
+            return "same", f"within the noise ({diff:+{spec}}, {margin}): no difference shown"
         outcome = "better" if (diff > 0 if better == "higher" else diff < 0) else "worse"
-        return outcome, f"{outcome} than SAC ({diff:+{spec}}, std {spread:{spec}})"
+        return outcome, f"{outcome} than SAC ({diff:+{spec}}, {margin})"
     if np.all(np.isfinite(v)) and not np.any(np.isfinite(base)):
         return "better", "better than SAC (every seed reached it, no seed of SAC did)"
     if np.all(np.isfinite(base)) and not np.any(np.isfinite(v)):
@@ -237,9 +247,11 @@ def compare_one(v: np.ndarray, base: np.ndarray, better: str, spec: str) -> tupl
 
 
 def compare_to_sac(task: str, measure: str, values: dict[str, np.ndarray], better: str, decisive: bool,
-                   spec: str = ".3g") -> list[Comparison]:
-    """Each variant against SAC: better or worse by more than the seeds' spread (the larger of the two
-    population stds), else no difference shown; no verdict while either has one seed.
+                   spec: str = ".3g", episodes: int | None = None) -> list[Comparison]:
+    """Each variant against SAC: better or worse by more than the noise, else no difference shown; no
+    verdict while either has one seed. The noise: the seeds' spread (the larger of the two population
+    stds) and, for a success rate of ``episodes`` episodes per seed, two binomial standard errors of
+    the difference (seeds with few runs can agree by chance far more closely than episodes allow).
 
     ``values`` maps a variant to one number per seed (inf: never reached, for "lower" measures);
     ``better`` is "higher" or "lower". When every seed of one side reached a threshold and no seed
@@ -247,7 +259,7 @@ def compare_to_sac(task: str, measure: str, values: dict[str, np.ndarray], bette
     """
     if "SAC" not in values:
         return []
-    return [Comparison(task, measure, variant, *compare_one(v, values["SAC"], better, spec), decisive)
+    return [Comparison(task, measure, variant, *compare_one(v, values["SAC"], better, spec, episodes), decisive)
             for variant, v in values.items() if variant != "SAC"]
 
 
@@ -311,12 +323,12 @@ def task_verdict(comparisons: list[Comparison], interim: bool) -> str:
     worse = sorted(f"{c.variant} ({c.measure})" for c in decisive if c.outcome == "worse")
     waiting = sorted({c.variant for c in decisive if c.outcome == "one seed"})
     if better:
-        text = f"better than SAC beyond the seeds' spread: {', '.join(better)}"
+        text = f"better than SAC beyond the noise: {', '.join(better)}"
     elif waiting:
         text = "no verdict yet: SAC or a variant has only one seed in"
     else:
         text = (("not shown by the runs in so far" if interim else "not reproduced at this scale")
-                + ": no variant is better than SAC by more than the seeds' spread on a success measure")
+                + ": no variant is better than SAC by more than the noise on a success measure")
     text += f"; worse: {', '.join(worse)}" if worse else ""
     return text + (f"; no verdict yet for {', '.join(waiting)} (one seed)" if better and waiting else "")
 
@@ -484,7 +496,9 @@ def task_section(args, runs, by, tasks, cells: Cells, eval_root, axes, interim: 
            "threshold in some epoch by luck, how often is below). Episodes: the mean over the seeds that "
            "reached it, with how many did. The verdict rests on the success measures (mean over epochs, final "
            "policy measured again, and the episodes-to-threshold measures that luck rarely reaches); the others "
-           "inform.", ""]
+           "inform. A variant differs from SAC only by more than the noise: the larger of the two seeds' "
+           "population stds and, for success rates, two binomial standard errors of the difference (two or "
+           "three seeds can agree by chance far more closely than their episodes allow).", ""]
     chance, luck = {}, {}  # task -> chance level; task -> (window, threshold) -> P(reached by luck in a run)
     for task in tasks:
         untrained_test = cells.get((task, "test", "untrained"), {}).get("success_rate", {})
@@ -549,12 +563,14 @@ def task_section(args, runs, by, tasks, cells: Cells, eval_root, axes, interim: 
         groups = {v: by[(task, v)] for v in TASK_VARIANTS if (task, v) in by}
         if not groups:  # no run with task reward on this task (yet)
             continue
+        group = next(iter(groups.values()))[0]
         comparisons = compare_to_sac(task, "mean success over epochs", {
             v: np.array([np.mean(r.columns["test/success_rate"]) for r in g]) for v, g in groups.items()},
-            "higher", decisive=True)
+            "higher", decisive=True,
+            episodes=test_episodes_per_epoch(group) * len(group.columns["test/success_rate"]))
         comparisons += compare_to_sac(task, "final policy's success over 100 test episodes", {
             v: np.array([remeasured[r.folder] for r in g]) for v, g in groups.items()
-            if all(remeasured[r.folder] is not None for r in g)}, "higher", decisive=True)
+            if all(remeasured[r.folder] is not None for r in g)}, "higher", decisive=True, episodes=100)
         comparisons += compare_to_sac(task, "train object displacement", {
             v: np.array([np.mean(r.columns["train/object_displacement"]) for r in g]) for v, g in groups.items()},
             "higher", decisive=False)

@@ -72,14 +72,16 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     assert "| FetchPush-v1 | SAC | 2 | 0.15 ± 0.05 | - | 0.0667 ± 0.033 | 0.01 ± 0 | 80 (2/2) | 96 (1/2) |" in text
     assert "| FetchPush-v1 | SAC+MUSIC-r | 2 | 0.65 ± 0.05 | - | 0.45 ± 0.05 | 0.01 ± 0 | 32 (2/2) | 32 (2/2) |" \
         in text
-    assert "train object displacement: SAC+MUSIC-r: within the seeds' spread (+0, std 0)" in text
+    assert "train object displacement: SAC+MUSIC-r: within the noise (+0, std 0)" in text
     # SAC and -r differ at every (seed, epoch): 0 of 2 seeds x 3 epochs
     assert "- FetchPush-v1: in 0 of 6 (seed, epoch) pairs all variants have exactly the same test success" in text
     # chance level: test-mode success of the untrained policies (0.1, 0.3) -> 0.200
     assert "Chance level, FetchPush-v1: an untrained policy's test success is 0.200 (2 x 100 episodes" in text
     # -r is better than SAC in area (0.45 - 0.0667 = +0.383 > spread 0.05); at 0.2 SAC has a seed that never
     # reached it, so the mean episode count is not comparable.
-    assert "SAC+MUSIC-r: better than SAC (+0.383, std 0.05)" in text
+    # 2 binomial SE: 120 test episodes per seed (3 epochs of 40), 2 seeds each:
+    # 2 sqrt(0.45 x 0.55 / 240 + 0.0667 x 0.9333 / 240) = 0.0718
+    assert "SAC+MUSIC-r: better than SAC (+0.383, std 0.05, 2 SE 0.0718)" in text
     assert "episodes to 0.2: SAC+MUSIC-r: not comparable" in text
     # episodes to 0.1: SAC (64, 96) -> 80 vs -r (32, 32) -> 32: -48, spread max(16, 0) = 16 -> better
     assert "episodes to 0.1: SAC+MUSIC-r: better than SAC (-48, std 16)" in text
@@ -93,12 +95,12 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     assert "- MUSIC alone, FetchPush-v1: not reproduced at this scale" in text
     # episodes to 0.1 in one epoch is information only (reached by luck): the verdict rests on the mean
     assert "episodes to 0.1: SAC+MUSIC-r: better than SAC (-48, std 16) (information)" in text
-    assert ("- With task reward, FetchPush-v1: better than SAC beyond the seeds' spread: "
+    assert ("- With task reward, FetchPush-v1: better than SAC beyond the noise: "
             "SAC+MUSIC-r (mean success over epochs); final test success (last epoch) "
             "SAC 0.150, "
             "SAC+MUSIC-r 0.650 (chance level 0.200)") in text
     assert "**Verdict, FetchPush-v1:** not reproduced at this scale: the trained policy does not move" in text
-    assert "**Verdict, FetchPush-v1:** better than SAC beyond the seeds' spread: SAC+MUSIC-r" in text
+    assert "**Verdict, FetchPush-v1:** better than SAC beyond the noise: SAC+MUSIC-r" in text
     assert "Interim" not in text  # not a campaign: nothing planned is missing
     # the untrained policy's train-mode level on the displacement figure: (0.01, 0.02) -> 0.015
     assert "--untrained=FetchPush-v1=0.0150" in text
@@ -216,10 +218,12 @@ def test_a_campaign_report_reads_object_motion_from_its_eval_folder_and_draws_st
     assert "| FetchPush-v1 | SAC+MUSIC-r | 1 | 0.3 | - | 0.2 |" in text  # one seed: no ±
     # measured again: -p (0.4, 0.5) -> 0.45 against SAC 0.15: +0.3, spread max(0.05, 0.03) -> better;
     # -r was not measured again: no comparison of that
-    assert "final policy's success over 100 test episodes: SAC+MUSIC-p: better than SAC (+0.3, std 0.05)" in text
+    # 2 SE: 2 sqrt(0.45 x 0.55 / 200 + 0.15 x 0.85 / 200) = 0.0866
+    assert ("final policy's success over 100 test episodes: SAC+MUSIC-p: better than SAC (+0.3, std 0.05, "
+            "2 SE 0.0866)") in text
     assert "final policy's success over 100 test episodes: SAC+MUSIC-r" not in text
-    assert "mean success over epochs: SAC+MUSIC-p: within the seeds' spread" in text
-    assert ("- With task reward, FetchPush-v1: better than SAC beyond the seeds' spread: SAC+MUSIC-p (final policy's "
+    assert "mean success over epochs: SAC+MUSIC-p: within the noise" in text
+    assert ("- With task reward, FetchPush-v1: better than SAC beyond the noise: SAC+MUSIC-p (final policy's "
             "success over 100 test episodes); no verdict yet for SAC+MUSIC-r (one seed); final test success "
             "(last epoch) SAC 0.100, SAC+MUSIC-r 0.300, "
             "SAC+MUSIC-p 0.100; final policy's success over 100 test episodes SAC 0.150, SAC+MUSIC-p 0.450 "
@@ -304,17 +308,17 @@ def test_the_task_verdict_rests_on_success_measures_only():
     displacement = comparison("train object displacement", "better", False)  # -f starts from a pushing policy
     same = comparison("mean success over epochs", "same", True)
     assert report.task_verdict([displacement, same], interim=False) == (
-        "not reproduced at this scale: no variant is better than SAC by more than the seeds' spread on a success "
+        "not reproduced at this scale: no variant is better than SAC by more than the noise on a success "
         "measure")
     assert report.task_verdict([displacement, same], interim=True).startswith("not shown by the runs in so far")
     worse = comparison("episodes to 0.2 as a 5-epoch mean", "worse", True)
     better = comparison("mean success over epochs", "better", True)
     assert report.task_verdict([better, worse], interim=False) == (
-        "better than SAC beyond the seeds' spread: SAC+MUSIC-f (mean success over epochs); "
+        "better than SAC beyond the noise: SAC+MUSIC-f (mean success over epochs); "
         "worse: SAC+MUSIC-f (episodes to 0.2 as a 5-epoch mean)")
     waiting = report.Comparison("FetchPush-v1", "mean success over epochs", "SAC+MUSIC-p", "one seed", "...", True)
     assert report.task_verdict([better, waiting], interim=True) == (
-        "better than SAC beyond the seeds' spread: SAC+MUSIC-f (mean success over epochs); "
+        "better than SAC beyond the noise: SAC+MUSIC-f (mean success over epochs); "
         "no verdict yet for SAC+MUSIC-p (one seed)")
 
 
@@ -326,3 +330,12 @@ def test_the_simulated_luck_matches_the_binomial_for_independent_epochs():
     # a 5-epoch mean of 200 episodes at 0.0567 practically never reaches 0.2 (k >= 40 of 200)
     assert luck[(5, 0.2)] < 1e-4 and luck[(5, 0.1)] > luck[(5, 0.2)]
     assert set(report.luck_in_a_run(0.5, 40, 3, [0.1])) == {(1, 0.1)}  # no 5-epoch window in 3 epochs
+
+
+def test_two_seeds_that_agree_by_chance_do_not_beat_the_binomial_noise():
+    # -f and SAC at the chance level: mean success over 50 epochs of 40 episodes, 2 seeds each; the seeds
+    # agree to 0.00075 but 2000 episodes per seed leave 2 SE = 2 sqrt(2 x 0.0708 x 0.9292 / 4000) = 0.0115
+    outcome, detail = report.compare_one(np.array([0.0705, 0.072]), np.array([0.0695, 0.071]), "higher", ".3g",
+                                         episodes=2000)
+    assert outcome == "same" and detail == "within the noise (+0.001, std 0.00075, 2 SE 0.0115): no difference shown"
+    assert report.compare_one(np.array([0.0705, 0.072]), np.array([0.0695, 0.071]), "higher", ".3g")[0] == "better"
