@@ -243,6 +243,8 @@ def compare_one(v: np.ndarray, base: np.ndarray, better: str, spec: str,
         return "better", "better than SAC (every seed reached it, no seed of SAC did)"
     if np.all(np.isfinite(base)) and not np.any(np.isfinite(v)):
         return "worse", "worse than SAC (no seed reached it, every seed of SAC did)"
+    if not np.any(np.isfinite(v)) and not np.any(np.isfinite(base)):
+        return "same", "no seed of either reached it: no difference shown"
     return "not comparable", "not comparable (some runs never reached it)"
 
 

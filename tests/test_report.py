@@ -284,6 +284,8 @@ def test_a_threshold_reached_by_every_seed_of_one_side_only_decides_the_comparis
         "better", "better than SAC (every seed reached it, no seed of SAC did)")
     assert report.compare_one(np.array([inf, inf]), np.array([800.0, 1200.0]), "lower", ".0f")[0] == "worse"
     assert report.compare_one(np.array([800.0, inf]), np.array([inf, inf]), "lower", ".0f")[0] == "not comparable"
+    assert report.compare_one(np.array([inf, inf]), np.array([inf, inf, inf]), "lower", ".0f") == (
+        "same", "no seed of either reached it: no difference shown")
     assert report.compare_one(np.array([800.0]), np.array([inf]), "lower", ".0f") == (
         "one seed", "a run never reached it on one seed: no verdict before more seeds are in")
 
