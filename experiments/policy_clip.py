@@ -49,6 +49,7 @@ def main() -> int:
     from music.envs import take
     from music.evaluate import ends_off_the_table
     from music.policy_files import load_policy
+    from music.rollout import object_motion
 
     policy = load_policy(args.policy)
     if policy.ir is None:
@@ -70,9 +71,10 @@ def main() -> int:
             frames += [frame[:: args.shrink, :: args.shrink] for frame in iio.imread(video)[:: args.every]]
             observations = np.asarray(json.loads(video.with_suffix(".txt").read_text()))[0]  # (T + 1, dimo)
             path = np.stack([take(o, surrounding) for o in observations])  # (T + 1, object dims)
-            moved.append(float(np.linalg.norm(path[-1] - path[0])))
+            displacement, rise = object_motion(path[None])  # the training logs' measures
+            moved.append(float(displacement[0]))
             if path.shape[1] == 3:  # an object in space: its height is the third coordinate
-                lift.append(round(float(np.max(path[:, 2] - path[0, 2])), 4))
+                lift.append(round(float(rise[0]), 4))
                 fell.append(ends_off_the_table(path[:, 2]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     gif = args.out.with_suffix(".gif")

@@ -144,18 +144,20 @@ def luck_in_a_run(p: float, n: int, epochs: int, thresholds: list[float], runs: 
     test episodes (fixed seed, so the numbers are the same each time)."""
     rng = np.random.default_rng(0)
     rates = rng.binomial(n, p, size=(runs, epochs)) / n
+    means = np.lib.stride_tricks.sliding_window_view(rates, WINDOW, axis=1).mean(axis=-1) if epochs >= WINDOW else None
     out = {}
     for threshold in thresholds:
         out[(1, threshold)] = float(np.mean(np.any(rates >= threshold - 1e-9, axis=1)))
-        if epochs >= WINDOW:
-            means = np.lib.stride_tricks.sliding_window_view(rates, WINDOW, axis=1).mean(axis=-1)
+        if means is not None:
             out[(WINDOW, threshold)] = float(np.mean(np.any(means >= threshold - 1e-9, axis=1)))
     return out
 
 
-def luck_sentence(p: float, n: int, epochs: int, thresholds: list[float], runs: int = 100_000) -> str:
-    """How often a policy at the chance level ``p`` reaches each threshold by luck, in words."""
-    luck = luck_in_a_run(p, n, epochs, thresholds, runs)
+def luck_sentence(p: float, n: int, epochs: int, thresholds: list[float], runs: int = 100_000,
+                  luck: dict | None = None) -> str:
+    """How often a policy at the chance level ``p`` reaches each threshold by luck, in words
+    (``luck``: ``luck_in_a_run``'s result for the same arguments, if already computed)."""
+    luck = luck if luck is not None else luck_in_a_run(p, n, epochs, thresholds, runs)
 
     def probability(value: float) -> str:
         return f"{value:.3f}" if value > 0 else f"< {1 / runs:.0e}"
@@ -514,8 +516,8 @@ def task_section(args, runs, by, tasks, cells: Cells, eval_root, axes, interim: 
         group = [r for r in task_runs if r.task == task]
         if group:
             scored = (chance[task], test_episodes_per_epoch(group[0]), len(group[0].columns["test/success_rate"]))
-            out.append(luck_sentence(*scored, args.thresholds))
             luck[task] = luck_in_a_run(*scored, args.thresholds)
+            out.append(luck_sentence(*scored, args.thresholds, luck=luck[task]))
     out.append("")
     # The final policies measured again over many test episodes (evaluate_campaign.py), where they were.
     remeasured = {r.folder: load_motion(r, eval_root).get(("test", "trained"), {}).get("success_rate")
@@ -565,11 +567,11 @@ def task_section(args, runs, by, tasks, cells: Cells, eval_root, axes, interim: 
         groups = {v: by[(task, v)] for v in TASK_VARIANTS if (task, v) in by}
         if not groups:  # no run with task reward on this task (yet)
             continue
-        group = next(iter(groups.values()))[0]
+        first_run = next(iter(groups.values()))[0]
         comparisons = compare_to_sac(task, "mean success over epochs", {
             v: np.array([np.mean(r.columns["test/success_rate"]) for r in g]) for v, g in groups.items()},
             "higher", decisive=True,
-            episodes=test_episodes_per_epoch(group) * len(group.columns["test/success_rate"]))
+            episodes=test_episodes_per_epoch(first_run) * len(first_run.columns["test/success_rate"]))
         comparisons += compare_to_sac(task, "final policy's success over 100 test episodes", {
             v: np.array([remeasured[r.folder] for r in g]) for v, g in groups.items()
             if all(remeasured[r.folder] is not None for r in g)}, "higher", decisive=True, episodes=100)

@@ -25,8 +25,8 @@ from music.cli import fail, parser
 MI_R_SCALE = 5000.0  # the paper's MI reward scale, used to express MI as the critic's reward
 # The Fetch table is 0.4 m high: an object that ends this much below its start is on the floor.
 FALL_DROP = 0.2
-# The Fetch blocks are 5 cm cubes: pushed, rolled or tipped, a block's centre rises less than 2 cm,
-# so an episode whose object rises this much above its start has picked it up.
+# The Fetch blocks are 5 cm cubes: tipped onto an edge, a block's centre rises 2.5 cm x (sqrt 2 - 1)
+# = 1.0 cm, pushed it does not rise; so an episode whose object rises this much has picked it up.
 LIFT_THRESHOLD = 0.05
 
 
