@@ -24,7 +24,7 @@ $(BIN)/.installed: requirements.txt requirements-mpich.txt requirements-dev.txt 
 venv: $(BIN)/.installed
 
 test: venv
-	$(BIN)/python -m ruff check music tests experiments launch
+	$(BIN)/python -m ruff check music tests experiments launch benchmarks
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/python -m pytest -q tests
 
@@ -32,7 +32,7 @@ test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow" tests
 
 lint: venv
-	$(BIN)/python -m ruff check music tests experiments launch
+	$(BIN)/python -m ruff check music tests experiments launch benchmarks
 	$(BIN)/hadolint Dockerfile
 
 train: venv

@@ -1,4 +1,4 @@
-"""Install the ``music`` package. Dependency pins live in requirements.txt (one place)."""
+"""Install the ``music`` package. Pins live in the requirements*.txt files (library, mpich extra, dev extra)."""
 
 from pathlib import Path
 

@@ -142,7 +142,8 @@ def workers_section(workers: dict, memory: list | None, provenance: str) -> list
     lines = [f"## (f) K virtual workers in one process against K MPI ranks ({workers['variant']}, "
              f"{workers['n_cycles']} cycles, {workers['cores']} cores)", "", provenance, "",
              "Each row trains the same math: K workers, each with its own episodes, replay buffer and "
-             "batches, gradients summed (`--workers_per_rank K` in one process, or `mpiexec -n K`).", "",
+             "batches, gradients summed (`--workers_per_rank K` in one process, `mpiexec -n K`, or one rank per "
+             "core with `--workers_per_rank K/cores`).", "",
              "| K | layout | processes | epoch s | epoch s per worker | peak RSS MB (all processes) | oversubscribed |",
              "|---|---|---|---|---|---|---|"]
     for r in workers["runs"]:

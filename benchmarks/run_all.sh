@@ -13,6 +13,6 @@ else
 fi
 $PY benchmarks/memory.py
 $PY benchmarks/scaling.py --ranks 1 2 4 8
-$PY benchmarks/workers.py --workers 1 2 4 8
+$PY benchmarks/workers.py --workers 1 2 4 8 16
 if [ -n "${MUSIC_ORIGINAL:-}" ]; then $PY benchmarks/vs_original.py; else echo "MUSIC_ORIGINAL not set (a checkout of ruizhaogit/music): skipping (g)"; fi
 $PY benchmarks/report.py

@@ -2,11 +2,12 @@
 
     .venv/bin/python benchmarks/workers.py [--workers 1 2 4 8] [--variant SAC+MUSIC] [--n_cycles 3] [--out DIR]
 
-For each K, three layouts train the same math (K workers: each its own episodes, buffer
+For each K, up to four layouts train the same math (K workers: each its own episodes, buffer
 and batches, gradients summed): ``mpiexec -n K`` (K processes, one TF thread each),
 one process with ``--workers_per_rank K`` and one TF thread, and one process with
 ``--workers_per_rank K`` and min(K, cores) inter-op threads (``MUSIC_TF_INTER_THREADS``:
-the workers' graphs run side by side, results unchanged). Each trains 2 epochs of
+the workers' graphs run side by side, results unchanged) and, when K is a multiple of the
+cores and larger, one rank per core with K / cores workers each. Each trains 2 epochs of
 ``--n_cycles`` cycles on FetchPush-v1 with 1 test rollout (the first epoch traces the
 graphs); the figure is the second epoch's ``time/epoch``. Memory is the peak of the summed
 resident memory of the run's processes, sampled every 0.2 s. Writes ``workers.json``.
@@ -92,6 +93,10 @@ def main() -> None:
         if k > 1 and cores > 1:
             layouts.append((f"1 process, {min(k, cores)} inter-op threads", [], ["--workers_per_rank", str(k)],
                             {"MUSIC_TF_INTER_THREADS": str(min(k, cores))}))
+        if k > cores > 1 and k % cores == 0:
+            # What the README suggests for more workers than cores: one rank per core, the rest virtual.
+            layouts.append((f"{cores} mpi ranks x {k // cores} workers", [mpiexec(), "-n", str(cores)],
+                            ["--workers_per_rank", str(k // cores)], {"MUSIC_TF_INTER_THREADS": "1"}))
         for layout, launcher, extra, env in layouts:
             if k == 1 and layout != "mpi ranks":
                 continue  # K = 1 is the same single process either way
@@ -101,8 +106,9 @@ def main() -> None:
                    "--policy_save_interval", "0", "--checkpoint_interval", "0", "--logdir", str(logdir), *extra]
             peak_mb = timed_run(cmd, {**base_env, **env})
             epoch = [float(r["time/epoch"]) for r in csv.DictReader(open(logdir / "progress.csv"))][-1]
-            rows.append({"workers": k, "layout": layout, "processes": k if launcher else 1, "epoch_s": epoch,
-                         "peak_rss_mb": peak_mb, "oversubscribed": bool(launcher) and k > cores})
+            processes = int(launcher[2]) if launcher else 1
+            rows.append({"workers": k, "layout": layout, "processes": processes, "epoch_s": epoch,
+                         "peak_rss_mb": peak_mb, "oversubscribed": processes > cores})
             print(rows[-1], flush=True)
     result = {"variant": args.variant, "n_cycles": args.n_cycles, "cores": cores, "runs": rows}
     args.out.mkdir(parents=True, exist_ok=True)

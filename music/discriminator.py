@@ -225,7 +225,7 @@ class Discriminator(tf.Module):
         (x_t, y_perm(t)), i.e. ``statistics([x, x], [y, y_perm])``. The agent half of its first
         layer is the same for both halves, so it is computed once (``_first_layer``); the numbers
         are the original's bit for bit (tested), and the MINE gradient graph of a training step
-        (256 x 51 states) takes 5.4-6.0 ms instead of 6.3 (docs/performance.md).
+        (256 x 51 states) takes 5.2-6.0 ms instead of 6.3 (docs/performance.md).
         """
         x = xy_tau[..., : self.split.dim_agent]
         y = xy_tau[..., self.split.dim_agent:]
