@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 # reads them), then the newer ones.
 COLUMNS = ("policy", "mode", "episodes", "success_rate", "episode", "object_displacement", "object_lift",
            "mi_reward_mean", "object_displacement_std", "object_lift_std", "object_fell", "mine", "seed",
-           "object_lifted", "object_displacement_on_table")
+           "object_lifted", "object_displacement_on_table", "loaded")
 
 
 def main() -> None:
@@ -34,8 +34,13 @@ def main() -> None:
     p.add_argument("--note", default="SAC+MUSIC")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--episodes", type=int, default=100)
-    p.add_argument("--mine", default=None, help="policy file whose trained MINE scores the episodes")
-    p.add_argument("--policy", default=None, help="measure this trained policy instead of fresh weights")
+    p.add_argument("--mine", default=None, help="policy or weights file whose trained MINE scores the episodes")
+    p.add_argument("--policy", default=None, help="measure this trained policy (a policy file, or a weights file "
+                                                  "*_weight.npz/.pkl) instead of fresh weights")
+    p.add_argument("--load", nargs="+", default=["o_stats", "g_stats", "main", "target"],
+                   choices=["o_stats", "g_stats", "main", "target"],
+                   help="what to take from --policy (default all four; 'main target' without the normalizers is "
+                        "what an -f run starts from)")
     p.add_argument("--param", action="append", default=[], help="KEY=VALUE (JSON) override, as music.train's")
     p.add_argument("--out", required=True)
     args = p.parse_args()
@@ -45,6 +50,11 @@ def main() -> None:
     from music.envs import episode_length, make_env
     from music.evaluate import evaluate_policy
     from music.policy_files import load_policy
+    from music.save_weight import read_weights
+
+    def weights(path: str) -> dict:
+        name = Path(path).name
+        return read_weights(path) if name.endswith(("_weight.npz", "_weight.pkl")) else load_policy(path).save_weight()
 
     params = default_params()
     params.update(load_params_file(params_file(args.env_name, args.note)))
@@ -54,12 +64,12 @@ def main() -> None:
     params["T"] = episode_length(env)
     policy = configure_ddpg(configure_dims(env), params, env, seed=args.seed)
     if args.policy:
-        report = policy.load_weight(load_policy(args.policy).save_weight(), ["o_stats", "g_stats", "main", "target"])
+        report = policy.load_weight(weights(args.policy), args.load)
         if report["shape_mismatch"] or report["missing"]:
             raise SystemExit(f"{args.policy} does not fit the variant's networks ({report}); give the run's "
                              "--param overrides (e.g. hidden) here too")
     if args.mine:
-        policy.load_weight(load_policy(args.mine).save_weight(), ["state_mi"])
+        policy.load_weight(weights(args.mine), ["state_mi"])
     rows = []
     for mode in ("test", "train"):
         summary = evaluate_policy(policy, args.episodes, args.seed, mode)
@@ -71,7 +81,8 @@ def main() -> None:
                "object_lift_std": summary["object_lift_std"], "object_fell": summary["object_fell"],
                "object_lifted": summary["object_lifted"],
                "object_displacement_on_table": summary["object_displacement_on_table"],
-               "mine": args.mine or "fresh", "seed": args.seed}
+               "mine": args.mine or "fresh", "seed": args.seed,
+               "loaded": " ".join(args.load) if args.policy else "nothing"}
         rows.append(row)
         print(row, flush=True)
     with open(args.out, "w", newline="") as f:

@@ -11,21 +11,38 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("evaluate_campaign", REPO / "experiments/evaluate_campaign.py")
-evaluate_campaign = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(evaluate_campaign)
+
+
+def script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "experiments" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+evaluate_campaign, finetune_start = script("evaluate_campaign"), script("finetune_start")
 
 # Default network sizes: the untrained policy is built from the variant's params file.
 TINY = ["--env_name", "FetchPush-v1", "--note", "SAC+MUSIC", "--n_epochs", "1", "--n_cycles", "1",
         "--param", "n_batches=1", "--param", "n_test_rollouts=1"]
 
 
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A finished one-epoch SAC+MUSIC run on FetchPush, with its final weights extracted (as the campaign exports)."""
+    run = tmp_path_factory.mktemp("evaluate") / "tiny"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for cmd in (["music.train", *TINY, "--logdir", str(run)],
+                ["music.save_weight", str(run / "policy_0.pkl")]):
+        proc = subprocess.run([sys.executable, "-m", *cmd], capture_output=True, text=True, cwd=REPO, timeout=600,
+                              env=env)
+        assert proc.returncode == 0, proc.stderr
+    return run
+
+
 @pytest.mark.slow
-def test_music_runs_get_untrained_comparisons_and_task_runs_a_final_success(tmp_path, monkeypatch):
-    run = tmp_path / "tiny"
-    proc = subprocess.run([sys.executable, "-m", "music.train", *TINY, "--logdir", str(run)], capture_output=True,
-                          text=True, cwd=REPO, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert proc.returncode == 0, proc.stderr
+def test_music_runs_get_untrained_comparisons_and_task_runs_a_final_success(tmp_path, monkeypatch, tiny_run):
+    run = tiny_run
     runs = tmp_path / "runs_root" / "t" / "runs" / "t" / "FetchPush-v1"
     for variant in ("SAC+MUSIC", "SAC"):  # the same policy stands in for a run with task reward
         shutil.copytree(run, runs / variant / "seed0")
@@ -64,3 +81,36 @@ def test_music_runs_get_untrained_comparisons_and_task_runs_a_final_success(tmp_
     assert evaluate_campaign.main(["--campaign", "t", "--episodes", "2", "--out", str(out), "--again",
                                    "--variants", "SAC"]) == 0
     assert json.loads(task_file.read_text()) == task  # measured again: the same episodes, the same numbers
+
+
+@pytest.mark.slow
+def test_finetune_start_measures_the_exported_weights_as_minus_f_loads_them(tmp_path, tiny_run):
+    results = tmp_path / "medium"
+    folder = results / "FetchPush-v1" / "SAC+MUSIC" / "seed0"
+    folder.mkdir(parents=True)
+    shutil.copy(tiny_run / "policy_0_weight.npz", folder)
+    assert finetune_start.main(["--results", str(results), "--episodes", "2"]) == 0
+    start = json.loads((tmp_path / "medium_eval/FetchPush-v1/SAC+MUSIC-f/start.json").read_text())
+    assert start["episodes"] == 2 and list(start["seeds"]) == ["0"]
+    seed = start["seeds"]["0"]
+    assert seed["as -f starts"]["loaded"] == ["main", "target"]  # what -f loads: no normalizers
+    assert seed["as trained"]["variant"] == "SAC+MUSIC" and seed["with -f's goals"]["variant"] == "SAC+MUSIC-f"
+
+    # an independent path: music.evaluate on the run's own policy file gives the same episodes
+    expected = {}
+    for mode in ("train", "test"):
+        out = tmp_path / f"{mode}.json"
+        proc = subprocess.run([sys.executable, "-m", "music.evaluate", str(tiny_run / "policy_0.npz"), "--episodes",
+                               "2", "--seed", "0", "--mode", mode, "--json", str(out)], capture_output=True,
+                              text=True, cwd=REPO, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert proc.returncode == 0, proc.stderr
+        expected[mode] = json.loads(out.read_text())["object_displacement_mean"]
+    assert seed["as trained"]["train"]["object_displacement"] == expected["train"]
+    assert seed["as trained"]["test"]["object_displacement"] == expected["test"]
+    # test mode is greedy with env goals whatever the variant: only the goals of train mode differ
+    assert seed["with -f's goals"]["test"] == seed["as trained"]["test"]
+
+
+def test_finetune_start_without_exported_weights_is_a_clear_error(tmp_path, capsys):
+    assert finetune_start.main(["--results", str(tmp_path / "medium")]) == 2
+    assert "no exported MUSIC weights" in capsys.readouterr().err
