@@ -118,6 +118,8 @@ class Params:
                                choices=("float32", "float64"))
     mi_end_mode: str = _field("original", "after mi_end_epoch the MI term is -m_w (original) or 0 (drop)", "choice",
                               choices=("original", "drop"))
+    finetune_normalizers: bool = _field(False, "with finetune_pi, also load the observation normalizers (o_stats, "
+                                        "g_stats); the original does not", "bool")
     agent_obs: Any = _field(None, "observation entries of the agent's own state, e.g. \"0:3\" or [0, 1, 2] "
                             "(null: the task's registered split; docs/custom_envs.md)", "indices")
     surrounding_obs: Any = _field(None, "observation entries of the surroundings the agent should control, e.g. "

@@ -43,6 +43,19 @@ MI_END_MODES = ("original", "drop")
 WEIGHT_SCOPES = ("o_stats", "g_stats", "main", "target", "state_mi", "skill_ds")
 
 
+def pretrained_scopes(finetune_pi: bool, finetune_normalizers: bool) -> list[str]:
+    """The scopes an agent built with ``load_weight`` takes from the pretrained weights, in load order.
+
+    As the original: the MINE always, actor and critic (``main``) with their targets when
+    fine-tuning (-f). The observation normalizers only with ``finetune_normalizers``, which the
+    original does not have: without them a fine-tuned policy starts on fresh statistics
+    (docs/deviations.md).
+    """
+    if not finetune_pi:
+        return ["state_mi"]
+    return ["state_mi", "main", *(["o_stats", "g_stats"] if finetune_normalizers else []), "target"]
+
+
 # Scalar weights of the reward terms in the critic target (schedules), in the order the training graph takes them.
 WEIGHT_KEYS = ("m_w", "s_w", "r_w", "e_w", "mi_r_scale")
 
@@ -135,7 +148,8 @@ class DDPG:
         sample_transitions: the HER sampler (``music.her``). Without one the agent plays but
             does not train, and its replay buffer holds a single rollout batch.
         pretrain_weights: a name -> array dict (``save_weight``) whose MINE is loaded (and, with
-            ``params.finetune_pi``, actor, critic and targets).
+            ``params.finetune_pi``, actor, critic and targets; with ``params.finetune_normalizers``
+            too, the observation normalizers: see ``pretrained_scopes``).
         seed: seeds three independent streams (``np.random.SeedSequence(seed).spawn``): the
             initial weights, this agent's numpy generator and its TF generator.
         history_len: how many recent rewards the logs average over.
@@ -245,12 +259,12 @@ class DDPG:
 
         # Same order as the original: pretrained MINE (and networks) first, then rank 0's
         # weights everywhere, then targets (copied from main unless fine-tuning).
-        if pretrain_weights:
-            self.load_weight(pretrain_weights, ["state_mi"])
-            if p.finetune_pi:
-                self.load_weight(pretrain_weights, ["main"])
+        scopes = pretrained_scopes(p.finetune_pi, p.finetune_normalizers) if pretrain_weights else []
+        for scope in scopes:
+            if scope != "target":
+                self.load_weight(pretrain_weights, [scope])
         self._sync_optimizers()
-        if pretrain_weights and p.finetune_pi:
+        if "target" in scopes:
             self.load_weight(pretrain_weights, ["target"])
         else:
             self._init_target_net()

@@ -405,7 +405,10 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
                             clip_return=bool(params["clip_return"]))
     policy = workers[0].agent  # owns the networks every worker of this process uses
     if pretrain_weights is not None:
-        scopes = ["state_mi"] + (["main", "target"] if params["finetune_pi"] else [])
+        from music.ddpg import pretrained_scopes
+
+        # runs started before finetune_normalizers existed did not load the normalizers
+        scopes = pretrained_scopes(params["finetune_pi"], params.get("finetune_normalizers", False))
         loaded = [n for n in policy.variables if any(s in n for s in scopes) and n in pretrain_weights
                   and tuple(policy.variables[n].shape) == np.shape(pretrain_weights[n])]
         same = all(np.array_equal(policy.variables[n].numpy(), pretrain_weights[n]) for n in loaded)

@@ -38,12 +38,14 @@ ORIGINAL_DEFAULTS = {
 
 
 def test_default_params_equal_the_original():
-    ours_only = ("entropy_reward_mode", "replay_dtype", "mi_end_mode", "agent_obs", "surrounding_obs")
+    ours_only = ("entropy_reward_mode", "replay_dtype", "mi_end_mode", "agent_obs", "surrounding_obs",
+                 "finetune_normalizers")
     ours = {k: v for k, v in DEFAULT_PARAMS.items() if k not in ours_only}
     assert ours == ORIGINAL_DEFAULTS
     assert DEFAULT_PARAMS["agent_obs"] is None and DEFAULT_PARAMS["surrounding_obs"] is None  # the registered split
     assert DEFAULT_PARAMS["entropy_reward_mode"] == "original"
     assert DEFAULT_PARAMS["replay_dtype"] == "float32"  # deliberate change, docs/deviations.md
+    assert DEFAULT_PARAMS["finetune_normalizers"] is False  # -f loads no normalizers, as the original
 
 
 ALL_FILES = sorted(PARAMS_DIR.glob("*/*.json"))

@@ -283,6 +283,26 @@ def test_pretrain_weights_load_mine_and_finetune_loads_networks():
         np.testing.assert_array_equal(tuned[name], weights[name])
 
 
+def test_only_finetune_normalizers_loads_the_statistics_the_original_leaves_fresh():
+    from music.ddpg import pretrained_scopes
+
+    donor = make_agent(seed=5)
+    donor.store_episode(random_episodes(np.random.default_rng(3)))  # statistics of its episodes
+    weights = donor.save_weight()
+    stats = [n for n in weights if n.startswith(("o_stats/", "g_stats/"))]
+    assert len(stats) == 10 and not np.all(weights["o_stats/mean"] == 0) and weights["o_stats/count"][0] > 1
+    fresh = {"mean": 0.0, "std": 1.0, "count": 1.0, "sum": 0.0, "sumsq": 0.0}
+    for overrides in ({"finetune_pi": True}, {"finetune_normalizers": True}):  # the original -f; no fine-tuning
+        got = make_agent(seed=6, pretrain_weights=weights, **overrides).save_weight()
+        for name in stats:
+            assert np.all(got[name] == fresh[name.split("/")[1]]), (overrides, name)
+    tuned = make_agent(seed=6, pretrain_weights=weights, finetune_pi=True, finetune_normalizers=True).save_weight()
+    for name in (*stats, "main/pi/mu/kernel", "target/Q/_0/bias", "ir/state_mi/y/kernel"):
+        np.testing.assert_array_equal(tuned[name], weights[name])
+    assert pretrained_scopes(False, True) == ["state_mi"]
+    assert pretrained_scopes(True, False) == ["state_mi", "main", "target"]  # the original's -f, in its order
+
+
 @pytest.mark.parametrize("sac", [True, False])
 def test_pickle_round_trip_in_a_fresh_process_acts_identically(tmp_path, sac):
     agent = make_agent(sac=sac)
