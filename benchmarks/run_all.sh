@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run every benchmark on an otherwise idle machine, then write benchmarks/RESULTS.md.
-#   bash benchmarks/run_all.sh          (about 15 minutes on 2 cores)
+#   bash benchmarks/run_all.sh          (about 15 minutes on 2 cores before K = 16 joined workers.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python

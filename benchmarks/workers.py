@@ -1,6 +1,6 @@
 """Benchmark (f): K virtual workers in one process against K MPI ranks, epoch time and memory.
 
-    .venv/bin/python benchmarks/workers.py [--workers 1 2 4 8] [--variant SAC+MUSIC] [--n_cycles 3] [--out DIR]
+    .venv/bin/python benchmarks/workers.py [--workers 1 2 4 8 16] [--variant SAC+MUSIC] [--n_cycles 3] [--out DIR]
 
 For each K, up to four layouts train the same math (K workers: each its own episodes, buffer
 and batches, gradients summed): ``mpiexec -n K`` (K processes, one TF thread each),
@@ -10,16 +10,13 @@ the workers' graphs run side by side, results unchanged) and, when K is a multip
 cores and larger, one rank per core with K / cores workers each. Each trains 2 epochs of
 ``--n_cycles`` cycles on FetchPush-v1 with 1 test rollout (the first epoch traces the
 graphs); the figure is the second epoch's ``time/epoch``. Memory is the peak of the summed
-resident memory of the run's processes, sampled every 0.2 s. Writes ``workers.json``, keeping
-the rows of other K from an earlier run on the same machine with the same variant, cycles and
-cores.
+resident memory of the run's processes, sampled every 0.2 s. Writes ``workers.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import datetime
 import json
 import os
 import subprocess
@@ -111,22 +108,13 @@ def main() -> None:
             epoch = [float(r["time/epoch"]) for r in csv.DictReader(open(logdir / "progress.csv"))][-1]
             processes = int(launcher[2]) if launcher else 1
             rows.append({"workers": k, "layout": layout, "processes": processes, "epoch_s": epoch,
-                         "peak_rss_mb": peak_mb, "oversubscribed": processes > cores,
-                         "date": datetime.date.today().isoformat()})
+                         "peak_rss_mb": peak_mb, "oversubscribed": processes > cores})
             print(rows[-1], flush=True)
     result = {"variant": args.variant, "n_cycles": args.n_cycles, "cores": cores, "runs": rows}
-    path = args.out / "workers.json"
-    from provenance import FILE, machine, record
-
-    machines = args.out / FILE
-    same_machine = machines.exists() and json.loads(machines.read_text()).get("workers", {}).get("machine") == machine()
-    if path.exists() and same_machine:  # keep the other K of an earlier run here (e.g. after --workers 16 alone)
-        earlier = json.loads(path.read_text())
-        if all(earlier.get(key) == result[key] for key in ("variant", "n_cycles", "cores")):
-            kept = [r for r in earlier["runs"] if r["workers"] not in args.workers]
-            result["runs"] = sorted(kept + rows, key=lambda r: r["workers"])  # stable: layouts keep their order
     args.out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=1))
+    (args.out / "workers.json").write_text(json.dumps(result, indent=1))
+    from provenance import record
+
     record(args.out, "workers")
     print(f"wrote {args.out / 'workers.json'}")
 

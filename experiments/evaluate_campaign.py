@@ -43,6 +43,17 @@ def call(cmd: list[str]) -> None:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout[-1500:]}\n{proc.stderr[-1500:]}")
 
 
+def measure_with_script(task: str, note: str, seed: int, episodes: int, *options: str) -> dict:
+    """{mode: figures} of ``experiments/measure_untrained.py`` for the ``note`` agent of ``seed`` (fresh weights, or
+    what ``options`` such as ``--policy FILE --load ...`` load), over ``episodes`` episodes per mode."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "motion.csv"
+        call([sys.executable, "experiments/measure_untrained.py", "--env_name", task, "--note", note, "--seed",
+              str(seed), "--episodes", str(episodes), *options, "--out", str(out)])
+        with open(out, newline="") as f:
+            return {row["mode"]: {key: float(row[key]) for key in KEYS} for row in csv.DictReader(f)}
+
+
 def measure(run: Path, task: str, seed: int, episodes: int, pretraining: bool) -> dict:
     """{'trained': {mode: figures}, 'untrained': {mode: figures}} of one finished run; a run with
     task reward only in test mode, against nothing (its chance level is the MUSIC run's untrained one)."""
@@ -58,15 +69,9 @@ def measure(run: Path, task: str, seed: int, episodes: int, pretraining: bool) -
             summary["object_displacement"] = summary.pop("object_displacement_mean")
             summary["object_lift"] = summary.pop("object_lift_mean")
             out["trained"][mode] = {key: summary[key] for key in KEYS}
-        if not pretraining:
-            return out
-        untrained = Path(tmp) / "untrained.csv"
+    if pretraining:
         note = json.loads((run / "params.json").read_text())["note"]
-        call([py, "experiments/measure_untrained.py", "--env_name", task, "--note", note, "--seed", str(seed),
-              "--episodes", str(episodes), "--mine", str(policy), "--out", str(untrained)])
-        with open(untrained, newline="") as f:
-            for row in csv.DictReader(f):
-                out["untrained"][row["mode"]] = {key: float(row[key]) for key in KEYS}
+        out["untrained"] = measure_with_script(task, note, seed, episodes, "--mine", str(policy))
     return out
 
 

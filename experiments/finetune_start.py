@@ -1,20 +1,21 @@
-"""What an -f run starts from: the MUSIC policy it loads, measured as -f starts it.
+"""What an -f run starts from: the MUSIC policy it loads, measured as -f loads it, before any update.
 
     .venv/bin/python experiments/finetune_start.py [--results experiments/results/medium]
         [--task FetchPush-v1] [--episodes 100]
 
-SAC+MUSIC-f fine-tunes the final MUSIC policy of its seed with task reward. As in the
-authors' code, it loads that policy's actor and critic (``main``, ``target``) but not its
-observation normalizers (``o_stats``, ``g_stats``), and it samples goals from the env
-where MUSIC used the Zero goal. This script measures, for every seed whose MUSIC weights
-were exported (``<results>/<task>/SAC+MUSIC/seed<k>/policy_<epoch>_weight.npz``), the
-loaded policy before any update, in three conditions, with
-``experiments/measure_untrained.py`` (``--episodes`` episodes in train and in test mode,
-the env seeded with the seed, MI scored by the MUSIC run's MINE):
+SAC+MUSIC-f fine-tunes the MUSIC policy of its seed with task reward. Its params file says
+which epoch it loads, and ``music.config.pretrained_scopes`` what: as in the authors' code,
+actor and critic (``main``, ``target``) and the MINE, but not the observation normalizers
+(``o_stats``, ``g_stats``) unless ``finetune_normalizers``; and it samples goals from the
+env where MUSIC used the Zero goal. For every seed whose MUSIC weights of that epoch were
+exported (``<results>/<task>/SAC+MUSIC/seed<k>/policy_<epoch>_weight.npz``), this measures,
+with ``experiments/measure_untrained.py`` (``--episodes`` episodes in train and in test
+mode, the env seeded with the seed, MI scored by the MUSIC run's MINE):
 
-- ``as trained``: the MUSIC variant (Zero goals in train mode), everything loaded;
-- ``with -f's goals``: the -f variant (Env goals), everything loaded;
-- ``as -f starts``: the -f variant, ``main`` and ``target`` loaded, fresh normalizers.
+- ``as trained``: the MUSIC agent (Zero goals in train mode), everything loaded;
+- ``with -f's goals``: the -f agent (Env goals), everything loaded;
+- ``as -f starts``: the -f agent with what it loads (the params' ``finetune_normalizers``);
+- ``untrained, -f's goals``: the -f agent with fresh weights, the level to compare with.
 
 Writes ``<results>_eval/<task>/SAC+MUSIC-f/start.json`` (read by
 ``experiments/report_task_reward.py``) and prints the train-mode displacements.
@@ -23,35 +24,37 @@ Writes ``<results>_eval/<task>/SAC+MUSIC-f/start.json`` (read by
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
-import subprocess
+import re
 import sys
-import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-# (name, variant built, scopes taken from the MUSIC weights)
-CONDITIONS = (("as trained", "SAC+MUSIC", ["o_stats", "g_stats", "main", "target"]),
-              ("with -f's goals", "SAC+MUSIC-f", ["o_stats", "g_stats", "main", "target"]),
-              ("as -f starts", "SAC+MUSIC-f", ["main", "target"]))
-KEYS = ("success_rate", "object_displacement", "object_displacement_std", "object_fell", "mi_reward_mean")
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(HERE))
+from evaluate_campaign import measure_with_script  # noqa: E402
+
+from music.config import ParamsError, load_params_file, params_file, pretrained_scopes  # noqa: E402
+
+MUSIC, FINETUNE = "SAC+MUSIC", "SAC+MUSIC-f"
+EVERYTHING = ["o_stats", "g_stats", "main", "target"]  # all measure_untrained.py can take from a policy
 
 
-def measure(task: str, variant: str, seed: int, weights: Path, load: list[str], episodes: int) -> dict:
-    """{mode: figures} of the MUSIC weights loaded into ``variant`` as ``load`` says."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "motion.csv"
-        cmd = [sys.executable, "experiments/measure_untrained.py", "--env_name", task, "--note", variant,
-               "--seed", str(seed), "--episodes", str(episodes), "--policy", str(weights), "--load", *load,
-               "--mine", str(weights), "--out", str(out)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout[-1500:]}\n{proc.stderr[-1500:]}")
-        with open(out, newline="") as f:
-            return {row["mode"]: {key: float(row[key]) for key in KEYS} for row in csv.DictReader(f)}
+def loaded_epoch(load_weight, seed: int) -> int | None:
+    """The epoch of the MUSIC policy the -f params load for ``seed`` (None: the latest)."""
+    value = load_weight[seed] if isinstance(load_weight, list) else load_weight
+    match = re.fullmatch(r"policy_(\d+)\.pkl", Path(value).name) if value else None
+    return int(match.group(1)) if match else None
+
+
+def weights_of(folder: Path, epoch: int | None) -> Path | None:
+    """The exported weights of ``epoch`` in a MUSIC run's export folder (the highest epoch for None)."""
+    numbered = {int(m.group(1)): f for f in folder.glob("policy_*_weight.npz")
+                if (m := re.fullmatch(r"policy_(\d+)_weight\.npz", f.name))}
+    if epoch is None:
+        return numbered[max(numbered)] if numbered else None
+    return numbered.get(epoch)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,28 +63,41 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--task", default="FetchPush-v1")
     p.add_argument("--episodes", type=int, default=100)
     args = p.parse_args(argv)
-    found = {}
-    for folder in sorted((args.results / args.task / "SAC+MUSIC").glob("seed*")):
-        files = sorted(folder.glob("policy_*_weight.npz"), key=lambda f: int(f.name.split("_")[1]))
-        if folder.name.removeprefix("seed").isdigit() and files:
-            found[int(folder.name.removeprefix("seed"))] = files[-1]
-    if not found:
-        print(f"finetune_start: error: no exported MUSIC weights under {args.results / args.task / 'SAC+MUSIC'} "
-              "(seed<k>/policy_<epoch>_weight.npz); run the campaign's stage 1 first", file=sys.stderr)
+    try:
+        finetune = load_params_file(params_file(args.task, FINETUNE))
+    except ParamsError as err:
+        print(f"finetune_start: error: {err}", file=sys.stderr)
         return 2
-    seeds = {}
-    for seed, weights in sorted(found.items()):
+    # state_mi comes with --mine; the rest as the -f agent loads it
+    starts = [s for s in pretrained_scopes(True, finetune.get("finetune_normalizers", False)) if s != "state_mi"]
+    conditions = {"as trained": (MUSIC, EVERYTHING), "with -f's goals": (FINETUNE, EVERYTHING),
+                  "as -f starts": (FINETUNE, starts), "untrained, -f's goals": (FINETUNE, None)}
+    seeds, missing = {}, []
+    for folder in sorted((args.results / args.task / MUSIC).glob("seed*")):
+        if not folder.name.removeprefix("seed").isdigit():
+            continue
+        seed = int(folder.name.removeprefix("seed"))
+        weights = weights_of(folder, loaded_epoch(finetune.get("load_weight"), seed))
+        if weights is None:
+            missing.append(folder.name)
+            continue
         seeds[seed] = {"weights": str(weights.relative_to(REPO) if weights.is_relative_to(REPO) else weights)}
-        for name, variant, load in CONDITIONS:
-            seeds[seed][name] = {"variant": variant, "loaded": load,
-                                 **measure(args.task, variant, seed, weights, load, args.episodes)}
+        for name, (variant, load) in conditions.items():
+            options = ["--policy", str(weights), "--load", *load] if load else []
+            seeds[seed][name] = measure_with_script(args.task, variant, seed, args.episodes, *options, "--mine",
+                                                    str(weights))
             print(f"{args.task} seed {seed}, {name}: train-mode displacement "
                   f"{seeds[seed][name]['train']['object_displacement']:.4f} m", flush=True)
-    dest = args.results.with_name(args.results.name + "_eval") / args.task / "SAC+MUSIC-f" / "start.json"
+    if not seeds:
+        print(f"finetune_start: error: no exported MUSIC weights of the epoch -f loads under "
+              f"{args.results / args.task / MUSIC} (seed<k>/policy_<epoch>_weight.npz); run the campaign's "
+              "pretraining stage first", file=sys.stderr)
+        return 2
+    dest = args.results.with_name(args.results.name + "_eval") / args.task / FINETUNE / "start.json"
     dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(json.dumps({"task": args.task, "episodes": args.episodes,
-                                "conditions": {name: {"variant": v, "loaded": load} for name, v, load in CONDITIONS},
-                                "seeds": seeds}, indent=1) + "\n")
+    described = {name: {"variant": variant, "loaded": load or []} for name, (variant, load) in conditions.items()}
+    dest.write_text(json.dumps({"task": args.task, "episodes": args.episodes, "seeds_without_weights": missing,
+                                "conditions": described, "seeds": seeds}, indent=1) + "\n")
     print(f"wrote {dest}")
     return 0
 

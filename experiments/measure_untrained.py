@@ -49,12 +49,7 @@ def main() -> None:
     from music.ddpg import configure_ddpg
     from music.envs import episode_length, make_env
     from music.evaluate import evaluate_policy
-    from music.policy_files import load_policy
-    from music.save_weight import read_weights
-
-    def weights(path: str) -> dict:
-        name = Path(path).name
-        return read_weights(path) if name.endswith(("_weight.npz", "_weight.pkl")) else load_policy(path).save_weight()
+    from music.save_weight import load_weights
 
     params = default_params()
     params.update(load_params_file(params_file(args.env_name, args.note)))
@@ -64,12 +59,12 @@ def main() -> None:
     params["T"] = episode_length(env)
     policy = configure_ddpg(configure_dims(env), params, env, seed=args.seed)
     if args.policy:
-        report = policy.load_weight(weights(args.policy), args.load)
+        report = policy.load_weight(load_weights(args.policy), args.load)
         if report["shape_mismatch"] or report["missing"]:
             raise SystemExit(f"{args.policy} does not fit the variant's networks ({report}); give the run's "
                              "--param overrides (e.g. hidden) here too")
     if args.mine:
-        policy.load_weight(weights(args.mine), ["state_mi"])
+        policy.load_weight(load_weights(args.mine), ["state_mi"])
     rows = []
     for mode in ("test", "train"):
         summary = evaluate_policy(policy, args.episodes, args.seed, mode)

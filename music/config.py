@@ -205,12 +205,28 @@ def check_consistency(params: dict[str, Any], source: str = "params") -> None:
     n = params["use_skill_n"]
     if n is not None and not 1 <= n <= params["num_skills"]:
         raise ParamsError(f"{source}: key 'use_skill_n': must be in 1..num_skills={params['num_skills']}, got {n}")
+    if params["finetune_normalizers"] and not params["finetune_pi"]:
+        raise ParamsError(f"{source}: key 'finetune_normalizers': loads the normalizers of a fine-tuned policy, but "
+                          "finetune_pi is false (nothing is fine-tuned); set finetune_pi too, or leave it out")
     if params["batch_size"] > params["buffer_size"]:
         raise ParamsError(f"{source}: key 'batch_size': {params['batch_size']} transitions per batch is more than "
                           f"the replay buffer holds (buffer_size {params['buffer_size']})")
     episodes = params["buffer_size"] // params["rollout_batch_size"] * params["rollout_batch_size"]
     if episodes < params["rollout_batch_size"]:
         raise ParamsError(f"{source}: key 'buffer_size': {params['buffer_size']} cannot hold one rollout batch")
+
+
+def pretrained_scopes(finetune_pi: bool, finetune_normalizers: bool) -> list[str]:
+    """The scopes an agent built with ``load_weight`` takes from the pretrained weights, in load order.
+
+    As the original: the MINE always, actor and critic (``main``) with their targets when
+    fine-tuning (-f). The observation normalizers only with ``finetune_normalizers``, which the
+    original does not have: without them a fine-tuned policy starts on fresh statistics
+    (docs/deviations.md).
+    """
+    if not finetune_pi:
+        return ["state_mi"]
+    return ["state_mi", "main", *(["o_stats", "g_stats"] if finetune_normalizers else []), "target"]
 
 
 def shipped_weights(name: str, env_name: str, note: str, root: Path = SHIPPED_WEIGHTS_DIR) -> Path:

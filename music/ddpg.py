@@ -27,7 +27,7 @@ import tensorflow as tf
 from mpi4py import MPI
 
 from music.actor_critic import ActorCritic, action_bound
-from music.config import PARAM_FIELDS, Params, configure_her, discount, params_from_dict
+from music.config import PARAM_FIELDS, Params, configure_her, discount, params_from_dict, pretrained_scopes
 from music.discriminator import Discriminator, MineNaNError
 from music.envs import known_split, observation_split
 from music.mpi_adam import MpiAdam
@@ -41,20 +41,6 @@ MI_END_MODES = ("original", "drop")
 
 # Scopes whose variables ``load_weight`` understands, as in the original.
 WEIGHT_SCOPES = ("o_stats", "g_stats", "main", "target", "state_mi", "skill_ds")
-
-
-def pretrained_scopes(finetune_pi: bool, finetune_normalizers: bool) -> list[str]:
-    """The scopes an agent built with ``load_weight`` takes from the pretrained weights, in load order.
-
-    As the original: the MINE always, actor and critic (``main``) with their targets when
-    fine-tuning (-f). The observation normalizers only with ``finetune_normalizers``, which the
-    original does not have: without them a fine-tuned policy starts on fresh statistics
-    (docs/deviations.md).
-    """
-    if not finetune_pi:
-        return ["state_mi"]
-    return ["state_mi", "main", *(["o_stats", "g_stats"] if finetune_normalizers else []), "target"]
-
 
 # Scalar weights of the reward terms in the critic target (schedules), in the order the training graph takes them.
 WEIGHT_KEYS = ("m_w", "s_w", "r_w", "e_w", "mi_r_scale")

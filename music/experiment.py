@@ -186,16 +186,6 @@ def resolve_load_weight(params: dict, seed: int) -> Path | None:
     return path
 
 
-def load_pretrain_weights(policy_path: Path, write: bool) -> dict:
-    """Weights of ``policy_path``: its ``_weight.npz``/``.pkl`` if present, else extracted from the policy."""
-    from music.save_weight import extract_weights, read_weights, saved_weights
-
-    existing = saved_weights(policy_path)
-    if existing is not None:
-        return read_weights(existing)
-    return extract_weights(policy_path, write=write)
-
-
 def weights_digest(policy) -> str:
     """sha256 of every variable of the policy (names and bytes, in a fixed order)."""
     import hashlib
@@ -382,7 +372,9 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
 
     pretrain_weights = None
     if policy_to_load is not None:
-        pretrain_weights = load_pretrain_weights(policy_to_load, write=rank == 0)
+        from music.save_weight import load_weights
+
+        pretrain_weights = load_weights(policy_to_load, write=rank == 0)
         logger.info(f"Pretrained weights from {policy_to_load}")
 
     env_name = params["env_name"]
@@ -405,7 +397,7 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
                             clip_return=bool(params["clip_return"]))
     policy = workers[0].agent  # owns the networks every worker of this process uses
     if pretrain_weights is not None:
-        from music.ddpg import pretrained_scopes
+        from music.config import pretrained_scopes
 
         # runs started before finetune_normalizers existed did not load the normalizers
         scopes = pretrained_scopes(params["finetune_pi"], params.get("finetune_normalizers", False))

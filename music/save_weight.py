@@ -72,6 +72,16 @@ def extract_weights(policy_path: Path | str, write: bool = True) -> dict[str, np
     return weights
 
 
+def load_weights(path: Path | str, write: bool = False) -> dict[str, np.ndarray]:
+    """The weights ``path`` means: a weights file (``*_weight.npz``/``.pkl``) as it is, or a policy
+    file's weights (its extracted weights file if there is one, else extracted; written with ``write``)."""
+    path = Path(path)
+    if path.name.endswith(("_weight.npz", "_weight.pkl")):
+        return read_weights(path)
+    existing = saved_weights(path)
+    return read_weights(existing) if existing is not None else extract_weights(path, write=write)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser("python -m music.save_weight", __doc__.split("\n\n")[0])
     p.add_argument("policies", nargs="*", help="policy files (policy_*.pkl)")

@@ -136,6 +136,12 @@ def test_batch_larger_than_the_buffer_is_refused():
         check_consistency({**default_params(), "batch_size": 512, "buffer_size": 500})
 
 
+def test_normalizers_of_a_policy_that_is_not_fine_tuned_are_refused():
+    with pytest.raises(ParamsError, match=r"'finetune_normalizers': .* finetune_pi is false"):
+        check_consistency({**default_params(), "finetune_normalizers": True})
+    check_consistency({**default_params(), "finetune_normalizers": True, "finetune_pi": True})
+
+
 def test_shipped_weights_by_short_name(tmp_path):
     import pytest
 

@@ -88,13 +88,17 @@ def test_finetune_start_measures_the_exported_weights_as_minus_f_loads_them(tmp_
     results = tmp_path / "medium"
     folder = results / "FetchPush-v1" / "SAC+MUSIC" / "seed0"
     folder.mkdir(parents=True)
-    shutil.copy(tiny_run / "policy_0_weight.npz", folder)
+    # the -f params load policy_49 (the last epoch of 50): the tiny run's weights stand in for it
+    shutil.copy(tiny_run / "policy_0_weight.npz", folder / "policy_49_weight.npz")
+    shutil.copy(tiny_run / "policy_0_weight.npz", folder / "policy_latest_weight.npz")  # not an epoch: ignored
+    (results / "FetchPush-v1" / "SAC+MUSIC" / "seed1").mkdir()  # no weights: listed, not measured
     assert finetune_start.main(["--results", str(results), "--episodes", "2"]) == 0
     start = json.loads((tmp_path / "medium_eval/FetchPush-v1/SAC+MUSIC-f/start.json").read_text())
-    assert start["episodes"] == 2 and list(start["seeds"]) == ["0"]
+    assert start["episodes"] == 2 and list(start["seeds"]) == ["0"] and start["seeds_without_weights"] == ["seed1"]
+    assert start["conditions"]["as -f starts"] == {"variant": "SAC+MUSIC-f", "loaded": ["main", "target"]}
+    assert start["conditions"]["untrained, -f's goals"]["loaded"] == []
     seed = start["seeds"]["0"]
-    assert seed["as -f starts"]["loaded"] == ["main", "target"]  # what -f loads: no normalizers
-    assert seed["as trained"]["variant"] == "SAC+MUSIC" and seed["with -f's goals"]["variant"] == "SAC+MUSIC-f"
+    assert seed["weights"].endswith("policy_49_weight.npz")
 
     # an independent path: music.evaluate on the run's own policy file gives the same episodes
     expected = {}
@@ -104,13 +108,16 @@ def test_finetune_start_measures_the_exported_weights_as_minus_f_loads_them(tmp_
                                "2", "--seed", "0", "--mode", mode, "--json", str(out)], capture_output=True,
                               text=True, cwd=REPO, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
         assert proc.returncode == 0, proc.stderr
-        expected[mode] = json.loads(out.read_text())["object_displacement_mean"]
-    assert seed["as trained"]["train"]["object_displacement"] == expected["train"]
-    assert seed["as trained"]["test"]["object_displacement"] == expected["test"]
+        expected[mode] = json.loads(out.read_text())
+    for mode in ("train", "test"):
+        assert seed["as trained"][mode]["object_displacement"] == expected[mode]["object_displacement_mean"]
+        assert seed["as trained"][mode]["mi_reward_mean"] == expected[mode]["mi_reward_mean"]
     # test mode is greedy with env goals whatever the variant: only the goals of train mode differ
     assert seed["with -f's goals"]["test"] == seed["as trained"]["test"]
+    # fresh normalizers feed the same networks other inputs: other actions, other states, another MI
+    assert seed["as -f starts"]["test"]["mi_reward_mean"] != seed["with -f's goals"]["test"]["mi_reward_mean"]
 
 
 def test_finetune_start_without_exported_weights_is_a_clear_error(tmp_path, capsys):
     assert finetune_start.main(["--results", str(tmp_path / "medium")]) == 2
-    assert "no exported MUSIC weights" in capsys.readouterr().err
+    assert "no exported MUSIC weights of the epoch -f loads" in capsys.readouterr().err
