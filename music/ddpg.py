@@ -42,6 +42,7 @@ MI_END_MODES = ("original", "drop")
 # Scopes whose variables ``load_weight`` understands, as in the original.
 WEIGHT_SCOPES = ("o_stats", "g_stats", "main", "target", "state_mi", "skill_ds")
 
+
 # Scalar weights of the reward terms in the critic target (schedules), in the order the training graph takes them.
 WEIGHT_KEYS = ("m_w", "s_w", "r_w", "e_w", "mi_r_scale")
 
