@@ -339,6 +339,9 @@ def task_verdict(comparisons: list[Comparison], interim: bool) -> str:
         if any(c.outcome == "one seed" for c in decisive):
             parts.append(f"{variant}: no verdict yet (one seed)")
             continue
+        if not decisive:
+            parts.append(f"{variant}: no success measure compared")
+            continue
         speed = [c for c in decisive if c.measure != FINAL_MEASURE]
         final = next((c for c in decisive if c.measure == FINAL_MEASURE), None)
         faster = [c.measure for c in speed if c.outcome == "better"]

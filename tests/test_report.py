@@ -342,6 +342,7 @@ def test_the_task_verdict_rests_on_success_measures_only():
     assert report.task_verdict([same], interim=False).endswith("disagrees with the paper at this scale on what was "
                                                                "measured")
     assert report.task_verdict([], interim=False) == "nothing to compare: SAC or every variant has no finished run"
+    assert report.task_verdict([displacement], interim=False) == "SAC+MUSIC-f: no success measure compared"
 
 
 def test_the_simulated_luck_matches_the_binomial_for_independent_epochs():
