@@ -61,6 +61,9 @@ class Campaign:
     name: str
     scale: Scale
     stages: dict[int, list[tuple[str, str, tuple[int, ...]]]]
+    # epochs whose weights a pretraining run exports besides its final ones (to measure a
+    # behaviour during training, not only at its end)
+    export_epochs: tuple[int, ...] = ()
 
     def jobs(self, stages: list[int]) -> list[Job]:
         """The jobs of ``stages`` in order (pretraining runs first where a job needs one)."""
@@ -150,13 +153,14 @@ def _relative(text: str, run_folder: Path) -> str:
     return text
 
 
-def export_run(job: Job, folder: Path, export_root: Path) -> Path:
+def export_run(job: Job, folder: Path, export_root: Path, epochs: tuple[int, ...] = ()) -> Path:
     """Copy what is small and final of a finished run to ``export_root/<task>/<variant>/seed<k>/``.
 
     progress.csv, params.json, log.txt, sweep.json (command, wall time, commit), with this
     machine's paths made relative; for pretraining variants also the final policy's weights
     as a pickle-free ``policy_<epoch>_weight.npz`` (MINE, actor, critic, targets,
-    normalizers: what -r/-p/-f load).
+    normalizers: what -r/-p/-f load), and those of the policies of ``epochs`` (each must
+    have been kept).
     """
     from music.save_weight import extract_weights, write_weights
 
@@ -177,6 +181,12 @@ def export_run(job: Job, folder: Path, export_root: Path) -> Path:
         if set(weights) != set(latest) or not all(np.array_equal(weights[k], latest[k]) for k in weights):
             raise SweepError(f"{last} differs from {folder / 'policy_latest.npz'}: not the final policy")
         write_weights(weights, tmp / f"{last.stem}_weight.npz")
+        for epoch in epochs:
+            kept = folder / f"policy_{epoch}.npz"
+            if kept != last:
+                if not kept.exists():
+                    raise SweepError(f"{kept} is missing: the campaign exports the weights of epoch {epoch}")
+                write_weights(extract_weights(kept, write=False), tmp / f"{kept.stem}_weight.npz")
     shutil.rmtree(dest, ignore_errors=True)
     os.replace(tmp, dest)
     return dest
@@ -254,7 +264,7 @@ def run(campaign: Campaign, layout: Layout, stages: list[int], repo: Path | None
     repo_results = repo / "experiments" / "results" / campaign.name if repo else None
 
     def on_finish(job: Job, folder: Path) -> None:
-        export_run(job, folder, layout.export)
+        export_run(job, folder, layout.export, campaign.export_epochs)
         if repo_results is None:
             return
         copied = copy_exports(layout.export, repo_results)
@@ -408,8 +418,25 @@ MEDIUM = Campaign(
         3: [("FetchPickAndPlace-v1", "SAC+MUSIC", SEEDS)],
     },
 )
-CAMPAIGNS = {"medium": MEDIUM}
+# The paper's 16 workers (issue: the headline at the paper's scale; see experiments/campaign_paper.py):
+# 2 processes x 8 virtual workers do the math of 16 ranks. Stage 1 is MUSIC alone on
+# FetchPickAndPlace, seed 0, with the weights of epochs 10-40 exported besides the final ones
+# so that lifting can be measured during training; stage 2 (seeds 1, 2) runs only if that
+# run lifts the block (experiments/paper_gate.py).
+PAPER = Campaign(
+    name="paper",
+    scale=Scale("paper", ranks=2, workers_per_rank=8, n_epochs=50, n_cycles=50, seeds=SEEDS,
+                tasks=("FetchPickAndPlace-v1",)),
+    stages={
+        1: [("FetchPickAndPlace-v1", "SAC+MUSIC", (0,))],
+        2: [("FetchPickAndPlace-v1", "SAC+MUSIC", (1, 2))],
+    },
+    export_epochs=(10, 20, 30, 40),
+)
+CAMPAIGNS = {"medium": MEDIUM, "paper": PAPER}
 
 if __name__ == "__main__":
     name = sys.argv[sys.argv.index("--name") + 1] if "--name" in sys.argv else "medium"
+    if name not in CAMPAIGNS:
+        sys.exit(f"campaign: error: no campaign {name!r}; known: {', '.join(CAMPAIGNS)}")
     sys.exit(main(CAMPAIGNS[name]))

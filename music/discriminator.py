@@ -175,42 +175,7 @@ class Discriminator(tf.Module):
 
     def statistics(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
         """T(x, y) for (B, tau, dim) inputs; shape (B, tau, 1)."""
-        return self._statistics_after(self.mi_x(x) + self.mi_y(y))
-
-    def _statistics_after(self, first_layer: tf.Tensor) -> tf.Tensor:
-        """T from its first layer's pre-activation mi_x(x) + mi_y(y)."""
-        return tf.tanh(self.mi_out(tf.nn.relu(first_layer)))
-
-    def _first_layer(self, x: tf.Tensor, y_layer: tf.Tensor) -> tf.Tensor:
-        """``mi_x([x, x]) + y_layer`` for x (B, tau, dx) and y_layer (B, 2 tau, H), with mi_x(x)
-        computed once and added to both halves.
-
-        The gradient is written out so that it is the original's to the bit: autodiff of the
-        shortcut would sum the two halves' gradients before the kernel's matmul, the original
-        sums all 2 tau rows inside it. Here the kernel's gradient is that matmul over
-        concat([x, x]) and the bias's a BiasAddGrad over all rows, as TF derives them for
-        ``mi_x(concat([x, x]))``; y_layer's gradient passes through, as through the original's
-        addition.
-        """
-        kernel, bias = self.mi_x.kernel, self.mi_x.bias
-        hidden, dx = kernel.shape[1], kernel.shape[0]
-
-        @tf.custom_gradient
-        def first_layer(x, y_layer):
-            x_layer = self.mi_x(x)  # (B, tau, H): the rows the original computes twice
-            b, tau = tf.shape(x)[0], tf.shape(x)[1]
-            both = tf.reshape(y_layer, [b, 2, tau, hidden]) + x_layer[:, None]
-            out = tf.reshape(both, [b, 2 * tau, hidden])
-
-            def gradient(upstream, variables=None):
-                rows = tf.reshape(tf.concat([x, x], axis=1), [-1, dx])
-                by_variable = {kernel.ref(): tf.matmul(rows, tf.reshape(upstream, [-1, hidden]), transpose_a=True),
-                               bias.ref(): tf.raw_ops.BiasAddGrad(out_backprop=upstream)}
-                return (None, upstream), [by_variable[v.ref()] for v in variables]
-
-            return out, gradient
-
-        return first_layer(x, y_layer)
+        return tf.tanh(self.mi_out(tf.nn.relu(self.mi_x(x) + self.mi_y(y))))
 
     def neg_mi(self, xy_tau: tf.Tensor, perm: tf.Tensor) -> tf.Tensor:
         """Negative MINE estimate per sequence, shape (B, 1) (the original's ``mi_tf``).
@@ -221,16 +186,17 @@ class Discriminator(tf.Module):
             perm: permutation of range(tau), shape (tau,), shared by the whole batch;
                 y shuffled in time by it gives samples of the product of marginals.
 
-        As the original, T runs on 2 tau time steps per sequence: the pairs (x_t, y_t) and then
-        (x_t, y_perm(t)), i.e. ``statistics([x, x], [y, y_perm])``. The agent half of its first
-        layer is the same for both halves, so it is computed once (``_first_layer``); the numbers
-        are the original's bit for bit (tested), and the MINE gradient graph of a training step
-        (256 x 51 states) takes 5.2-6.0 ms instead of 6.3 (docs/performance.md).
+        As the original, T runs once on 2 tau time steps per sequence: the pairs (x_t, y_t)
+        and then (x_t, y_perm(t)), i.e. ``statistics([x, x], [y, y_perm])``. The agent half of
+        the first layer is the same for both halves, but it is computed over all 2 tau rows
+        as the original does: a matmul over tau rows does not give the same float32 sums as
+        one over 2 tau rows on every CPU and shape (docs/deviations.md, "Bit-exactness"),
+        and the same ops on the same shapes are what makes the numbers the original's.
         """
         x = xy_tau[..., : self.split.dim_agent]
         y = xy_tau[..., self.split.dim_agent:]
         y_shuffled = tf.gather(y, perm, axis=1)
-        t_all = self._statistics_after(self._first_layer(x, self.mi_y(tf.concat([y, y_shuffled], axis=1))))
+        t_all = self.statistics(tf.concat([x, x], axis=1), tf.concat([y, y_shuffled], axis=1))
         tau = tf.shape(x)[1]
         t_joint = t_all[:, :tau, :]
         t_marginal = t_all[:, tau:, :]

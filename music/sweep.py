@@ -16,6 +16,7 @@ campaign's export of small results into the repository) run after each finished 
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime
 import json
 import os
@@ -29,6 +30,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from music.checkpoint import checkpoint_dir
 from music.config import PARAMS_DIR, PRETRAINING, ParamsError, load_params_file, params_file
@@ -253,6 +256,7 @@ class Running:
     started: float
     earlier_seconds: float = 0.0
     commits: list = field(default_factory=list)
+    epochs_logged: int = -1  # the epochs of progress.csv when the last progress line was written
 
 
 SEGMENTS = "sweep_segments.json"  # inside a .partial folder: wall time and commit of each session of the run
@@ -312,6 +316,31 @@ def _record_segment(run: Running) -> None:
     segments.append({"seconds": round(time.time() - run.started, 1), "commit": code_commit(), "machine": machine(),
                      "ended": datetime.datetime.now().isoformat(timespec="seconds"), "exit": run.proc.returncode})
     atomic_write_text(run.partial / SEGMENTS, json.dumps(segments, indent=1))
+
+
+def epoch_seconds(partial: Path) -> list[float]:
+    """``time/epoch`` of every epoch a run has logged so far (its progress.csv, all sessions)."""
+    try:
+        with open(partial / "progress.csv", newline="") as f:
+            return [float(row["time/epoch"]) for row in csv.DictReader(f) if row.get("time/epoch")]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def progress_line(run: Running, scale: Scale, runs_after: int) -> str | None:
+    """'<run>: epoch e/n, s per epoch, run ETA, stage ETA' once a run has logged a new epoch,
+    else None. The stage ETA counts ``runs_after`` more runs of this run's length."""
+    seconds = epoch_seconds(run.partial)
+    if len(seconds) == run.epochs_logged or not seconds:
+        return None
+    run.epochs_logged = len(seconds)
+    per_epoch = float(np.median(seconds[-10:]))  # the recent epochs: a run's epochs slow as its buffer grows
+    run_left = per_epoch * max(scale.n_epochs - len(seconds), 0)
+    stage_left = run_left + runs_after * per_epoch * scale.n_epochs
+    end = datetime.datetime.now() + datetime.timedelta(seconds=stage_left)
+    return (f"{run.job.name()}: epoch {len(seconds)}/{scale.n_epochs} done, {per_epoch:.0f} s per epoch; "
+            f"run ETA {datetime.timedelta(seconds=int(run_left))}, stage ETA "
+            f"{datetime.timedelta(seconds=int(stage_left))} ({runs_after} more runs, about {end:%Y-%m-%d %H:%M})")
 
 
 def _finish(run: Running, scale: Scale, results: Path) -> float:
@@ -407,6 +436,9 @@ def run_sweep(jobs: list[Job], scale: Scale, results: Path, parallel: int = 1, d
             time.sleep(1.0)
             for run in list(running):
                 if run.proc.poll() is None:
+                    line = progress_line(run, scale, len(pending))
+                    if line:
+                        log(line)
                     continue
                 running.remove(run)
                 job = run.job

@@ -188,3 +188,55 @@ def test_the_repository_keeps_pretraining_weights_of_exports_and_ignores_other_n
     run = "experiments/results/medium/FetchPush-v1/SAC+MUSIC/seed0"
     assert not ignored(f"{run}/policy_49_weight.npz")
     assert ignored(f"{run}/policy_49.npz") and ignored(f"{run}/policy_49.pkl")
+
+
+VIRTUAL_SCRIPT = """
+import sys
+sys.path.insert(0, {repo!r})
+from music.campaign import Campaign, main
+from music.sweep import Scale
+scale = Scale("tinyvw", ranks=1, workers_per_rank=2, n_epochs=3, n_cycles=2, seeds=(0,), tasks=("FetchPush-v1",),
+              params=("n_test_rollouts=1", "buffer_size=5000", "n_batches=4"))
+sys.exit(main(Campaign("tinyvw", scale, {{1: [("FetchPush-v1", "SAC+MUSIC", (0,))]}}, export_epochs=(0, 1)),
+              sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_a_virtual_worker_campaign_logs_the_stage_eta_and_exports_the_kept_epochs_weights(tmp_path):
+    # the paper campaign's shape on a tiny run: 1 process x 2 virtual workers, weights of epochs 0 and 1 exported
+    script = tmp_path / "tinyvw.py"
+    script.write_text(VIRTUAL_SCRIPT.format(repo=str(REPO)))
+    repo = init_repo(tmp_path / "clone")
+    root = tmp_path / "runs"
+    done = subprocess.run([sys.executable, str(script), "run", "--root", str(root), "--repo", str(repo)],
+                          capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, cwd=REPO,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    etas = [line for line in done.stdout.splitlines() if "FetchPush-v1/SAC+MUSIC/seed0: epoch" in line]
+    assert [line.split(": epoch ")[1].split(" done")[0] for line in etas] == ["1/3", "2/3", "3/3"], done.stdout
+    assert "run ETA 0:00:00, stage ETA 0:00:00 (0 more runs" in etas[-1]
+    folder = root / "runs" / "tinyvw" / "FetchPush-v1" / "SAC+MUSIC" / "seed0"
+    assert json.loads((folder / "params.json").read_text())["total_workers"] == 2
+    export = repo / "experiments" / "results" / "tinyvw" / "FetchPush-v1" / "SAC+MUSIC" / "seed0"
+    kept = sorted(p.name for p in export.glob("*.npz"))
+    assert kept == ["policy_0_weight.npz", "policy_1_weight.npz", "policy_2_weight.npz"]
+    from music.save_weight import extract_weights
+
+    for epoch in (0, 1, 2):  # each export is that epoch's policy, and they differ (training went on)
+        source = extract_weights(folder / f"policy_{epoch}.npz", write=False)
+        with np.load(export / f"policy_{epoch}_weight.npz") as exported:
+            assert all(np.array_equal(exported[k], source[k]) for k in source)
+    with np.load(export / "policy_0_weight.npz") as first, np.load(export / "policy_2_weight.npz") as last:
+        assert not np.array_equal(first["main/pi/_0/kernel"], last["main/pi/_0/kernel"])
+
+
+def test_the_paper_campaign_is_16_workers_on_2_processes_with_seed_0_first():
+    from music.campaign import PAPER
+
+    assert (PAPER.scale.ranks, PAPER.scale.workers_per_rank, PAPER.scale.workers) == (2, 8, 16)
+    assert (PAPER.scale.n_epochs, PAPER.scale.n_cycles) == (50, 50)
+    assert [j.name() for j in PAPER.jobs([1])] == ["FetchPickAndPlace-v1/SAC+MUSIC/seed0"]
+    assert [j.name() for j in PAPER.jobs([1, 2])][1:] == ["FetchPickAndPlace-v1/SAC+MUSIC/seed1",
+                                                         "FetchPickAndPlace-v1/SAC+MUSIC/seed2"]
+    assert PAPER.export_epochs == (10, 20, 30, 40)

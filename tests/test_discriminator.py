@@ -154,44 +154,58 @@ def test_steps_with_the_parameters_from_the_gradient_graph_equal_steps_that_read
     np.testing.assert_array_equal(params, fast.ir.sk_adam.params.get())
 
 
-@pytest.mark.parametrize("batch", [64, 3])
-def test_mine_with_its_first_layer_computed_once_equals_the_originals_layout_bit_for_bit(batch):
-    # The original runs T on concat([x, x]) and concat([y, y_perm]) (B, 2 tau, .); ours computes
-    # the agent half of the first layer once and writes its gradient out. Reference: TF's own
-    # gradient of the original layout, through the same layers.
+SHAPES = [(b, tau) for tau in (2, 51) for b in (1, 2, 3, 7, 31, 64, 256)]
+
+
+@pytest.fixture(scope="module")
+def mine_pair():
+    """A MINE with random weights and the authors' graph of it written out op by op, both as graphs."""
     import tensorflow as tf
 
     from music.tf_util import flatten, graph
 
     agent = make_agent(hidden=32, mi_r_scale=5000.0)
     ir = agent.ir
-    rng = np.random.default_rng(11)
-    randomize(agent, "state_mi", rng)
+    randomize(agent, "state_mi", np.random.default_rng(11))
 
-    def original_layout(xy, perm):
+    def dense(layer, v):  # tf.layers.dense on a 3-d input: tensordot, then bias_add
+        return tf.nn.bias_add(tf.tensordot(v, layer.kernel, axes=[[-1], [0]]), layer.bias)
+
+    def authors(xy, perm):  # the original's mi_tf: T on concat([x, x]), concat([y, y_perm])
         x, y = xy[..., :3], xy[..., 3:]
-        t_all = ir.statistics(tf.concat([x, x], axis=1), tf.concat([y, tf.gather(y, perm, axis=1)], axis=1))
+        x_in, y_in = tf.concat([x, x], axis=1), tf.concat([y, tf.gather(y, perm, axis=1)], axis=1)
+        t_all = tf.tanh(dense(ir.mi_out, tf.nn.relu(dense(ir.mi_x, x_in) + dense(ir.mi_y, y_in))))
         tau = tf.shape(x)[1]
         return -(tf.reduce_mean(t_all[:, :tau], axis=1) - tf.math.log(tf.reduce_mean(tf.exp(t_all[:, tau:]), axis=1)))
 
-    def with_gradient(neg_mi_fn):
-        def run(xy, perm):
-            with tf.GradientTape() as tape:
-                neg_mi = neg_mi_fn(xy, perm)
-                loss = tf.reduce_mean(neg_mi)
-            return neg_mi, flatten(tape.gradient(loss, ir._mi_vars))
-        return graph(run, [tf.TensorSpec([None, None, 6], tf.float32), tf.TensorSpec([None], tf.int32)])
+    def run(xy, perm):
+        with tf.GradientTape() as tape:
+            neg_mi = authors(xy, perm)
+            loss = tf.reduce_mean(neg_mi)
+        return neg_mi, flatten(tape.gradient(loss, ir._mi_vars))
 
-    xy = rng.normal(size=(batch, 9, 6)).astype(np.float32)
-    perm = rng.permutation(9).astype(np.int32)
-    ours = [t.numpy() for t in with_gradient(ir.neg_mi)(xy, perm)]
-    theirs = [t.numpy() for t in with_gradient(original_layout)(xy, perm)]
-    np.testing.assert_array_equal(ours[0], theirs[0])
-    np.testing.assert_array_equal(ours[1], theirs[1])
-    assert np.abs(ours[1]).max() > 0
-    neg_mi, grad, _ = ir.mine_gradient(xy, perm)  # the training graph is the same function
-    np.testing.assert_array_equal(grad, theirs[1])
+    return agent, graph(run, [tf.TensorSpec([None, None, 6], tf.float32), tf.TensorSpec([None], tf.int32)])
+
+
+@pytest.mark.parametrize("batch,tau", SHAPES)
+def test_mine_estimate_and_gradient_equal_the_authors_graph_bit_for_bit_at_every_shape(mine_pair, batch, tau):
+    # Both run the same ops on the same shapes in the same order (T over all 2 tau rows, as
+    # the original), so they agree bit for bit whatever kernels the CPU's oneDNN picks. A
+    # shortcut that computes the agent half of the first layer once (tau rows instead of
+    # 2 tau) does not: its matmul sums in another blocking on some CPUs and shapes.
+    agent, authors = mine_pair
+    rng = np.random.default_rng(batch * 100 + tau)
+    xy = rng.normal(size=(batch, tau, 6)).astype(np.float32)
+    perm = rng.permutation(tau).astype(np.int32)
+    theirs = [t.numpy() for t in authors(xy, perm)]
+    neg_mi, grad, _ = agent.ir.mine_gradient(xy, perm)  # the training step's graph
     np.testing.assert_array_equal(neg_mi, theirs[0])
+    np.testing.assert_array_equal(grad, theirs[1])
+    np.testing.assert_array_equal(agent.ir.mi_estimate(xy, perm), theirs[0])  # the reward's graph
+    assert np.abs(grad).max() > 0
+    # and both are MINE: an independent numpy computation in float64
+    expected = ref.mine_neg_mi(agent.save_weight(), xy.astype(np.float64), perm)
+    np.testing.assert_allclose(neg_mi, expected, atol=1e-5)
 
 
 def test_a_declared_split_of_scattered_entries_feeds_mine_and_the_skill_net_those_entries():
