@@ -1,7 +1,7 @@
 """Benchmark: the authors' TF1 MUSIC code against this port, on the same weights and inputs.
 
     .venv/bin/python benchmarks/vs_original.py --original PATH [--calls 300] [--block 10] [--warmup 10]
-                                              [--variants SAC+MUSIC DDPG] [--out DIR]
+                                              [--variants SAC+MUSIC DDPG] [--out DIR] [--check-only]
 
 PATH is a checkout of the authors' code (``git clone https://github.com/ruizhaogit/music``);
 ``MUSIC_ORIGINAL=PATH`` works too. It is an optional benchmark dependency: its modules are
@@ -28,7 +28,8 @@ dimg 3, dimu 4, T 50) with the variant's experiments/params/FetchPush-v1/<varian
    gradients on the same batch (SAC: the same N(0, 1) draws, fed into the authors' graph in
    place of ``random_normal``). Each passes if max|ours - theirs| <= atol + rtol * max|theirs|
    (per variable for weights and gradients); the tolerances are in the output. If one fails,
-   nothing is timed and the exit status is 1.
+   nothing is timed and the exit status is 1. ``--check-only`` stops here: it prints each check's
+   max|ours - theirs| in full (and whether it is exactly 0), times nothing and writes no file.
 3. Timing. Each piece runs ``--warmup`` untimed calls per side, then ``--calls`` timed calls
    per side in blocks of ``--block`` that alternate between the sides (A B B A A B ...), so that
    both see the same machine load. Reported: the median ms per call of each side and the
@@ -619,6 +620,14 @@ def implied_epochs(pieces: list, facts_by_variant: dict, floors: list | None = N
     return out
 
 
+def print_checks(checks: list) -> None:
+    """The checks of ``--check-only``: each max|ours - theirs| in full, and whether it is exactly 0."""
+    print("| variant | check | max abs diff | exact | |\n|---|---|---|---|---|")
+    for c in checks:
+        exact, ok = "yes" if c["max_abs_diff"] == 0 else "no", "ok" if c["ok"] else "failed"
+        print(f"| {c['variant']} | {c['check']} | {c['max_abs_diff']:.9g} | {exact} | {ok} |")
+
+
 def git_commit(path: Path) -> str | None:
     try:
         out = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
@@ -636,6 +645,8 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=10, help="untimed calls per piece and side first")
     p.add_argument("--variants", nargs="+", default=list(PIECES), choices=list(PIECES))
     p.add_argument("--out", type=Path, default=HERE / "results")
+    p.add_argument("--check-only", action="store_true",
+                   help="stop after the checks: print each check's max abs diff, time nothing, write no file")
     args = p.parse_args()
     from original_shims import check_checkout
 
@@ -676,6 +687,8 @@ def main() -> None:
             if not all(c["ok"] for c in checks):
                 failed = True
                 continue
+            if args.check_only:
+                continue
             print(f"{variant}: checks passed; timing {args.calls} calls per piece and side", file=sys.stderr,
                   flush=True)
             result["pieces"] += time_pieces(variant, theirs, port, args.calls, args.block, args.warmup)
@@ -687,6 +700,9 @@ def main() -> None:
         finally:
             port.close()
             theirs.close()
+    if args.check_only:
+        print_checks(result["checks"])
+        sys.exit(1 if failed else 0)
     result["epochs"] = implied_epochs(result["pieces"], facts_by_variant, result["floors"])
     result["machine"]["load_average_after"] = os.getloadavg()
     args.out.mkdir(parents=True, exist_ok=True)

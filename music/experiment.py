@@ -24,11 +24,13 @@ from music.cli import EXIT_BAD_INPUT, EXIT_TRAINING_FAILED, fail
 from music.files import repo_relative
 from music.mpi_launch import MpiLauncherError, mpi_fork
 
-# Options that define a run: they cannot change when it resumes (its params.json holds them).
+# Options that define a run: on resume the run keeps its own (its params.json holds them);
+# given again with the run's own value they are accepted, with another value refused.
 FIXED_ON_RESUME = ("--env_name", "--seed", "--policy_save_interval", "--n_cycles", "--replay_strategy",
-                   "--clip_return", "--logging", "--version", "--note", "--logdir", "--params_file", "--param",
-                   "--num_cpu", "--binding")
-
+                   "--clip_return", "--version", "--note", "--logdir", "--params_file", "--param")
+# --num_cpu, --binding and --logging say how a run is launched or named, not what it computes:
+# on resume they are obeyed or moot (the folder is --resume's; the ranks x workers must fit the
+# checkpoint's, checked below).
 
 
 def given_options(argv: list[str]) -> set[str]:
@@ -218,21 +220,21 @@ def workers_per_rank(args, given: set[str], params: dict | None = None) -> int:
 def resume_params(args, size: int, given: set[str]) -> tuple[dict, Path]:
     """Parameters and folder of the run to continue; checks that its checkpoint fits.
 
-    Options that define the run (``FIXED_ON_RESUME``) are refused: the run keeps its own.
+    Options that define the run (``FIXED_ON_RESUME``) may only repeat the run's own values.
     """
     from music.checkpoint import CheckpointError, read_manifest
 
     logdir = Path(args.resume)
-    fixed = sorted(given & set(FIXED_ON_RESUME))
-    if fixed:
-        raise BadInput(f"--resume continues {logdir} with its own settings; {', '.join(fixed)} cannot change on "
-                       "resume (only --n_epochs and the checkpoint options can)")
     try:
         params = json.loads((logdir / "params.json").read_text())
     except FileNotFoundError:
         raise BadInput(f"--resume {logdir}: no params.json there; give the folder of a music.train run") from None
     except ValueError as err:
         raise BadInput(f"--resume {logdir}: params.json is damaged ({type(err).__name__})") from None
+    changed = changed_on_resume(args, given, params, logdir)
+    if changed:
+        raise BadInput(f"--resume continues {logdir} with its own settings; {'; '.join(changed)} (only --n_epochs, "
+                       "--workers_per_rank and the checkpoint options can change on resume)")
     try:
         manifest = read_manifest(logdir)
     except CheckpointError as err:
@@ -249,6 +251,34 @@ def resume_params(args, size: int, given: set[str]) -> tuple[dict, Path]:
     # it continues that way (see docs/deviations.md).
     params.setdefault("mi_end_mode", "drop")
     return params, logdir
+
+
+def changed_on_resume(args, given: set[str], params: dict, logdir: Path) -> list[str]:
+    """What the options given with --resume would change of the run (``FIXED_ON_RESUME``), one
+    'OPTION is V there, W here' each; the run's own values (e.g. the command that started it,
+    repeated with --resume) change nothing."""
+    from music.config import ParamsError, parse_override
+
+    changed = []
+    for option in sorted(given & set(FIXED_ON_RESUME)):
+        name = option[2:]
+        if option == "--param":
+            for text in args.param:
+                try:
+                    key, value = parse_override(text)
+                except ParamsError as err:
+                    changed.append(f"--param {text}: {err}")
+                    continue
+                if params.get(key, object()) != value:
+                    changed.append(f"--param {key} is {json.dumps(params.get(key))} there, {json.dumps(value)} here")
+        elif option == "--logdir":
+            if Path(args.logdir).resolve() != logdir.resolve():
+                changed.append(f"--logdir {args.logdir} is not the run's folder {logdir}")
+        elif option == "--params_file":
+            changed.append("--params_file cannot be given (the run's parameters are in its params.json)")
+        elif params.get(name) != getattr(args, name):
+            changed.append(f"{option} is {params.get(name)} there, {getattr(args, name)} here")
+    return changed
 
 
 def truncate_progress(logdir: Path, first_epoch: int) -> int:

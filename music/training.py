@@ -21,6 +21,7 @@ import numpy as np
 from mpi4py import MPI
 
 from music import checkpoint
+from music.mpi_launch import resume_command
 
 
 class Preempted(Exception):
@@ -294,7 +295,8 @@ class Checkpointer(Hook):
         if signum:
             self.save(run)
             run.logger.info(f"Signal {signal.Signals(signum).name}: checkpoint written at epoch {run.loop['epoch']}, "
-                            f"cycle {run.loop['cycle']}; resume with --resume {run.logdir}")
+                            f"cycle {run.loop['cycle']}; resume with: "
+                            f"{resume_command(run.logdir, run.comm.Get_size())}")
             raise Preempted(signum, run.loop)
 
     def on_cycle_end(self, run: Run) -> None:

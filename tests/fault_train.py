@@ -5,7 +5,9 @@
 kinds: ``raise`` (an exception), ``kill`` (SIGKILL), ``term`` (SIGTERM to itself),
 ``nan_mine`` (MINE's output bias set to NaN), at the start of that cycle on that rank;
 ``checkpoint``: write a checkpoint there and leave at once (one rank only: a test's look at
-what a resumed run holds before it trains).
+what a resumed run holds before it trains); ``kill_before_manifest``: SIGKILL that rank when
+it is about to write the manifest of the checkpoint of that epoch and cycle, after every
+rank's file of it is written (rank 0 writes the manifest).
 """
 
 import os
@@ -25,6 +27,19 @@ class FaultInjector(Hook):
         fault = dict(item.split(":", 1) for item in spec.split(","))
         self.where = (int(fault.get("rank", 0)), int(fault.get("epoch", 0)), int(fault.get("cycle", 0)))
         self.kind = fault.get("kind", "raise")
+        if self.kind == "kill_before_manifest":
+            self._kill_before_manifest()
+
+    def _kill_before_manifest(self) -> None:
+        rank, epoch, cycle = self.where  # rank 0: the rank that writes manifests
+        write = checkpoint.atomic_write
+
+        def atomic_write(path, writer):
+            if path.name == "manifest.json" and (path.parent / f"rank{rank}-e{epoch}c{cycle}.npz").exists():
+                os.kill(os.getpid(), signal.SIGKILL)
+            return write(path, writer)
+
+        checkpoint.atomic_write = atomic_write
 
     def on_cycle_start(self, run) -> None:
         rank, epoch, cycle = run.rank, run.loop["epoch"], run.loop["cycle"]

@@ -83,9 +83,22 @@ def snapshot(folder):
 @pytest.mark.slow
 def test_resume_refuses_options_that_define_the_run(finished_run):
     before = snapshot(finished_run)
-    proc = train(["--resume", str(finished_run), "--env_name", "FetchSlide-v1", "--n_cycles", "3"])
+    proc = train(["--resume", str(finished_run), "--env_name", "FetchSlide-v1", "--n_cycles", "3",
+                  "--param", "hidden=64", "--param", "n_batches=2"])
     assert proc.returncode == 2
-    assert "--env_name, --n_cycles cannot change on resume" in proc.stderr
+    assert ("--env_name is FetchPush-v1 there, FetchSlide-v1 here; --n_cycles is 2 there, 3 here; "
+            "--param hidden is 32 there, 64 here (only --n_epochs") in proc.stderr.splitlines()[-1]
+    assert snapshot(finished_run) == before
+
+
+@pytest.mark.slow
+def test_resume_accepts_the_command_that_started_the_run_repeated(finished_run):
+    # as `make train ARGS="--resume D"` (which adds --logging True) or the first command with --resume added
+    before = snapshot(finished_run)
+    proc = train([*TINY, "--n_epochs", "1", "--logdir", str(finished_run), "--logging", "True", "--binding", "none",
+                  "--resume", str(finished_run)])
+    assert proc.returncode == 0, proc.stderr
+    assert "has finished its 1 epochs; nothing to do" in proc.stdout
     assert snapshot(finished_run) == before
 
 

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,7 +145,8 @@ def test_sigterm_on_one_rank_checkpoints_every_rank_and_resume_matches(tmp_path)
     stopped = train([*args, "--logdir", str(tmp_path / "cut")], mpi=2,
                     fault="rank:1,epoch:0,cycle:1,kind:term")
     assert stopped.returncode == 143, stopped.stdout + stopped.stderr
-    assert "Signal SIGTERM: checkpoint written at epoch 0, cycle 2" in stopped.stdout
+    assert "Signal SIGTERM: checkpoint written at epoch 0, cycle 2; resume with: mpiexec -n 2 " in stopped.stdout
+    assert f"-m music.train --resume {tmp_path / 'cut'}" in stopped.stdout
     manifest = json.loads((tmp_path / "cut" / "checkpoints" / "manifest.json").read_text())
     assert (manifest["epoch"], manifest["cycle"], manifest["ranks"]) == (0, 2, 2)
     resumed = train(["--resume", str(tmp_path / "cut")], mpi=2)
@@ -153,6 +155,86 @@ def test_sigterm_on_one_rank_checkpoints_every_rank_and_resume_matches(tmp_path)
     assert rows(tmp_path / "cut") == rows(tmp_path / "whole")
     wrong = train(["--resume", str(tmp_path / "cut")])  # 1 rank for a 2-rank checkpoint
     assert wrong.returncode == 2 and "written by 2 ranks, this run has 1" in wrong.stderr
+
+
+def processes_of(logdir) -> list[int]:
+    """The live processes whose command line names ``logdir`` (launcher, mpiexec, ranks)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and str(logdir) in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def gone_within(logdir, seconds: float) -> bool:
+    deadline = time.time() + seconds
+    while processes_of(logdir):
+        if time.time() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+@pytest.mark.mpi
+def test_a_rank_killed_between_the_rank_files_and_the_manifest_resumes_from_the_last_complete_checkpoint(tmp_path):
+    # kill -9 of rank 0 when every rank has written its file of the epoch-2 checkpoint and the
+    # manifest naming them is next: the epoch-1 checkpoint must stay whole and resume exactly
+    args = [*SMALL, "--n_epochs", "3"]
+    whole = train([*args, "--logdir", str(tmp_path / "whole")], mpi=2)
+    assert whole.returncode == 0, whole.stderr
+    cut = tmp_path / "cut"
+    killed = train([*args, "--logdir", str(cut)], mpi=2, fault="rank:0,epoch:2,cycle:0,kind:kill_before_manifest",
+                   timeout=120)
+    assert killed.returncode != 0 and killed.seconds < 60, killed.stdout + killed.stderr
+    assert gone_within(cut, 60)
+    assert {p.name for p in (cut / "checkpoints").glob("rank*-e2c0.npz")} == {"rank0-e2c0.npz", "rank1-e2c0.npz"}
+    manifest = json.loads((cut / "checkpoints" / "manifest.json").read_text())
+    assert (manifest["epoch"], manifest["cycle"]) == (1, 0)
+    resumed = train(["--resume", str(cut)], mpi=2)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "Resuming from the checkpoint of epoch 1, cycle 0" in resumed.stdout
+    assert digest(cut) == digest(tmp_path / "whole") and rows(cut) == rows(tmp_path / "whole")
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("how, status", [("ctrl-c", 130), ("sigterm", 143), ("sigkill", -9)])
+def test_a_num_cpu_launcher_interrupted_leaves_no_process_and_a_checkpoint_that_resumes_exactly(tmp_path, how,
+                                                                                              status):
+    # --num_cpu 2 starts mpiexec itself. Ctrl-C (SIGINT to the terminal's process group), a
+    # scheduler's SIGTERM to the launcher alone, or kill -9 of the launcher: the ranks write a
+    # checkpoint and every process is gone within 60 s; the run resumes bit for bit.
+    import signal
+
+    args = [*SMALL, "--n_epochs", "5", "--num_cpu", "2"]
+    whole = train([*args, "--logdir", str(tmp_path / "whole")])
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    cut = tmp_path / "cut"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    launcher = subprocess.Popen([sys.executable, "-m", "music.train", *args, "--logdir", str(cut)], cwd=REPO, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    manifest = cut / "checkpoints" / "manifest.json"
+    deadline = time.time() + 300
+    while not (manifest.exists() and json.loads(manifest.read_text())["epoch"] >= 1):
+        assert launcher.poll() is None and time.time() < deadline, launcher.stdout.read()
+        time.sleep(0.05)
+    if how == "ctrl-c":
+        os.killpg(launcher.pid, signal.SIGINT)
+    else:
+        launcher.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGKILL)
+    out, _ = launcher.communicate(timeout=120)
+    assert launcher.returncode == status, out
+    assert gone_within(cut, 60), processes_of(cut)
+    assert "Traceback" not in out
+    stopped = json.loads(manifest.read_text())
+    hint = f"-m music.train --num_cpu 2 --resume {cut}"  # the form that started it, as the log says
+    assert stopped["epoch"] < 5 and hint in (cut / "log.txt").read_text()
+    resumed = train(["--num_cpu", "2", "--resume", str(cut)])
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"Resuming from the checkpoint of epoch {stopped['epoch']}, cycle {stopped['cycle']}" in resumed.stdout
+    assert digest(cut) == digest(tmp_path / "whole") and rows(cut) == rows(tmp_path / "whole")
 
 
 def test_second_signal_exits_at_once():
