@@ -1,5 +1,6 @@
 # One-command set-up: every target creates the virtual environment if it is missing.
-#   make test    run the test suite (what CI runs)
+#   make test    run the test suite (what CI runs), then its fast bit-exactness tests under other kernels
+#   make test-portable   every bit-exactness test (slow ones too) under each kernel setting of PORTABLE
 #   make train   train SAC+MUSIC on FetchPickAndPlace with the original's defaults (logs/ ...);
 #                extra options: make train ARGS="--env_name FetchPush-v1 --note SAC --num_cpu 2"
 #   make lint    ruff
@@ -13,7 +14,11 @@ comma := ,
 EXTRAS ?= dev$(if $(filter mpich,$(MPI)),$(comma)mpich,)
 BIN := $(VENV)/bin
 
-.PHONY: venv test test-fast lint train
+# Kernel choices standing in for other CPUs: oneDNN limited to AVX2 (a CPU without AVX-512),
+# to SSE4.1, and oneDNN off (TensorFlow's Eigen kernels). docs/deviations.md, "Bit-exactness".
+PORTABLE := ONEDNN_MAX_CPU_ISA=AVX2 ONEDNN_MAX_CPU_ISA=SSE41 TF_ENABLE_ONEDNN_OPTS=0
+
+.PHONY: venv test test-fast test-portable lint train
 
 $(BIN)/.installed: requirements.txt requirements-mpich.txt requirements-dev.txt setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +32,12 @@ test: venv
 	$(BIN)/python -m ruff check music tests experiments launch benchmarks
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/python -m pytest -q tests
+	for setting in $(PORTABLE); do echo "== $$setting"; \
+		env $$setting $(BIN)/python -m pytest -q -p no:cacheprovider -m "bitexact and not slow" tests || exit 1; done
+
+test-portable: venv
+	for setting in $(PORTABLE); do echo "== $$setting"; \
+		env $$setting $(BIN)/python -m pytest -q -p no:cacheprovider -m bitexact tests || exit 1; done
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow" tests

@@ -7,7 +7,10 @@ random states (numpy, TF, every env), the log histories, the rollout counters an
 default, the replay buffer. Rank 0 then writes ``checkpoints/manifest.json`` naming the
 epoch and cycle to continue from and the sha256 of every rank file. Every file is
 written to a temporary name, flushed and renamed, and the manifest comes last, so a
-run killed at any moment leaves the previous complete checkpoint readable.
+run killed at any moment leaves the previous complete checkpoint readable. The one
+before it stays too (``previous.json`` names its files): a checkpoint damaged later on
+disk leaves a whole one to resume from (``verified_manifest``), at the cost of twice the
+disk of one checkpoint.
 
 No pickle: arrays go into .npz, everything else into JSON, so loading a checkpoint runs
 no code from the file. The components produce and restore their own state
@@ -120,16 +123,70 @@ def save(logdir: Path, comm, workers, loop: dict, with_buffer: bool = True) -> l
                     "files": [f"rank{r}-{key}.npz" for r in range(ranks)],
                     "sha256": [digest for process in digests for digest in process],
                     "with_buffer": with_buffer}
-        atomic_write(folder / "manifest.json", lambda f: f.write(json.dumps(manifest, indent=1).encode()))
-        for old in folder.glob("rank*-e*c*.npz"):  # rank files of earlier checkpoints
-            if old.name not in manifest["files"]:
+        latest = folder / "manifest.json"
+        if latest.exists() and json.loads(latest.read_text()).get("files") != manifest["files"]:
+            atomic_write(folder / PREVIOUS, lambda f: f.write(latest.read_bytes()))
+        atomic_write(latest, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
+        kept = set(manifest["files"]) | set(_files_named(folder / PREVIOUS))
+        for old in folder.glob("rank*-e*c*.npz"):  # rank files of older checkpoints
+            if old.name not in kept:
                 old.unlink(missing_ok=True)
     comm.Barrier()
     return paths
 
 
-def read_manifest(logdir: Path) -> dict:
-    path = checkpoint_dir(logdir) / "manifest.json"
+PREVIOUS = "previous.json"  # the manifest of the checkpoint before the latest
+
+
+def _files_named(path: Path) -> list[str]:
+    try:
+        return list(json.loads(path.read_text())["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def damage(logdir: Path, manifest: dict) -> str | None:
+    """What is wrong with the files of ``manifest`` (missing, or sha256 not the recorded one), else None."""
+    folder = checkpoint_dir(logdir)
+    for name, recorded in zip(manifest["files"], manifest["sha256"], strict=False):
+        path = folder / name
+        if not path.exists():
+            return f"checkpoint file {path} is missing"
+        if file_sha256(path) != recorded:
+            return f"checkpoint file {path} is damaged (sha256 differs from the manifest)"
+    if len(manifest["files"]) != len(manifest["sha256"]) or len(manifest["files"]) != manifest["ranks"]:
+        return f"the manifest in {folder} does not name one file per rank"
+    return None
+
+
+def verified_manifest(logdir: Path) -> tuple[dict, str | None]:
+    """The manifest of the newest checkpoint whose every file is whole (sha256 checked), and
+    None, or the reason the latest one was passed over for the previous one. Raises
+    ``CheckpointError`` with the latest's problem if neither is whole."""
+    try:
+        manifest = read_manifest(logdir)
+        problem = damage(logdir, manifest)
+    except CheckpointError as err:
+        if not (checkpoint_dir(logdir) / PREVIOUS).exists():
+            raise
+        problem = str(err)
+    if problem is None:
+        return manifest, None
+    previous_path = checkpoint_dir(logdir) / PREVIOUS
+    if previous_path.exists():
+        try:
+            previous = read_manifest(logdir, previous_path.name)
+        except CheckpointError:
+            previous = None
+        if previous is not None and damage(logdir, previous) is None:
+            return previous, (f"{problem}; resuming from the checkpoint before it (epoch {previous['epoch']}, "
+                              f"cycle {previous['cycle']})")
+    raise CheckpointError(f"{problem}, and no earlier whole checkpoint is left; start the run again in a new "
+                          "folder")
+
+
+def read_manifest(logdir: Path, name: str = "manifest.json") -> dict:
+    path = checkpoint_dir(logdir) / name
     if not path.exists():
         raise CheckpointError(f"no checkpoint in {logdir} ({path} does not exist); was the run started "
                               "by this version of music.train with checkpoints on?")
@@ -142,9 +199,10 @@ def read_manifest(logdir: Path) -> dict:
     return manifest
 
 
-def load_rank(logdir: Path, rank: int, size: int) -> tuple[dict, dict, dict]:
-    """(manifest, arrays, meta) of this rank, checked against the manifest's sha256."""
-    manifest = read_manifest(logdir)
+def load_rank(logdir: Path, rank: int, size: int, manifest: dict | None = None) -> tuple[dict, dict, dict]:
+    """(manifest, arrays, meta) of this rank, checked against the sha256 of ``manifest`` (default:
+    the latest)."""
+    manifest = read_manifest(logdir) if manifest is None else manifest
     if manifest["ranks"] != size:
         raise CheckpointError(f"the checkpoint in {logdir} was written by {manifest['ranks']} ranks; resume it "
                               f"with as many ranks x workers per rank (this run has {size})")

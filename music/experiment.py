@@ -217,12 +217,14 @@ def workers_per_rank(args, given: set[str], params: dict | None = None) -> int:
     return value
 
 
-def resume_params(args, size: int, given: set[str]) -> tuple[dict, Path]:
-    """Parameters and folder of the run to continue; checks that its checkpoint fits.
+def resume_params(args, size: int, given: set[str]) -> tuple[dict, Path, dict, str | None]:
+    """Parameters, folder and checkpoint manifest of the run to continue, and why an older
+    checkpoint than the latest is used (None if it is not); checks, before anything is
+    written, that the checkpoint is whole (every file's sha256) and fits this launch.
 
     Options that define the run (``FIXED_ON_RESUME``) may only repeat the run's own values.
     """
-    from music.checkpoint import CheckpointError, read_manifest
+    from music.checkpoint import CheckpointError, verified_manifest
 
     logdir = Path(args.resume)
     try:
@@ -236,7 +238,7 @@ def resume_params(args, size: int, given: set[str]) -> tuple[dict, Path]:
         raise BadInput(f"--resume continues {logdir} with its own settings; {'; '.join(changed)} (only --n_epochs, "
                        "--workers_per_rank and the checkpoint options can change on resume)")
     try:
-        manifest = read_manifest(logdir)
+        manifest, fallback = verified_manifest(logdir)
     except CheckpointError as err:
         raise BadInput(f"--resume: {err}") from None
     workers = workers_per_rank(args, given, params)
@@ -250,7 +252,7 @@ def resume_params(args, size: int, given: set[str]) -> tuple[dict, Path]:
     # A run started before mi_end_mode existed fed the live MI scale to the critic target:
     # it continues that way (see docs/deviations.md).
     params.setdefault("mi_end_mode", "drop")
-    return params, logdir
+    return params, logdir, manifest, fallback
 
 
 def changed_on_resume(args, given: set[str], params: dict, logdir: Path) -> list[str]:
@@ -331,9 +333,10 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
     policy_to_load = None
     given = given_options(argv)
     logdir = None if args.resume else choose_logdir(args, comm)
+    manifest = fallback = None
     try:
         if args.resume:
-            params, logdir = resume_params(args, size, given)
+            params, logdir, manifest, fallback = resume_params(args, size, given)
         else:
             params = resolve_params(args, given)
             params["workers_per_rank"] = workers_per_rank(args, given)
@@ -348,10 +351,7 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
             return fail("music.train", first_error)
         return EXIT_BAD_INPUT
     if args.resume:
-        from music.checkpoint import read_manifest
-
-        done = read_manifest(logdir)
-        if done["epoch"] >= params["n_epochs"] and done["cycle"] == 0:
+        if manifest["epoch"] >= params["n_epochs"] and manifest["cycle"] == 0:
             if rank == 0:
                 print(f"music.train: {logdir} has finished its {params['n_epochs']} epochs; nothing to do "
                       f"(--n_epochs {params['n_epochs'] + 10} would extend it)", flush=True)
@@ -377,12 +377,12 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
     comm.Barrier()
     install_excepthook(comm, logdir)
     loop = None
-    if args.resume:
-        manifest = checkpoint.read_manifest(logdir)
-        if rank == 0:
-            truncate_progress(logdir, manifest["epoch"])
+    if args.resume and rank == 0:
+        truncate_progress(logdir, manifest["epoch"])
     logger = Logger(logdir, active=rank == 0)
     logger.info(f"Logging to {logdir}")
+    if fallback:
+        logger.info(f"warning: {fallback}")
     if args.resume:
         logger.info(f"Resuming from the checkpoint of epoch {manifest['epoch']}, cycle {manifest['cycle']}")
     hosts = comm.allgather(socket.gethostname())
@@ -441,7 +441,7 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
         try:
             for index, worker in enumerate(workers):
                 stands_for = global_rank(comm, workers_per_process, index)
-                _, arrays, meta = checkpoint.load_rank(logdir, stands_for, size * workers_per_process)
+                _, arrays, meta = checkpoint.load_rank(logdir, stands_for, size * workers_per_process, manifest)
                 loop = checkpoint.restore(*worker, arrays, meta, f"{logdir} (rank {stands_for})")
         except checkpoint.CheckpointError as err:
             error = f"--resume: {err}"

@@ -116,6 +116,29 @@ def _clock(seconds: float) -> str:
     return str(datetime.timedelta(seconds=int(max(0.0, seconds))))
 
 
+def launcher_terminal(pid: int | None = None, hops: int = 3) -> bool:
+    """Whether this process's output ends on a terminal through the pipes of its launchers
+    (a rank -> hydra's proxy -> mpiexec -> the shell): going up the parent processes, the
+    first standard output that is not a pipe decides (a terminal: yes; a file, /dev/null, a
+    socket: no). Linux only (``/proc``); elsewhere False."""
+    pid = os.getpid() if pid is None else pid
+    for _ in range(hops + 1):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/1")
+        except OSError:
+            return False
+        if not target.startswith("pipe:"):
+            return target.startswith(("/dev/pts/", "/dev/tty"))
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            pid = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state: the parent's pid
+        except (OSError, ValueError, IndexError):
+            return False
+        if pid <= 1:
+            return False
+    return False
+
+
 class CycleProgress:
     """Progress within an epoch on the console: cycles done, seconds per cycle, ETA of the epoch and run.
 
@@ -133,9 +156,16 @@ class CycleProgress:
 
     @staticmethod
     def wanted(mode: str, stream=None) -> bool:
-        """``on``, ``off``, or ``auto``: on when the output is a terminal."""
+        """``on``, ``off``, or ``auto``: on when the output is a terminal, also through an MPI
+        launcher (``launcher_terminal``): a rank's stdout is the launcher's pipe, never a terminal."""
+        if mode != "auto":
+            return mode == "on"
         stream = stream or sys.stdout
-        return mode == "on" or (mode == "auto" and hasattr(stream, "isatty") and stream.isatty())
+        if hasattr(stream, "isatty") and stream.isatty():
+            return True
+        from music.mpi_launch import inside_mpi_launcher
+
+        return stream is sys.stdout and inside_mpi_launcher() and launcher_terminal()
 
     def start_epoch(self, first_cycle: int) -> None:
         self._epoch_start = time.perf_counter()

@@ -303,6 +303,7 @@ def test_only_finetune_normalizers_loads_the_statistics_the_original_leaves_fres
     assert pretrained_scopes(True, False) == ["state_mi", "main", "target"]  # the original's -f, in its order
 
 
+@pytest.mark.bitexact
 @pytest.mark.parametrize("sac", [True, False])
 def test_pickle_round_trip_in_a_fresh_process_acts_identically(tmp_path, sac):
     agent = make_agent(sac=sac)

@@ -133,6 +133,7 @@ def test_skill_discriminator_training_lowers_cross_entropy():
     assert before > 0.9 and after < 0.3, (before, after)
 
 
+@pytest.mark.bitexact
 def test_steps_with_the_parameters_from_the_gradient_graph_equal_steps_that_read_them():
     # The gradient graphs return the networks' current parameters so that the Adam step need
     # not read them: the same bits as an update that reads them itself.
@@ -187,6 +188,7 @@ def mine_pair():
     return agent, graph(run, [tf.TensorSpec([None, None, 6], tf.float32), tf.TensorSpec([None], tf.int32)])
 
 
+@pytest.mark.bitexact
 @pytest.mark.parametrize("batch,tau", SHAPES)
 def test_mine_estimate_and_gradient_equal_the_authors_graph_bit_for_bit_at_every_shape(mine_pair, batch, tau):
     # Both run the same ops on the same shapes in the same order (T over all 2 tau rows, as

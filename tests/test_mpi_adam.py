@@ -40,6 +40,7 @@ def test_ten_steps_equal_numpy_adam():
     assert adam.t == 10 and not np.allclose(theta, theta0)
 
 
+@pytest.mark.bitexact
 def test_steps_are_bit_identical_to_the_originals_float32_expressions():
     # baselines' MpiAdam: m and v updated in float32, the step (float64 step size) and
     # theta + step in float64, rounded to float32 when the variables are written.
@@ -60,6 +61,7 @@ def test_steps_are_bit_identical_to_the_originals_float32_expressions():
         np.testing.assert_array_equal(adam.v, v)
 
 
+@pytest.mark.bitexact
 def test_step_into_a_given_buffer_equals_the_returned_array_and_allocates_no_vector():
     # Training writes both networks' new parameters into one reused buffer: a fresh
     # parameter-sized vector per step costs page faults (docs/performance.md). numpy

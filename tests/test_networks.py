@@ -8,6 +8,7 @@ from music.networks import Dense
 from music.tf_util import graph
 
 
+@pytest.mark.bitexact
 @pytest.mark.parametrize("shape", [(256, 256), (64, 102, 128)], ids=["batch", "batch x time"])
 def test_bias_gradient_is_the_row_by_row_sum_of_the_original(shape):
     # The original's layers add the bias with BiasAdd, whose gradient (BiasAddGrad) sums the

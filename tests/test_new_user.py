@@ -162,6 +162,45 @@ def test_progress_line_counts_cycles_and_estimates():
     assert "3 to go" in progress.run_eta(epochs_done=1, epoch_seconds=60.0)
 
 
+def on_a_terminal(cmd, timeout=300) -> str:
+    """What ``cmd`` prints on a terminal (a pseudo-terminal), as a user running it would see."""
+    import pty
+    import select
+    import time
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(REPO)
+        os.execvpe(cmd[0], cmd, env)
+    out, deadline = b"", time.time() + timeout
+    while time.time() < deadline:
+        if select.select([fd], [], [], 1.0)[0]:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    os.waitpid(pid, 0)
+    os.close(fd)
+    return out.decode(errors="replace")
+
+
+@pytest.mark.slow
+@pytest.mark.mpi
+@pytest.mark.parametrize("launch", ["mpiexec", "num_cpu"])
+def test_the_progress_line_shows_on_a_terminal_under_mpi_and_not_in_a_file(launch, tmp_path):
+    args = [*TINY, "--n_epochs", "1"]
+    python = [sys.executable, "-m", "music.train"]
+    cmd = [mpiexec(), "-n", "2", *python, *args] if launch == "mpiexec" else [*python, "--num_cpu", "2", *args]
+    shown = on_a_terminal([*cmd, "--logdir", str(tmp_path / "tty")])
+    assert "epoch 1/1 [##########          ] cycle 1/2" in shown and "run ETA" in shown, shown
+    to_file = train([*args, "--logdir", str(tmp_path / "file")], mpi=2)  # stdout a pipe to this test
+    assert to_file.returncode == 0 and "cycle 1/2" not in to_file.stdout
+
+
 def test_object_motion_counts_settling_as_none():
     rest = np.full((2, 51, 3), [1.3, 0.75, 0.425])
     rest[:, 1:, 2] -= 2e-8  # the block settles: no motion

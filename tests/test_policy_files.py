@@ -21,6 +21,7 @@ def greedy_action(policy):
     return u, np.array(recorded["greedy_action"], dtype=np.float32)
 
 
+@pytest.mark.bitexact
 @pytest.mark.parametrize("name", ["policy_format1.pkl", "policy_format1.npz"])
 def test_format1_policy_files_load_and_act_as_written(name, tmp_path):
     from music.policy_files import load_policy
@@ -39,6 +40,7 @@ def test_format1_policy_files_load_and_act_as_written(name, tmp_path):
     assert policy.params.noise_eps == 0.2  # not recorded in format 1 files: the default
 
 
+@pytest.mark.bitexact
 def test_format2_round_trip_keeps_params_run_facts_and_actions(tmp_path):
     import cloudpickle
 

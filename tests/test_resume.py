@@ -50,6 +50,7 @@ def full_run(tmp_path_factory):
     return logdir
 
 
+@pytest.mark.bitexact
 def test_same_seed_same_numbers(full_run, tmp_path):
     again = tmp_path / "again"
     proc = train([*SMALL, "--n_epochs", "3", "--logdir", str(again)])
@@ -58,6 +59,7 @@ def test_same_seed_same_numbers(full_run, tmp_path):
     assert digest(again) == digest(full_run)
 
 
+@pytest.mark.bitexact
 def test_resume_continues_bit_exactly_without_duplicate_rows(full_run, tmp_path):
     part = tmp_path / "part"
     assert train([*SMALL, "--n_epochs", "1", "--logdir", str(part)]).returncode == 0
@@ -138,6 +140,7 @@ def test_keep_policies_prunes_old_periodic_files(full_run):
     assert not {"policy_0.pkl", "policy_1.pkl", "policy_0.npz"} & names
 
 
+@pytest.mark.bitexact
 def test_sigterm_on_one_rank_checkpoints_every_rank_and_resume_matches(tmp_path):
     args = [*SMALL, "--n_epochs", "2"]
     whole = train([*args, "--logdir", str(tmp_path / "whole")], mpi=2)
@@ -178,6 +181,7 @@ def gone_within(logdir, seconds: float) -> bool:
     return True
 
 
+@pytest.mark.bitexact
 @pytest.mark.mpi
 def test_a_rank_killed_between_the_rank_files_and_the_manifest_resumes_from_the_last_complete_checkpoint(tmp_path):
     # kill -9 of rank 0 when every rank has written its file of the epoch-2 checkpoint and the
@@ -199,6 +203,7 @@ def test_a_rank_killed_between_the_rank_files_and_the_manifest_resumes_from_the_
     assert digest(cut) == digest(tmp_path / "whole") and rows(cut) == rows(tmp_path / "whole")
 
 
+@pytest.mark.bitexact
 @pytest.mark.mpi
 @pytest.mark.parametrize("how, status", [("ctrl-c", 130), ("sigterm", 143), ("sigkill", -9)])
 def test_a_num_cpu_launcher_interrupted_leaves_no_process_and_a_checkpoint_that_resumes_exactly(tmp_path, how,
@@ -273,16 +278,44 @@ def test_mine_nan_names_epoch_and_cycle_and_keeps_the_last_checkpoint(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_damaged_or_foreign_checkpoints_are_refused(full_run, tmp_path):
+def test_a_damaged_checkpoint_is_found_before_anything_is_written_and_the_one_before_it_resumes(full_run, tmp_path):
+    # two checkpoints are kept (the latest and the one before), older rank files are deleted
+    folder = full_run / "checkpoints"
+    latest, previous = (json.loads((folder / name).read_text()) for name in ("manifest.json", "previous.json"))
+    assert (latest["epoch"], previous["epoch"]) == (3, 2)
+    assert sorted(p.name for p in folder.glob("rank*.npz")) == ["rank0-e2c0.npz", "rank0-e3c0.npz"]
+    # the latest damaged on disk: the run goes on from the one before, says so, and ends as it did
     damaged = tmp_path / "damaged"
     shutil.copytree(full_run, damaged)
-    rank_file = next((damaged / "checkpoints").glob("rank0-*.npz"))
-    rank_file.write_bytes(rank_file.read_bytes()[:1000])  # truncated
-    proc = train(["--resume", str(damaged), "--n_epochs", "4"])  # more to do
-    assert proc.returncode == 2 and "damaged (sha256 differs from the manifest)" in proc.stderr
-    (damaged / "checkpoints" / "manifest.json").write_bytes(os.urandom(200))
-    proc = train(["--resume", str(damaged), "--n_epochs", "4"])  # more to do
+    truncate(damaged / "checkpoints" / "rank0-e3c0.npz")
+    proc = train(["--resume", str(damaged)])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (f"warning: checkpoint file {damaged / 'checkpoints' / 'rank0-e3c0.npz'} is damaged (sha256 differs from "
+            "the manifest); resuming from the checkpoint before it (epoch 2, cycle 0)") in proc.stdout
+    assert digest(damaged) == digest(full_run) and rows(damaged) == rows(full_run)
+    # both damaged: refused at once, before anything is written (log.txt, TensorBoard, progress.csv)
+    both = tmp_path / "both"
+    shutil.copytree(full_run, both)
+    for name in ("rank0-e2c0.npz", "rank0-e3c0.npz"):
+        truncate(both / "checkpoints" / name)
+    before = {str(p): p.stat().st_mtime_ns for p in both.rglob("*")}
+    proc = train(["--resume", str(both), "--n_epochs", "4"])  # more to do
+    assert proc.returncode == 2 and proc.stderr.strip().endswith(
+        "rank0-e3c0.npz is damaged (sha256 differs from the manifest), and no earlier whole checkpoint is left; "
+        "start the run again in a new folder"), proc.stderr
+    assert {str(p): p.stat().st_mtime_ns for p in both.rglob("*")} == before
+    (both / "checkpoints" / "manifest.json").write_bytes(os.urandom(200))
+    proc = train(["--resume", str(both), "--n_epochs", "4"])
     assert proc.returncode == 2 and "manifest.json is damaged" in proc.stderr
+
+
+def truncate(path):
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def test_foreign_checkpoints_are_refused(full_run, tmp_path):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(full_run, damaged)
     # a checkpoint of another network size dropped into this run folder
     other = tmp_path / "other"
     assert train([*SMALL, "--n_epochs", "1", "--param", "hidden=16", "--logdir", str(other)]).returncode == 0

@@ -14,6 +14,7 @@ def train_a_little(agent, rng, steps=3):
     agent.update_target_net()
 
 
+@pytest.mark.bitexact
 def test_agent_state_round_trip_continues_bit_exactly():
     a = make_agent(hidden=16, batch_size=16)
     train_a_little(a, np.random.default_rng(0))

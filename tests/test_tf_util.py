@@ -17,6 +17,7 @@ def make_graph():
     return Graph(affine, [tf.TensorSpec([None, 3], tf.float32), tf.TensorSpec([None], tf.int32)]), weight
 
 
+@pytest.mark.bitexact
 def test_the_flat_call_equals_tensorflows_own_call_bit_for_bit():
     graph, weight = make_graph()
     x = np.random.default_rng(0).normal(size=(5, 3))  # float64: converted to float32 as TF converts it

@@ -54,6 +54,7 @@ def test_two_rank_run_writes_every_output(two_rank_run):
     assert "| test/success_rate" in proc.stdout and "FetchPush-v1 -> FetchPush-v4" in proc.stdout
 
 
+@pytest.mark.bitexact
 def test_both_ranks_end_with_identical_weights(two_rank_run):
     logdir, _ = two_rank_run
     line = [x for x in (logdir / "log.txt").read_text().splitlines() if x.startswith("final weights identical")][0]

@@ -3,6 +3,7 @@
 import csv
 
 import numpy as np
+import pytest
 from fake_env import FakeGoalEnv
 from mpi4py import MPI
 
@@ -80,6 +81,7 @@ def test_hooks_run_in_the_loops_order_and_the_outputs_are_written(tmp_path):
     assert checkpoint.read_manifest(tmp_path)["epoch"] == 2
 
 
+@pytest.mark.bitexact
 def test_same_seed_same_weights_and_resume_continues_exactly(tmp_path):
     full = run_loop(tmp_path / "full", 2)
     again = run_loop(tmp_path / "again", 2)

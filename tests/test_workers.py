@@ -66,6 +66,7 @@ def _group_of(k: int, hidden: int = 32):
     return owner, workers
 
 
+@pytest.mark.bitexact
 def test_one_graph_call_for_all_workers_equals_their_separate_calls_bit_for_bit():
     from music.mpi_util import tree_sum
 
@@ -133,6 +134,7 @@ def rows(logdir):
             for r in csv.DictReader(open(logdir / "progress.csv"))]
 
 
+@pytest.mark.bitexact
 @pytest.mark.slow
 @pytest.mark.mpi
 @pytest.mark.parametrize("processes, workers, ranks", [(1, 2, 2), (2, 2, 4)])
