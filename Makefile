@@ -3,6 +3,7 @@
 #   make test-portable   every bit-exactness test (slow ones too) under each kernel setting of PORTABLE
 #   make train   train SAC+MUSIC on FetchPickAndPlace with the original's defaults (logs/ ...);
 #                extra options: make train ARGS="--env_name FetchPush-v1 --note SAC --num_cpu 2"
+#   make resume LOGDIR=logs/<run>   continue a run from its checkpoint, on as many ranks as it had
 #   make lint    ruff
 # Cluster users with their own MPI: `make venv MPI=system` skips the mpich wheel.
 # The Dockerfile installs with this same `venv` target (EXTRAS=mpich, no dev tools).
@@ -18,7 +19,7 @@ BIN := $(VENV)/bin
 # to SSE4.1, and oneDNN off (TensorFlow's Eigen kernels). docs/deviations.md, "Bit-exactness".
 PORTABLE := ONEDNN_MAX_CPU_ISA=AVX2 ONEDNN_MAX_CPU_ISA=SSE41 TF_ENABLE_ONEDNN_OPTS=0
 
-.PHONY: venv test test-fast test-portable lint train
+.PHONY: venv test test-fast test-portable lint train resume
 
 $(BIN)/.installed: requirements.txt requirements-mpich.txt requirements-dev.txt setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,3 +49,7 @@ lint: venv
 
 train: venv
 	$(BIN)/python -m music.train --logging True $(ARGS)
+
+resume: venv
+	@test -n "$(LOGDIR)" || { echo "make resume: give the run's folder, e.g. make resume LOGDIR=logs/<run>"; exit 2; }
+	$(BIN)/python -m music.train --resume $(LOGDIR) $(ARGS)

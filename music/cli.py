@@ -32,8 +32,16 @@ def fail(prog: str, message: object, status: int = EXIT_BAD_INPUT) -> int:
     return status
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows an option's default, unless there is none (None) or its help says it already."""
+
+    def _get_help_string(self, action):
+        if action.default is None or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parser(prog: str, description: str, **kwargs) -> argparse.ArgumentParser:
     """An argument parser that shows every default and refuses abbreviated options."""
-    return argparse.ArgumentParser(prog=prog, description=description,
-                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False,
-                                   **kwargs)
+    return argparse.ArgumentParser(prog=prog, description=description, formatter_class=DefaultsFormatter,
+                                   allow_abbrev=False, **kwargs)

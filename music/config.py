@@ -247,7 +247,9 @@ def shipped_weights(name: str, env_name: str, note: str, root: Path = SHIPPED_WE
     if len(parts) != 3 or not parts[2].startswith("seed"):
         raise ParamsError(f"load_weight {name!r}: expected pretrained:seed<k> or pretrained:<task>/<variant>/seed<k>")
     folder = root.joinpath(*parts)
-    found = sorted(folder.glob("policy_*_weight.npz"))
+    # the final weights: the highest epoch (a campaign may also ship weights of earlier epochs)
+    found = sorted(folder.glob("policy_*_weight.npz"), key=lambda p: int(p.name.split("_")[1])
+                   if p.name.split("_")[1].isdigit() else -1)
     if not found:
         raise ParamsError(f"load_weight {name!r}: no shipped weights in {folder} (the campaign has not exported "
                           "them); train the pretraining run yourself and point load_weight at its policy file")

@@ -117,6 +117,23 @@ def evaluate_policy(policy, episodes: int, seed: int = 0, mode: str = "test") ->
     return summary
 
 
+def summary_line(summary: dict, mode: str, episodes: int) -> str:
+    """The one line ``main`` prints; the object figures only where the task has an object (a
+    task without a height of it, like MusicPointPush-v0, has no lift or table to fall off)."""
+    parts = [f"{summary['env_name']}, {mode} mode, {episodes} episodes, goals {summary['goals']}: "
+             f"success {summary['success_rate']:.3f} (95% CI {summary['success_ci95_low']:.3f}-"
+             f"{summary['success_ci95_high']:.3f})"]
+    if np.isfinite(summary["object_displacement_mean"]):
+        parts.append(f"object displacement {summary['object_displacement_mean']:.4f} m")
+    if np.isfinite(summary["object_lifted"]):
+        parts.append(f"lift {summary['object_lift_mean']:.4f} m, lifted {summary['object_lifted']:.2f}, off the "
+                     f"table {summary['object_fell']:.2f} (displacement of the others "
+                     f"{summary['object_displacement_on_table']:.4f} m)")
+    if np.isfinite(summary["mi_reward_mean"]):
+        parts.append(f"MI reward {summary['mi_reward_mean']:.4f}")
+    return ", ".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser("python -m music.evaluate", __doc__.split("\n\n")[0])
     p.add_argument("policy_file", help="policy_*.npz (no pickle) or policy_*.pkl")
@@ -137,13 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                            Path(args.mine) if args.mine else None)
     except PolicyFileError as err:
         return fail("music.evaluate", err)
-    print(f"{summary['env_name']}, {args.mode} mode, {args.episodes} episodes, goals {summary['goals']}: "
-          f"success {summary['success_rate']:.3f} (95% CI {summary['success_ci95_low']:.3f}-"
-          f"{summary['success_ci95_high']:.3f}), object displacement {summary['object_displacement_mean']:.4f} m, "
-          f"lift {summary['object_lift_mean']:.4f} m, lifted {summary['object_lifted']:.2f}, "
-          f"off the table {summary['object_fell']:.2f} (displacement of the others "
-          f"{summary['object_displacement_on_table']:.4f} m), "
-          f"MI reward {summary['mi_reward_mean']:.4f}")
+    print(summary_line(summary, args.mode, args.episodes))
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1) + "\n")
     if args.csv:

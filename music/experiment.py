@@ -171,13 +171,13 @@ def resolve_load_weight(params: dict, seed: int) -> Path | None:
             raise BadInput(f"load_weight lists {len(value)} policies (one per seed) but --seed is {seed}; "
                            "add one for this seed or pick a seed in range")
         value = value[seed]
-    from music.save_weight import saved_weights, weights_file
+    from music.save_weight import saved_weights, weights_file, weights_source
 
     if value.startswith("pretrained:"):
         from music.config import ParamsError, shipped_weights
 
         try:
-            return shipped_weights(value, params["env_name"], params["note"])
+            return weights_source(shipped_weights(value, params["env_name"], params["note"]))
         except ParamsError as err:
             raise BadInput(str(err)) from None
     path = Path(value)
@@ -185,7 +185,7 @@ def resolve_load_weight(params: dict, seed: int) -> Path | None:
         raise BadInput(f"load_weight {path} does not exist (nor {weights_file(path).name}); train the "
                        "pretraining run first and point load_weight at its policy file, e.g. "
                        "--param load_weight='\"logs/<run>/policy_latest.pkl\"'")
-    return path
+    return weights_source(path)  # the file that is read, which the log names
 
 
 def weights_digest(policy) -> str:
@@ -215,6 +215,15 @@ def workers_per_rank(args, given: set[str], params: dict | None = None) -> int:
     if value < 1:
         raise BadInput(f"--workers_per_rank must be >= 1 (got {value}): every process runs at least one worker")
     return value
+
+
+def recorded_processes(logdir: Path) -> int | None:
+    """The MPI processes a run was launched with (its params.json's num_cpu), if it says."""
+    try:
+        value = json.loads((logdir / "params.json").read_text()).get("num_cpu")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) and value >= 1 else None
 
 
 def resume_params(args, size: int, given: set[str]) -> tuple[dict, Path, dict, str | None]:
@@ -316,8 +325,11 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
     ``extra_hooks`` (``music.training.Hook``) run before the standard ones on every rank; they
     do not survive the re-launch of ``--num_cpu N`` (start the ranks with mpiexec instead).
     """
+    num_cpu = args.num_cpu
+    if args.resume and "--num_cpu" not in given_options(argv):
+        num_cpu = recorded_processes(Path(args.resume)) or num_cpu  # as the run was launched
     try:
-        forked = mpi_fork(args.num_cpu, args.binding, [sys.executable, "-m", "music.train", *argv])
+        forked = mpi_fork(num_cpu, args.binding, [sys.executable, "-m", "music.train", *argv])
     except MpiLauncherError as err:
         raise BadInput(str(err)) from None
     if forked is not None:

@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="draw a chance level on TASK's panel (repeatable)")
     p.add_argument("--untrained", action="append", default=[], metavar="TASK=VALUE",
                    help="draw an untrained policy's level on TASK's panel (repeatable)")
-    p.add_argument("--title", default=None)
+    p.add_argument("--title", default=None, help="a title above the figure")
     p.add_argument("--skills", default=None, metavar="POLICY", help="draw final object positions per skill")
     p.add_argument("--n_rollouts", type=int, default=10, help="episodes per skill with --skills")
     args = p.parse_args(argv)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import pickle
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,56 @@ def load_safe_policy(path: Path):
     return policy
 
 
+def read_weights(path: Path | str) -> dict[str, np.ndarray]:
+    """A name -> array dict from ``.npz`` (no code runs) or ``.pkl`` (a pickle)."""
+    path = Path(path)
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as data:
+                return {k: data[k] for k in data.files}
+        with open(path, "rb") as f:
+            weights = pickle.load(f)
+    except Exception as err:
+        raise PolicyFileError(f"{path} is not a readable weights file ({type(err).__name__}: {err})") from None
+    if not isinstance(weights, dict) or not all(isinstance(k, str) for k in weights):
+        raise PolicyFileError(f"{path} is not a name -> array weights file")
+    return {k: np.asarray(v) for k, v in weights.items()}
+
+
+WEIGHTS_SUFFIXES = ("_weight.npz", "_weight.pkl")
+
+
+def policy_from_weights(path: Path):
+    """A play-only policy from a weights file (name -> array, e.g. a shipped
+    ``policy_49_weight.npz``) and the ``params.json`` of its run beside it: the arrays alone do
+    not say which agent they fill (env, networks, SAC or DDPG)."""
+    from music.config import configure_dims, default_params
+    from music.ddpg import configure_ddpg
+    from music.envs import make_env
+
+    run_params = path.parent / "params.json"
+    if not run_params.exists():
+        raise PolicyFileError(f"{path} holds weights only, and no params.json of its run is beside it to say which "
+                              "agent they fill; put the run's params.json there, or give its policy_*.npz")
+    try:
+        params = {**default_params(), **json.loads(run_params.read_text())}
+    except ValueError as err:
+        raise PolicyFileError(f"{run_params} is damaged ({type(err).__name__})") from None
+    weights = read_weights(path)
+    env = make_env(params["env_name"], quiet=True)
+    try:
+        policy = configure_ddpg(configure_dims(env), params, env, seed=int(params.get("seed", 0)))
+    except (TypeError, ValueError, KeyError) as err:
+        raise PolicyFileError(f"{path}: cannot rebuild the agent of {run_params} ({err})") from None
+    finally:
+        env.close()
+    report = policy.load_weight(weights, include=[""], verbose=False)
+    if report["missing"] or report["shape_mismatch"]:
+        raise PolicyFileError(f"{path}: the weights do not fit the agent of {run_params} (missing "
+                              f"{report['missing'][:2]}, other shapes {report['shape_mismatch'][:2]})")
+    return policy
+
+
 def recorded_pickle_sha256(pickle_path: Path) -> str | None:
     """The pickle digest recorded in the ``.npz`` twin of ``pickle_path`` (None if there is none)."""
     twin = Path(pickle_path).with_suffix(".npz")
@@ -78,14 +129,35 @@ def written_by_music_train(path: Path) -> bool:
 
 
 def load_policy(path: Path | str):
-    """A policy from ``policy_<x>.npz`` (no code runs) or ``policy_<x>.pkl`` (a pickle)."""
+    """A policy from ``policy_<x>.npz`` (no code runs), ``policy_<x>.pkl`` (a pickle), a weights
+    file ``policy_<x>_weight.npz`` with its run's params.json beside it (``policy_from_weights``),
+    or the shipped weights of a campaign run, ``pretrained:<task>/<variant>/seed<k>``."""
     from music.ddpg import DDPG
 
+    if str(path).startswith("pretrained:"):
+        from music.config import ParamsError, shipped_weights
+
+        if "/" not in str(path):
+            raise PolicyFileError(f"{path}: name the shipped run fully, e.g. pretrained:FetchPush-v1/SAC+MUSIC/seed0 "
+                                  "(pretrained:seed<k> alone is for load_weight, which knows the task and variant)")
+        try:
+            path = shipped_weights(str(path), "", "")
+        except ParamsError as err:
+            raise PolicyFileError(str(err)) from None
+        path = path.with_name(path.stem + WEIGHTS_SUFFIXES[0])
     path = Path(path)
     if not path.is_file():
         raise PolicyFileError(f"policy file {path} does not exist")
+    if path.name.endswith(WEIGHTS_SUFFIXES):
+        return policy_from_weights(path)
     if path.suffix == ".npz":
+        if not zipfile.is_zipfile(path):
+            raise PolicyFileError(f"{path} is not an .npz archive (a zip file); give a policy_*.npz written by "
+                                  "music.train")
         return load_safe_policy(path)
+    if path.suffix != ".pkl":
+        raise PolicyFileError(f"{path} is neither a policy_*.npz nor a policy_*.pkl file; give one written by "
+                              "music.train (or a *_weight.npz beside its run's params.json)")
     recorded = recorded_pickle_sha256(path)
     if recorded and recorded != file_sha256(path):
         raise PolicyFileError(f"{path} is damaged: its sha256 differs from the one recorded in "

@@ -17,9 +17,10 @@ import numpy as np
 
 from music.cli import fail, parser
 from music.files import atomic_write
-from music.policy_files import PolicyFileError, load_policy
+from music.policy_files import PolicyFileError, load_policy, read_weights
 
 __all__ = ["PolicyFileError", "extract_weights", "load_policy", "read_weights", "saved_weights", "weights_file",
+           "weights_source",
            "write_weights"]
 
 
@@ -36,22 +37,6 @@ def write_weights(weights: dict[str, np.ndarray], path: Path) -> None:
         atomic_write(path, lambda f: np.savez(f, **arrays))
     else:
         atomic_write(path, lambda f: pickle.dump(arrays, f))
-
-
-def read_weights(path: Path | str) -> dict[str, np.ndarray]:
-    """A name -> array dict from ``.npz`` (no code runs) or ``.pkl`` (a pickle)."""
-    path = Path(path)
-    try:
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as data:
-                return {k: data[k] for k in data.files}
-        with open(path, "rb") as f:
-            weights = pickle.load(f)
-    except Exception as err:
-        raise PolicyFileError(f"{path} is not a readable weights file ({type(err).__name__}: {err})") from None
-    if not isinstance(weights, dict) or not all(isinstance(k, str) for k in weights):
-        raise PolicyFileError(f"{path} is not a name -> array weights file")
-    return {k: np.asarray(v) for k, v in weights.items()}
 
 
 def saved_weights(policy_path: Path | str) -> Path | None:
@@ -72,19 +57,28 @@ def extract_weights(policy_path: Path | str, write: bool = True) -> dict[str, np
     return weights
 
 
+def weights_source(path: Path | str) -> Path:
+    """The file ``load_weights(path)`` reads: a weights file as it is, else the weights file
+    extracted from the policy if there is one, else the policy file itself."""
+    path = Path(path)
+    if path.name.endswith(("_weight.npz", "_weight.pkl")):
+        return path
+    existing = saved_weights(path)
+    return existing if existing is not None else path
+
+
 def load_weights(path: Path | str, write: bool = False) -> dict[str, np.ndarray]:
     """The weights ``path`` means: a weights file (``*_weight.npz``/``.pkl``) as it is, or a policy
     file's weights (its extracted weights file if there is one, else extracted; written with ``write``)."""
-    path = Path(path)
-    if path.name.endswith(("_weight.npz", "_weight.pkl")):
-        return read_weights(path)
-    existing = saved_weights(path)
-    return read_weights(existing) if existing is not None else extract_weights(path, write=write)
+    source = weights_source(path)
+    if source.name.endswith(("_weight.npz", "_weight.pkl")):
+        return read_weights(source)
+    return extract_weights(source, write=write)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = parser("python -m music.save_weight", __doc__.split("\n\n")[0])
-    p.add_argument("policies", nargs="*", help="policy files (policy_*.pkl)")
+    p.add_argument("policies", nargs="*", help="policy files (policy_*.pkl or policy_*.npz)")
     p.add_argument("--env_name", help="with --note: convert the params file's load_weight")
     p.add_argument("--note", help="variant whose params file names the policy")
     p.add_argument("--seed", type=int, default=0, help="index into a load_weight list")

@@ -121,3 +121,17 @@ def test_finetune_start_measures_the_exported_weights_as_minus_f_loads_them(tmp_
 def test_finetune_start_without_exported_weights_is_a_clear_error(tmp_path, capsys):
     assert finetune_start.main(["--results", str(tmp_path / "medium")]) == 2
     assert "no exported MUSIC weights of the epoch -f loads" in capsys.readouterr().err
+
+
+def test_the_evaluate_line_leaves_out_object_figures_a_task_does_not_have():
+    from music.evaluate import summary_line
+
+    nan = float("nan")
+    summary = {"env_name": "MusicPointPush-v0", "goals": "Zero", "success_rate": 0.5, "success_ci95_low": 0.2,
+               "success_ci95_high": 0.8, "object_displacement_mean": 0.31, "object_lift_mean": nan,
+               "object_lifted": nan, "object_fell": nan, "object_displacement_on_table": nan, "mi_reward_mean": -0.9}
+    line = summary_line(summary, "train", 10)
+    assert line == ("MusicPointPush-v0, train mode, 10 episodes, goals Zero: success 0.500 (95% CI 0.200-0.800), "
+                    "object displacement 0.3100 m, MI reward -0.9000")
+    summary.update(object_lift_mean=0.01, object_lifted=0.1, object_fell=0.2, object_displacement_on_table=0.25)
+    assert "lifted 0.10, off the table 0.20 (displacement of the others 0.2500 m)" in summary_line(summary, "test", 10)

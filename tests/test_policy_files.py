@@ -74,3 +74,40 @@ def test_a_policy_file_with_an_unknown_parameter_is_refused_in_one_line(tmp_path
     np.savez(tmp_path / "policy_1.npz", **arrays)
     with pytest.raises(PolicyFileError, match="cannot rebuild the agent.*unknown key 'warp_drive'"):
         load_safe_policy(tmp_path / "policy_1.npz")
+
+
+SHIPPED = Path(__file__).parent.parent / "experiments" / "results" / "medium" / "FetchPush-v1" / "SAC+MUSIC" / "seed0"
+
+
+@pytest.mark.parametrize("name", [str(SHIPPED / "policy_49_weight.npz"), "pretrained:FetchPush-v1/SAC+MUSIC/seed0"])
+def test_a_shipped_weights_file_loads_as_the_agent_of_its_runs_params(name):
+    # what `python -m music.evaluate` and `music.play` are given: the weights file the README names
+    from music.policy_files import load_policy, read_weights
+
+    policy = load_policy(name)
+    run = json.loads((SHIPPED / "params.json").read_text())
+    weights = read_weights(SHIPPED / "policy_49_weight.npz")
+    assert policy.env_name == run["env_name"] and policy.params.hidden == run["hidden"] and policy.params.sac
+    saved = policy.save_weight()
+    assert saved.keys() == weights.keys() and len(weights) == 64
+    for key, value in weights.items():
+        np.testing.assert_array_equal(saved[key], value, err_msg=key)
+
+
+@pytest.mark.parametrize("file_name, text, message", [
+    ("policy_49_weight.npz", None, "holds weights only, and no params.json of its run is beside it"),
+    ("policy_1.npz", "not a zip", "is not an .npz archive \\(a zip file\\); give a policy_\\*.npz"),
+    ("notes.txt", "hello", "is neither a policy_\\*.npz nor a policy_\\*.pkl file"),
+    ("pretrained:seed0", None, "name the shipped run fully, e.g. pretrained:FetchPush-v1/SAC\\+MUSIC/seed0"),
+])
+def test_files_that_are_not_policies_are_refused_by_name(tmp_path, file_name, text, message):
+    from music.policy_files import PolicyFileError, load_policy
+
+    path = tmp_path / file_name
+    if file_name.endswith("_weight.npz"):
+        shutil.copy(SHIPPED / file_name, path)  # weights without their run's params.json
+    elif text is not None:
+        path.write_text(text)
+    with pytest.raises(PolicyFileError, match=message) as raised:
+        load_policy(file_name if file_name.startswith("pretrained:") else path)
+    assert "allow_pickle" not in str(raised.value)

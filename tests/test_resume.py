@@ -152,12 +152,13 @@ def test_sigterm_on_one_rank_checkpoints_every_rank_and_resume_matches(tmp_path)
     assert f"-m music.train --resume {tmp_path / 'cut'}" in stopped.stdout
     manifest = json.loads((tmp_path / "cut" / "checkpoints" / "manifest.json").read_text())
     assert (manifest["epoch"], manifest["cycle"], manifest["ranks"]) == (0, 2, 2)
-    resumed = train(["--resume", str(tmp_path / "cut")], mpi=2)
+    wrong = train(["--num_cpu", "1", "--resume", str(tmp_path / "cut")])  # 1 rank for a 2-rank checkpoint
+    assert wrong.returncode == 2 and "written by 2 ranks, this run has 1" in wrong.stderr
+    resumed = train(["--resume", str(tmp_path / "cut")])  # bare: re-launched on the run's 2 ranks
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "Launching: " in resumed.stdout and " -n 2 " in resumed.stdout
     assert digest(tmp_path / "cut") == digest(tmp_path / "whole")
     assert rows(tmp_path / "cut") == rows(tmp_path / "whole")
-    wrong = train(["--resume", str(tmp_path / "cut")])  # 1 rank for a 2-rank checkpoint
-    assert wrong.returncode == 2 and "written by 2 ranks, this run has 1" in wrong.stderr
 
 
 def processes_of(logdir) -> list[int]:
