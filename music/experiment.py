@@ -42,19 +42,22 @@ class BadInput(Exception):
     """A problem with the command line or files that the user must fix (exit status 2)."""
 
 
-def install_excepthook(comm, logdir: Path) -> None:
-    """An uncaught exception on any rank: its traceback goes to stderr, ``crash_rank<r>.txt`` and
-    log.txt, then every rank is aborted (no rank is left hanging in a collective)."""
+def install_excepthook(comm, logdir: Path | None) -> None:
+    """An uncaught exception on any rank: its traceback goes to stderr (and, once the log folder
+    exists, ``crash_rank<r>.txt`` and log.txt), then every rank is aborted, so that no rank is
+    left waiting in a collective for one that died. Installed as soon as MPI is up, before the
+    set-up, and again with the log folder once it is made."""
     def hook(exc_type, exc, tb):
         text = "".join(traceback.format_exception(exc_type, exc, tb))
         rank = comm.Get_rank()
         print(f"rank {rank}: {text}", file=sys.stderr, flush=True)
-        try:
-            (logdir / f"crash_rank{rank}.txt").write_text(text)
-            with open(logdir / "log.txt", "a") as f:
-                f.write(f"rank {rank} failed:\n{text}")
-        except OSError:
-            pass
+        if logdir is not None:
+            try:
+                (logdir / f"crash_rank{rank}.txt").write_text(text)
+                with open(logdir / "log.txt", "a") as f:
+                    f.write(f"rank {rank} failed:\n{text}")
+            except OSError:
+                pass
         sys.stdout.flush()
         if comm.Get_size() > 1:
             comm.Abort(1)
@@ -153,9 +156,28 @@ def choose_logdir(args, comm) -> Path:
     return Path(comm.bcast(name, root=0))
 
 
+def check_writable(folder: Path, what: str) -> None:
+    """BadInput unless this process can make and write ``folder`` (the nearest existing folder
+    on its path must be writable): a run that cannot write its log stops before it starts."""
+    existing = Path(folder).absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+        return
+    stat = existing.stat()
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        why, fix = "a read-only file system", "mount it writable"
+    else:
+        why = f"owned by uid {stat.st_uid}, mode {stat.st_mode & 0o777:o}"
+        fix = f"a Docker volume: create it and `chown {os.getuid()}` it on the host, or run the container with --user"
+    raise BadInput(f"{what} {folder}: uid {os.getuid()} cannot write in {existing} ({why}); give a folder this user "
+                   f"can write, or make it so ({fix})")
+
+
 def check_logdir(logdir: Path) -> None:
     if logdir.exists() and not logdir.is_dir():
         raise BadInput(f"--logdir {logdir} is a file; give a folder")
+    check_writable(logdir, "--logdir")
     if logdir.is_dir() and any(logdir.iterdir()):
         hint = (f"to continue that run use --resume {logdir}; " if (logdir / "params.json").exists() else "")
         raise BadInput(f"--logdir {logdir} already holds files (a previous run?); {hint}give a new or empty folder")
@@ -238,6 +260,7 @@ def resume_params(args, size: int, given: set[str]) -> tuple[dict, Path, dict, s
     logdir = Path(args.resume)
     try:
         params = json.loads((logdir / "params.json").read_text())
+        check_writable(logdir, "--resume")
     except FileNotFoundError:
         raise BadInput(f"--resume {logdir}: no params.json there; give the folder of a music.train run") from None
     except ValueError as err:
@@ -339,6 +362,7 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
 
     comm = MPI.COMM_WORLD
     rank, size = comm.Get_rank(), comm.Get_size()
+    install_excepthook(comm, None)  # from here on, a rank that fails takes every rank down with it
 
     # Every rank checks the inputs; all exit together if any rank found a problem.
     error = None

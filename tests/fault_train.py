@@ -7,7 +7,9 @@ kinds: ``raise`` (an exception), ``kill`` (SIGKILL), ``term`` (SIGTERM to itself
 ``checkpoint``: write a checkpoint there and leave at once (one rank only: a test's look at
 what a resumed run holds before it trains); ``kill_before_manifest``: SIGKILL that rank when
 it is about to write the manifest of the checkpoint of that epoch and cycle, after every
-rank's file of it is written (rank 0 writes the manifest).
+rank's file of it is written (rank 0 writes the manifest); ``setup_raise``: an exception on that
+rank while the run's parameters are checked, before the log folder exists (epoch and cycle
+unused).
 """
 
 import os
@@ -29,6 +31,22 @@ class FaultInjector(Hook):
         self.kind = fault.get("kind", "raise")
         if self.kind == "kill_before_manifest":
             self._kill_before_manifest()
+        if self.kind == "setup_raise":
+            self._raise_in_setup()
+
+    def _raise_in_setup(self) -> None:
+        from mpi4py import MPI
+
+        from music import experiment
+
+        rank, check = self.where[0], experiment.resolve_params
+
+        def resolve_params(*args, **kwargs):
+            if MPI.COMM_WORLD.Get_rank() == rank:
+                raise RuntimeError(f"fault injected in the set-up of rank {rank}")
+            return check(*args, **kwargs)
+
+        experiment.resolve_params = resolve_params
 
     def _kill_before_manifest(self) -> None:
         rank, epoch, cycle = self.where  # rank 0: the rank that writes manifests

@@ -263,6 +263,46 @@ def test_an_exception_on_one_rank_ends_the_job_fast_with_its_traceback(tmp_path)
     assert "rank 1 failed:" in (logdir / "log.txt").read_text()
 
 
+@pytest.mark.mpi
+def test_an_exception_in_the_set_up_of_one_rank_ends_the_job_fast(tmp_path):
+    # before the log folder exists, while the other rank waits for the ranks' verdict on the inputs
+    proc = train([*SMALL, "--n_epochs", "1", "--logdir", str(tmp_path / "early")], mpi=2,
+                 fault="rank:1,kind:setup_raise", timeout=120)
+    assert proc.returncode != 0 and proc.seconds < 60, proc.stdout + proc.stderr
+    assert "fault injected in the set-up of rank 1" in proc.stderr
+    assert gone_within(tmp_path / "early", 60)
+
+
+@pytest.mark.mpi
+def test_an_unwritable_log_folder_is_bad_input_on_every_rank_and_nothing_is_written(tmp_path):
+    # as a Docker volume made by root for a container running as uid 1000
+    folder = tmp_path / "volume"
+    folder.mkdir()
+    train_cmd = [mpiexec(), "-n", "2", sys.executable, "-m", "music.train", *SMALL, "--n_epochs", "1",
+                 "--logdir", str(folder / "push")]
+    if os.geteuid() == 0:  # root may write anywhere a mode allows not: make the folder a read-only mount
+        import shlex
+
+        quoted = shlex.quote(str(folder))
+        cmd = ["unshare", "-m", "sh", "-c", f"mount --bind {quoted} {quoted} && mount -o remount,ro,bind {quoted} "
+               f"&& exec {shlex.join(train_cmd)}"]
+    else:
+        folder.chmod(0o555)
+        cmd = train_cmd
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    start = time.time()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    folder.chmod(0o755)
+    if os.geteuid() == 0 and "mount" in proc.stderr and "music.train" not in proc.stderr:
+        pytest.skip(f"no read-only bind mount here: {proc.stderr.strip()}")
+    assert proc.returncode == 2 and time.time() - start < 60, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    why = "a read-only file system" if os.geteuid() == 0 else "owned by uid "
+    assert lines[-1].startswith(f"music.train: error: --logdir {folder / 'push'}: uid {os.geteuid()} cannot write "
+                                f"in {folder} ({why}"), proc.stderr
+    assert "Traceback" not in proc.stderr and list(folder.iterdir()) == []
+
+
 def test_a_killed_rank_ends_the_job(tmp_path):
     proc = train([*SMALL, "--n_epochs", "2", "--logdir", str(tmp_path / "k")], mpi=2,
                  fault="rank:1,epoch:0,cycle:1,kind:kill", timeout=120)
