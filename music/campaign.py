@@ -173,9 +173,9 @@ def export_run(job: Job, folder: Path, export_root: Path, epochs: tuple[int, ...
         if source.exists():
             (tmp / name).write_text(_relative(source.read_text(), folder))
     if job.variant in PRETRAINING_VARIANTS:
-        epochs = sorted(int(p.stem.split("_")[1]) for p in folder.glob("policy_*.npz")
-                        if p.stem.split("_")[1].isdigit())
-        last = folder / f"policy_{epochs[-1]}.npz" if epochs else folder / "policy_latest.npz"
+        saved = sorted(int(p.stem.split("_")[1]) for p in folder.glob("policy_*.npz")
+                       if p.stem.split("_")[1].isdigit())
+        last = folder / f"policy_{saved[-1]}.npz" if saved else folder / "policy_latest.npz"
         weights = extract_weights(last, write=False)
         latest = extract_weights(folder / "policy_latest.npz", write=False)
         if set(weights) != set(latest) or not all(np.array_equal(weights[k], latest[k]) for k in weights):

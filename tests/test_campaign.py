@@ -197,14 +197,15 @@ from music.campaign import Campaign, main
 from music.sweep import Scale
 scale = Scale("tinyvw", ranks=1, workers_per_rank=2, n_epochs=3, n_cycles=2, seeds=(0,), tasks=("FetchPush-v1",),
               params=("n_test_rollouts=1", "buffer_size=5000", "n_batches=4"))
-sys.exit(main(Campaign("tinyvw", scale, {{1: [("FetchPush-v1", "SAC+MUSIC", (0,))]}}, export_epochs=(0, 1)),
+sys.exit(main(Campaign("tinyvw", scale, {{1: [("FetchPush-v1", "SAC+MUSIC", (0,))]}}, export_epochs=(1,)),
               sys.argv[1:]))
 """
 
 
 @pytest.mark.slow
 def test_a_virtual_worker_campaign_logs_the_stage_eta_and_exports_the_kept_epochs_weights(tmp_path):
-    # the paper campaign's shape on a tiny run: 1 process x 2 virtual workers, weights of epochs 0 and 1 exported
+    # the paper campaign's shape on a tiny run: 1 process x 2 virtual workers, weights of epoch 1 exported
+    # besides the final ones (epoch 2), and not those of epoch 0
     script = tmp_path / "tinyvw.py"
     script.write_text(VIRTUAL_SCRIPT.format(repo=str(REPO)))
     repo = init_repo(tmp_path / "clone")
@@ -220,14 +221,14 @@ def test_a_virtual_worker_campaign_logs_the_stage_eta_and_exports_the_kept_epoch
     assert json.loads((folder / "params.json").read_text())["total_workers"] == 2
     export = repo / "experiments" / "results" / "tinyvw" / "FetchPush-v1" / "SAC+MUSIC" / "seed0"
     kept = sorted(p.name for p in export.glob("*.npz"))
-    assert kept == ["policy_0_weight.npz", "policy_1_weight.npz", "policy_2_weight.npz"]
+    assert kept == ["policy_1_weight.npz", "policy_2_weight.npz"]
     from music.save_weight import extract_weights
 
-    for epoch in (0, 1, 2):  # each export is that epoch's policy, and they differ (training went on)
+    for epoch in (1, 2):  # each export is that epoch's policy, and they differ (training went on)
         source = extract_weights(folder / f"policy_{epoch}.npz", write=False)
         with np.load(export / f"policy_{epoch}_weight.npz") as exported:
             assert all(np.array_equal(exported[k], source[k]) for k in source)
-    with np.load(export / "policy_0_weight.npz") as first, np.load(export / "policy_2_weight.npz") as last:
+    with np.load(export / "policy_1_weight.npz") as first, np.load(export / "policy_2_weight.npz") as last:
         assert not np.array_equal(first["main/pi/_0/kernel"], last["main/pi/_0/kernel"])
 
 
