@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO
 
 LAUNCH = REPO / "launch"
-SCRIPTS = ["local.sh", "multinode.sh", "slurm.sh", "k8s.sh", "test_multihost.sh"]
+SCRIPTS = ["local.sh", "multinode.sh", "slurm.sh", "k8s.sh", "test_multihost.sh", "test_containers.sh"]
 
 
 def sh(*args, **kw):
@@ -34,6 +34,7 @@ def test_every_script_has_help(script):
     (["k8s.sh", "--pvc", "logs"], "missing --image IMAGE:TAG"),
     (["k8s.sh", "--image", "a/music:1", "--pvc", "logs", "--workers", "0"], "--workers must be a positive integer"),
     (["test_multihost.sh", "--hosts", "1"], "--hosts must be at least 2"),
+    (["test_containers.sh", "--image"], "--image needs a value"),
 ])
 def test_bad_arguments_are_refused_with_a_message(args, message):
     proc = sh(LAUNCH / args[0], *args[1:])
@@ -73,6 +74,14 @@ def test_k8s_manifest_is_a_valid_mpijob():
                                    "--param", 'load_weight="a b.pkl"']
     assert job["spec"]["mpiReplicaSpecs"]["Worker"]["replicas"] == 3
     assert launcher["image"] == "reg.example:5000/music-tf2:0.1.0"
+    # workers wait for the launcher in the image's non-root sshd, on the port its config and the probe name
+    worker = job["spec"]["mpiReplicaSpecs"]["Worker"]["template"]["spec"]["containers"][0]
+    assert worker["command"] == ["/usr/sbin/sshd", "-De", "-f", "/home/music/.sshd_config"]
+    sshd = (REPO / "launch" / "docker" / "sshd_config").read_text()
+    ssh = (REPO / "launch" / "docker" / "ssh_config").read_text()
+    assert worker["readinessProbe"]["tcpSocket"]["port"] == 2222 and "Port 2222" in sshd and "Port 2222" in ssh
+    assert job["spec"]["sshAuthMountPath"] == "/home/music/.ssh" and "HostKey /home/music/.ssh/id_rsa" in sshd
+    assert "/home/music/.sshd_config" in (REPO / "Dockerfile").read_text()
 
 
 def test_slurm_submission_uses_srun_script():
