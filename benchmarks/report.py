@@ -171,7 +171,9 @@ def vs_original_section(data: dict, provenance: str | None = None) -> list[str]:
              f"of its own with {data['tf_threads']} TF thread and {data['mpi_ranks']} MPI rank, FetchPush sizes, the "
              "same 200 stored episodes and the same weights (ours assigned to theirs by name). "
              f"{machine['cores']} cores, {load}.", "",
-             "Checks before timing (pass: max|ours - theirs| <= atol + rtol x max|theirs|):", "",
+             "Checks before timing (pass: max|ours - theirs| <= atol + rtol x max|theirs|), on this machine's "
+             "default kernels; the same checks on another CPU and under other oneDNN kernels, and which bit-for-bit "
+             "claims hold where: docs/deviations.md, \"Bit-exactness\":", "",
              "| variant | check | max abs diff | tolerance | |", "|---|---|---|---|---|"]
     for c in data["checks"]:
         if c["rtol"] == 0:
