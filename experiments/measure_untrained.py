@@ -42,6 +42,8 @@ def main() -> None:
                    help="what to take from --policy (default all four; 'main target' without the normalizers is "
                         "what an -f run starts from)")
     p.add_argument("--param", action="append", default=[], help="KEY=VALUE (JSON) override, as music.train's")
+    p.add_argument("--modes", nargs="+", choices=["test", "train"], default=["test", "train"],
+                   help="test: greedy, env goals; train: exploration, the variant's goals")
     p.add_argument("--out", required=True)
     args = p.parse_args()
 
@@ -66,7 +68,7 @@ def main() -> None:
     if args.mine:
         policy.load_weight(load_weights(args.mine), ["state_mi"])
     rows = []
-    for mode in ("test", "train"):
+    for mode in args.modes:
         summary = evaluate_policy(policy, args.episodes, args.seed, mode)
         row = {"policy": args.policy or "untrained", "mode": mode, "episodes": args.episodes,
                "success_rate": summary["success_rate"], "episode": args.episodes,

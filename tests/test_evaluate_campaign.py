@@ -135,3 +135,26 @@ def test_the_evaluate_line_leaves_out_object_figures_a_task_does_not_have():
                     "object displacement 0.3100 m, MI reward -0.9000")
     summary.update(object_lift_mean=0.01, object_lifted=0.1, object_fell=0.2, object_displacement_on_table=0.25)
     assert "lifted 0.10, off the table 0.20 (displacement of the others 0.2500 m)" in summary_line(summary, "test", 10)
+
+
+def test_the_paper_gate_compares_each_kept_policy_with_mediums_pooled_lifting():
+    gate = script("paper_gate")
+    medium = gate.medium_baseline(REPO / "experiments" / "results" / "medium_eval")
+    # the committed medium measurements: 1, 1 and 2 of 100 exploring episodes lifted the block 5 cm
+    assert (medium["episodes"], medium["lifted"]) == (300, 4)
+    assert medium["ci95"][0] == pytest.approx(0.00520, abs=1e-4) and medium["ci95"][1] == pytest.approx(0.0338,
+                                                                                                           abs=1e-4)
+
+    def row(epoch, lifted):
+        from music.evaluate import wilson_interval
+
+        return {"policy": f"epoch {epoch}", "epoch": epoch, "episodes": 100, "lifted": lifted,
+                "fraction": lifted / 100, "ci95": list(wilson_interval(lifted, 100))}
+
+    untrained = {**row(None, 0), "policy": "untrained"}
+    # 5 of 100 (CI 0.022-0.112) overlaps medium's interval: not clearly more
+    passed, sentence = gate.verdict([untrained, row(10, 2), row(49, 5)], medium)
+    assert not passed and "the most, epoch 49: 5 of 100" in sentence
+    # 9 of 100 (CI 0.048-0.162) is above medium's upper bound 0.034: clearly more, at any kept epoch
+    passed, sentence = gate.verdict([untrained, row(20, 9), row(49, 1)], medium)
+    assert passed and sentence.startswith("passed: the policy of epoch 20 lifts the block 5 cm in 9 of 100")
