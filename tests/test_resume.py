@@ -403,5 +403,9 @@ def test_pickles_from_elsewhere_get_a_warning(full_run, tmp_path, capsys):
     assert "loading a pickle can run arbitrary code" in capsys.readouterr().err
     junk = tmp_path / "junk.npz"
     junk.write_bytes(os.urandom(500))
-    with pytest.raises(PolicyFileError, match="not a music policy archive"):
+    with pytest.raises(PolicyFileError, match="is not an .npz archive"):
         load_policy(junk)
+    other = tmp_path / "other.npz"  # an archive, but not one of a policy
+    np.savez(other, a=np.zeros(3))
+    with pytest.raises(PolicyFileError, match="not a music policy archive"):
+        load_policy(other)
