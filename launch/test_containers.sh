@@ -96,17 +96,19 @@ for i in 1 2; do
     /usr/sbin/sshd -De -f /home/music/.sshd_config >/dev/null
 done
 for i in 1 2; do  # the MPIJob's readiness probe: the worker's port 2222 accepts
+  ready=0
   for _ in $(seq 60); do
-    docker exec "${tag}-worker-$i" bash -c 'exec 3<>/dev/tcp/127.0.0.1/2222' 2>/dev/null && break
+    docker exec "${tag}-worker-$i" bash -c 'exec 3<>/dev/tcp/127.0.0.1/2222' 2>/dev/null && { ready=1; break; }
     sleep 0.5
   done
+  (( ready )) || { docker logs "${tag}-worker-$i" | tail -5; fail "worker-$i: its sshd did not accept on port 2222"; }
 done
 rx() { docker exec "${tag}-worker-$1" cat /sys/class/net/eth0/statistics/rx_bytes; }
 before=("$(rx 1)" "$(rx 2)")
 start=$(date +%s)
 docker run --name "${tag}-launcher" --hostname launcher --network "$net" --ip "$prefix.10" "${hosts[@]}" \
   -v "$work/ssh:/home/music/.ssh:ro" -v "$work/shared:/work/logs" -v "$work/hostfile:/etc/mpi/hostfile:ro" \
-  -e HYDRA_HOST_FILE=/etc/mpi/hostfile -e HYDRA_LAUNCH_EXTRA_ARGS="-o ConnectionAttempts=10" "$image" \
+  -e HYDRA_HOST_FILE=/etc/mpi/hostfile -e HYDRA_LAUNCHER_EXTRA_ARGS="-o ConnectionAttempts=10" "$image" \
   mpirun -n 4 python -m music.train "${TINY[@]}" --logdir /work/logs/cluster > "$work/cluster.out" 2>&1 \
   || { tail -30 "$work/cluster.out"; fail "the 3-container run failed"; }
 took=$(( $(date +%s) - start ))

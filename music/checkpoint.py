@@ -124,7 +124,10 @@ def save(logdir: Path, comm, workers, loop: dict, with_buffer: bool = True) -> l
                     "sha256": [digest for process in digests for digest in process],
                     "with_buffer": with_buffer}
         latest = folder / "manifest.json"
-        if latest.exists() and json.loads(latest.read_text()).get("files") != manifest["files"]:
+        # the latest becomes the one before, if it names other files (a run resumed from the
+        # one before has made that the latest again: restore_from)
+        named = _files_named(latest)
+        if named and named != manifest["files"]:
             atomic_write(folder / PREVIOUS, lambda f: f.write(latest.read_bytes()))
         atomic_write(latest, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
         kept = set(manifest["files"]) | set(_files_named(folder / PREVIOUS))
@@ -183,6 +186,13 @@ def verified_manifest(logdir: Path) -> tuple[dict, str | None]:
                               f"cycle {previous['cycle']})")
     raise CheckpointError(f"{problem}, and no earlier whole checkpoint is left; start the run again in a new "
                           "folder")
+
+
+def restore_from(logdir: Path, manifest: dict) -> None:
+    """Make ``manifest`` (a whole checkpoint a run resumes from) the latest again, so that the
+    next checkpoint keeps it as the one before rather than a damaged latest. Rank 0 only."""
+    folder = checkpoint_dir(logdir)
+    atomic_write(folder / "manifest.json", lambda f: f.write(json.dumps(manifest, indent=1).encode()))
 
 
 def read_manifest(logdir: Path, name: str = "manifest.json") -> dict:

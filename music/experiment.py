@@ -419,6 +419,8 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
     logger.info(f"Logging to {logdir}")
     if fallback:
         logger.info(f"warning: {fallback}")
+        if rank == 0:
+            checkpoint.restore_from(logdir, manifest)
     if args.resume:
         logger.info(f"Resuming from the checkpoint of epoch {manifest['epoch']}, cycle {manifest['cycle']}")
     hosts = comm.allgather(socket.gethostname())

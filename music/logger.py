@@ -134,7 +134,7 @@ def launcher_terminal(pid: int | None = None, hops: int = 3) -> bool:
             pid = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state: the parent's pid
         except (OSError, ValueError, IndexError):
             return False
-        if pid <= 1:
+        if pid < 1:  # past the first process (in a container, mpirun itself may be pid 1)
             return False
     return False
 

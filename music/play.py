@@ -103,7 +103,9 @@ def play(args) -> dict:
                            history_len=10**6, render=render)
     worker.seed(args.seed)
     base = Path(args.policy_file)
-    outdir = Path(args.outdir) if args.outdir else base.parent
+    # beside a policy of a run folder; a shipped or weights-only file's folder is not the place
+    shipped = str(args.policy_file).startswith("pretrained:") or base.name.endswith(("_weight.npz", "_weight.pkl"))
+    outdir = Path(args.outdir) if args.outdir else (Path("logs") / "play" if shipped else base.parent)
     outdir.mkdir(parents=True, exist_ok=True)
     goal = np.zeros((1, dims["g"])) if goal_generation == "Zero" else None
     results = {}

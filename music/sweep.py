@@ -451,6 +451,9 @@ def run_sweep(jobs: list[Job], scale: Scale, results: Path, parallel: int = 1, d
                         "the next start resumes it")
                     _stop_all(running, signum, log)
                     raise SweepStopped(signum)
+                line = progress_line(run, scale, len(pending))  # the last epoch, if not logged yet
+                if line:
+                    log(line)
                 seconds = _finish(run, scale, results)
                 durations.append(seconds)
                 done_keys.add(job.key)

@@ -183,6 +183,8 @@ def on_a_terminal(cmd, timeout=300) -> str:
             if not chunk:
                 break
             out += chunk
+    else:
+        os.kill(pid, 9)  # past the deadline: the test fails below, it does not hang
     os.waitpid(pid, 0)
     os.close(fd)
     return out.decode(errors="replace")

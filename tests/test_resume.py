@@ -334,6 +334,16 @@ def test_a_damaged_checkpoint_is_found_before_anything_is_written_and_the_one_be
     assert (f"warning: checkpoint file {damaged / 'checkpoints' / 'rank0-e3c0.npz'} is damaged (sha256 differs from "
             "the manifest); resuming from the checkpoint before it (epoch 2, cycle 0)") in proc.stdout
     assert digest(damaged) == digest(full_run) and rows(damaged) == rows(full_run)
+    # a manifest that cannot be read, the one before whole: resumed from it, and its next checkpoint is
+    # written over the unreadable one (which once crashed the first save)
+    unreadable = tmp_path / "unreadable"
+    shutil.copytree(full_run, unreadable)
+    (unreadable / "checkpoints" / "manifest.json").write_bytes(os.urandom(200))
+    proc = train(["--resume", str(unreadable)])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "manifest.json is damaged" in proc.stdout and "resuming from the checkpoint before it" in proc.stdout
+    assert digest(unreadable) == digest(full_run) and rows(unreadable) == rows(full_run)
+    assert json.loads((unreadable / "checkpoints" / "previous.json").read_text())["epoch"] == 2
     # both damaged: refused at once, before anything is written (log.txt, TensorBoard, progress.csv)
     both = tmp_path / "both"
     shutil.copytree(full_run, both)
