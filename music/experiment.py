@@ -348,8 +348,9 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
     ``extra_hooks`` (``music.training.Hook``) run before the standard ones on every rank; they
     do not survive the re-launch of ``--num_cpu N`` (start the ranks with mpiexec instead).
     """
+    given = given_options(argv)
     num_cpu = args.num_cpu
-    if args.resume and "--num_cpu" not in given_options(argv):
+    if args.resume and "--num_cpu" not in given:
         num_cpu = recorded_processes(Path(args.resume)) or num_cpu  # as the run was launched
     try:
         forked = mpi_fork(num_cpu, args.binding, [sys.executable, "-m", "music.train", *argv])
@@ -367,7 +368,6 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
     # Every rank checks the inputs; all exit together if any rank found a problem.
     error = None
     policy_to_load = None
-    given = given_options(argv)
     logdir = None if args.resume else choose_logdir(args, comm)
     manifest = fallback = None
     try:

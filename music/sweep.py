@@ -257,6 +257,7 @@ class Running:
     earlier_seconds: float = 0.0
     commits: list = field(default_factory=list)
     epochs_logged: int = -1  # the epochs of progress.csv when the last progress line was written
+    progress_mtime: int = 0  # progress.csv's mtime then: the file is read again only once it changed
 
 
 SEGMENTS = "sweep_segments.json"  # inside a .partial folder: wall time and commit of each session of the run
@@ -330,6 +331,13 @@ def epoch_seconds(partial: Path) -> list[float]:
 def progress_line(run: Running, scale: Scale, runs_after: int) -> str | None:
     """'<run>: epoch e/n, s per epoch, run ETA, stage ETA' once a run has logged a new epoch,
     else None. The stage ETA counts ``runs_after`` more runs of this run's length."""
+    try:
+        mtime = (run.partial / "progress.csv").stat().st_mtime_ns
+    except OSError:
+        return None
+    if mtime == run.progress_mtime:  # polled every second: no new epoch, nothing to read
+        return None
+    run.progress_mtime = mtime
     seconds = epoch_seconds(run.partial)
     if len(seconds) == run.epochs_logged or not seconds:
         return None
