@@ -61,23 +61,24 @@ def instrument(prof: Profiler, policy, workers) -> None:
     prof.wrap(policy, "sample_transitions", "her_sampling")
     policy.buffer.sample_transitions = policy.sample_transitions
     prof.wrap(policy.buffer, "store_episode", "her_sampling")
-    for name in ("run_mi", "run_sk"):
-        prof.wrap(policy, name, "mi_sk_reward")
-    prof.wrap(policy, "_train_graph", "gradients")
-    for adam in (policy.Q_adam, policy.pi_adam, policy.mi_adam, policy.sk_adam):
-        if adam is not None:
-            prof.wrap(adam, "update", "adam")
-            prof.wrap(adam, "step", "adam")  # DDPG.train calls step and writes both networks itself
-            adam.comm = TimedComm(adam.comm, prof, "mpi_reduce")
-    prof.wrap(policy._main_params, "set", "adam")
-    if policy.ir is not None:  # MINE and the skill discriminator train themselves
-        prof.wrap(policy.ir, "_mi_grad", "mine_training")
-        prof.wrap(policy.ir, "_sk_grad", "skill_training")
-    for norm in (policy.o_stats, policy.g_stats):
+    learner = policy.learner
+    for reward in learner.intrinsic.values():  # the MI and skill rewards of sampled batches
+        prof.wrap(reward, "reward", "mi_sk_reward")
+    prof.wrap(policy, "run_mi", "mi_sk_reward")  # the MI priorities of stored episodes (-p)
+    prof.wrap(learner, "gradients", "gradients")
+    for adam in learner.optimizers().values():
+        prof.wrap(adam, "update", "adam")
+        prof.wrap(adam, "step", "adam")  # the learner calls step and writes both networks itself
+        adam.comm = TimedComm(adam.comm, prof, "mpi_reduce")
+    prof.wrap(learner.main_params, "set", "adam")
+    if policy.mine is not None:  # MINE and the skill discriminator train themselves
+        prof.wrap(policy.mine, "gradient_graph", "mine_training")
+        prof.wrap(policy.skill, "gradient_graph", "skill_training")
+    for norm in (learner.o_stats, learner.g_stats):
         prof.wrap(norm, "recompute_stats", "normalizer")
         prof.wrap(norm, "update", "normalizer")
         norm.comm = TimedComm(norm.comm, prof, "mpi_reduce")
-    prof.wrap(policy, "update_target_net", "polyak")
+    prof.wrap(learner, "update_target_net", "polyak")
     prof.wrap(train_module, "save_policy", "logging_saving")
 
 
@@ -110,12 +111,13 @@ def run_epoch(variant: str, n_cycles: int, n_epochs: int = 1) -> dict:
 
 
 def tracing_counts(policy) -> dict[str, int]:
-    counts = {}
-    owners = [("policy", policy), ("o_stats", policy.o_stats), ("g_stats", policy.g_stats)]
-    owners += [("ir", policy.ir)] if policy.ir is not None else []
-    for owner_name, owner in owners + [
-            (n, getattr(policy, n).params) for n in ("Q_adam", "pi_adam", "mi_adam", "sk_adam")
-            if getattr(policy, n) is not None]:
+    learner = policy.learner
+    counts = {f"policy.{name}": g.experimental_get_tracing_count() for name, g in policy.acting_graphs().items()}
+    counts.update({f"learner.{name}": g.experimental_get_tracing_count() for name, g in learner.graphs().items()})
+    for log_name, reward in learner.intrinsic.items():
+        counts.update({f"{log_name}.{name}": g.experimental_get_tracing_count() for name, g in reward.graphs().items()})
+    owners = [("o_stats", learner.o_stats), ("g_stats", learner.g_stats)]
+    for owner_name, owner in owners + [(n, adam.params) for n, adam in learner.optimizers().items()]:
         for name, value in vars(owner).items():
             if hasattr(value, "experimental_get_tracing_count"):
                 counts[f"{owner_name}.{name}"] = value.experimental_get_tracing_count()

@@ -242,26 +242,27 @@ class PortSide(Side):
             "train": lambda: a.train(0),
             "mi_reward": lambda: a.run_mi(self.pairs),
             "mine_step": lambda: a.train_mi(self.mine_batch),
-            "mine_adam": lambda: a.mi_adam.update(self.mine_grad, p.mi_lr),
+            "mine_adam": lambda: a.mine.adam.update(self.mine_grad, p.mi_lr),
             "skill_step": lambda: a.train_sk(self.skill_o, self.skill_z),
             "get_actions": lambda: a.get_actions(act["o"], act["z"], act["ag"], act["g"], noise_eps=p.noise_eps,
                                                  random_eps=p.random_eps),
             "polyak": a.update_target_net,
         }
-        packed = a._pack(*a.sample_batch(0))
-        self.pieces["train_graph"] = lambda: a._train_graph(*packed)
+        train_graph = a.learner.gradient_graph([a.tf_rng])
+        packed = a.learner.pack(*a.sample_batch(0))
+        self.pieces["train_graph"] = lambda: train_graph(*packed)
         self.pieces["sample"] = lambda: a.sample_batch(0)
         gradients = a.gradients(0)
         self.pieces["adam_update"] = lambda: a.apply_gradients([gradients])
 
         def in_sequence():  # train() without the loss values and the entropy history
-            out = a._train_graph(*a._pack(*a.sample_batch(0)))
+            out = train_graph(*a.learner.pack(*a.sample_batch(0)))
             q_grad, pi_grad, q_flat, pi_flat = (out[i].numpy() for i in (2, 3, 5, 6))
-            a.apply_gradients([Gradients(0.0, 0.0, q_grad, pi_grad, q_flat, pi_flat)])
+            a.apply_gradients([Gradients(0.0, 0.0, q_grad, pi_grad, q_flat, pi_flat, None)])
 
         self.pieces["in_sequence"] = in_sequence
-        if a.ir is not None:
-            self.pieces["mine_graph"] = lambda: a.ir._mi_grad(*a._mi_inputs(self.mine_batch, None))
+        if a.mine is not None:
+            self.pieces["mine_graph"] = lambda: a.mine.gradient_graph(*a.mine_inputs(self.mine_batch))
 
     def facts(self) -> dict:
         a = self.agent
@@ -283,7 +284,7 @@ class PortSide(Side):
 
     def mine_gradient(self, perm: np.ndarray) -> dict[str, np.ndarray]:
         grad = self.agent.mi_gradient(self.mine_batch, perm)
-        return _unflatten(grad, [(n, v.shape) for n, v in self.agent.ir.mi_variables.items()])
+        return _unflatten(grad, [(n, v.shape) for n, v in self.agent.mine.named_variables.items()])
 
     def losses_and_gradients(self, batch: dict, weights: dict, noise: np.ndarray | None) -> dict:
         """Critic and actor losses and gradients on ``batch``: DDPG through the training graph;
@@ -298,9 +299,9 @@ class PortSide(Side):
             @tf.function  # a graph, as in training: TF's graph optimizer fuses ops (e.g. matmul + bias + tanh)
             def losses_and_gradients(batch, weights, noise, noise_2):
                 with tf.GradientTape(persistent=True) as tape:
-                    terms = a._losses(batch, weights, noise, noise_2)
-                return (terms["Q_loss"], terms["pi_loss"], tape.gradient(terms["Q_loss"], a._q_vars),
-                        tape.gradient(terms["pi_loss"], a._pi_vars))
+                    terms = a.learner.losses(batch, weights, noise, noise_2)
+                return (terms["Q_loss"], terms["pi_loss"], tape.gradient(terms["Q_loss"], a.learner.q_vars),
+                        tape.gradient(terms["pi_loss"], a.learner.pi_vars))
 
             q_loss, pi_loss, q_grads, pi_grads = losses_and_gradients(
                 {k: tf.constant(v) for k, v in batch.items()}, {k: tf.constant(v) for k, v in weights.items()},
@@ -308,8 +309,8 @@ class PortSide(Side):
             q_grad = np.concatenate([x.numpy().ravel() for x in q_grads])
             pi_grad = np.concatenate([x.numpy().ravel() for x in pi_grads])
             q_loss, pi_loss = float(q_loss), float(pi_loss)
-        grads = _unflatten(q_grad, [(n, v.shape) for n, v in a.main.q_variables.items()])
-        grads.update(_unflatten(pi_grad, [(n, v.shape) for n, v in a.main.pi_variables.items()]))
+        grads = _unflatten(q_grad, [(n, v.shape) for n, v in a.learner.main.q_variables.items()])
+        grads.update(_unflatten(pi_grad, [(n, v.shape) for n, v in a.learner.main.pi_variables.items()]))
         return {"losses": np.array([q_loss, pi_loss]), "gradients": grads}
 
     def prepare_mine_adam(self) -> None:

@@ -52,9 +52,9 @@ def main() -> int:
     from music.rollout import object_motion
 
     policy = load_policy(args.policy)
-    if policy.ir is None:
+    if policy.split is None:
         p.error(f"{args.policy} has no agent/surrounding split (no MINE): nothing to measure the object by")
-    surrounding = policy.ir.split.surrounding
+    surrounding = policy.split.surrounding
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "music.play", str(args.policy), "--n_test_rollouts", str(args.episodes),
                "--seed", str(args.seed), "--exploit", str(args.mode == "test"), "--render", "rgb_array",

@@ -63,7 +63,8 @@ def rank_state(policy, rollout_worker, evaluator, loop: dict, with_buffer: bool)
         "adam_t": {name: adam["t"] for name, adam in agent["optimizers"].items()},
         "np_rng": agent["np_rng"],
         "tf_rng_algorithm": agent["tf_rng"]["algorithm"],
-        "mi_current": agent["mi_current"], "mi_r_scale": agent["mi_r_scale"],
+        # the loop's MI scale, also kept here (as every file of format 1 has it)
+        "mi_current": agent["mi_current"], "mi_r_scale": loop["mi_r_scale"],
         "buffer": {key: agent["buffer"][key] for key in ("saved", "current_size", "n_transitions_stored", "size")},
         "rollout_worker": rollout_worker.state_dict(),
         "evaluator": evaluator.state_dict(),
@@ -90,7 +91,7 @@ def agent_state(arrays: dict, meta: dict) -> dict:
         "np_rng": meta["np_rng"],
         "tf_rng": {"state": arrays["tf_rng/state"], "algorithm": meta["tf_rng_algorithm"]},
         "histories": under("history/"),
-        "mi_current": meta["mi_current"], "mi_r_scale": meta["mi_r_scale"],
+        "mi_current": meta["mi_current"],
         "buffer": {**meta["buffer"], "arrays": under("buffer/")},
     }
 

@@ -9,6 +9,7 @@ with the file (or flag), the key and the reason.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -214,6 +215,13 @@ def check_consistency(params: dict[str, Any], source: str = "params") -> None:
     episodes = params["buffer_size"] // params["rollout_batch_size"] * params["rollout_batch_size"]
     if episodes < params["rollout_batch_size"]:
         raise ParamsError(f"{source}: key 'buffer_size': {params['buffer_size']} cannot hold one rollout batch")
+
+
+def needs_split(params) -> bool:
+    """Whether a run's intrinsic rewards need the agent/surrounding split of observations
+    (``params``: ``Params`` or its dict)."""
+    get = params.get if isinstance(params, dict) else functools.partial(getattr, params)
+    return get("mi_r_scale") > 0 or get("sk_r_scale") > 0 or bool(get("mi_prioritization"))
 
 
 def pretrained_scopes(finetune_pi: bool, finetune_normalizers: bool) -> list[str]:

@@ -1,12 +1,17 @@
-"""The MUSIC agent: DDPG or SAC with HER, plus MINE and skill-discriminator intrinsic rewards.
+"""The MUSIC agent of one worker: DDPG or SAC with HER, plus MINE and skill-discriminator rewards.
 
-This is the original's ``baselines/her/ddpg.py`` in TensorFlow 2. Each computation
-that the original ran as a session call is one ``tf.function`` with a fixed input
-signature (traced once): here acting, the critic+actor losses and gradients and the
-target update; the MINE estimate, the skill reward and their training steps belong to
-``self.ir`` (``music.discriminator.Discriminator``). Optimizers are ``MpiAdam`` (numpy
-Adam on rank-summed gradients). The agent scores the intrinsic rewards of the batches
-the pure HER sampler (``music.her``) returns.
+This is the original's ``baselines/her/ddpg.py`` in TensorFlow 2, cut along what is
+shared and what is not:
+
+- ``music.learner.Learner``: the networks, normalizers, optimizers and training graphs,
+  one per process, shared by reference by its virtual workers (``music.workers``);
+- ``DDPG`` (here): one worker's own part: its random streams, replay buffer, normalizer
+  sums and reward histories; acting (one ``tf.function`` per acting mode); sampling a
+  batch and scoring its intrinsic rewards;
+- the training steps of a process's workers (``workers_gradients``,
+  ``workers_intrinsic_step``): each worker's data through the learner's graphs;
+- ``music.losses`` (the critic target and losses as pure functions) and
+  ``music.rewards`` (the table of reward terms).
 
 ``configure_ddpg`` builds the agent of a run's parameters (the original kept it in
 ``config.py``; here it sits beside the agent, so that ``config`` stays below ``ddpg``).
@@ -19,39 +24,29 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections import deque
-from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 from mpi4py import MPI
 
-from music.actor_critic import ActorCritic, action_bound
-from music.config import PARAM_FIELDS, Params, configure_her, discount, params_from_dict, pretrained_scopes
-from music.discriminator import Discriminator, MineNaNError
+from music.actor_critic import action_bound
+from music.config import PARAM_FIELDS, Params, configure_her, discount, needs_split, params_from_dict, pretrained_scopes
 from music.envs import known_split, observation_split
-from music.mpi_adam import MpiAdam
-from music.mpi_util import tree_sum
-from music.normalizer import Normalizer
+from music.learner import WEIGHT_SCOPES, Gradients, Learner, Sizes, spec
+from music.losses import ENTROPY_REWARD_MODES, return_bounds
+from music.mine import Mine, MineNaNError
 from music.replay_buffer import ReplayBuffer, mi_priorities
-from music.tf_util import FlatParams, flatten, graph
+from music.rewards import NUMPY, REWARD_TERMS, WEIGHT_KEYS, RewardHistories, log_order, term
+from music.skill import SkillDiscriminator
+from music.tf_util import graph
 
-ENTROPY_REWARD_MODES = ("original", "per_transition")
+__all__ = ["DDPG", "Gradients", "MineNaNError", "configure_ddpg", "workers_gradients", "workers_intrinsic_gradients",
+           "workers_intrinsic_step", "ENTROPY_REWARD_MODES", "MI_END_MODES", "WEIGHT_KEYS", "WEIGHT_SCOPES"]
+
 MI_END_MODES = ("original", "drop")
-
-# Scopes whose variables ``load_weight`` understands, as in the original.
-WEIGHT_SCOPES = ("o_stats", "g_stats", "main", "target", "state_mi", "skill_ds")
-
-
-# Scalar weights of the reward terms in the critic target (schedules), in the order the training graph takes them.
-WEIGHT_KEYS = ("m_w", "s_w", "r_w", "e_w", "mi_r_scale")
 
 # Constructor arguments besides params: facts of the run, kept in policy files.
 RUN_FACTS = ("input_dims", "env_name", "T", "gamma", "clip_return", "clip_pos_returns", "seed", "history_len")
-
-
-def _spec(*shape) -> tf.TensorSpec:
-    return tf.TensorSpec(shape, tf.float32)
 
 
 def _constructor_args(description: dict) -> tuple[Params, dict]:
@@ -71,52 +66,8 @@ def _constructor_args(description: dict) -> tuple[Params, dict]:
     return params_from_dict(flat), run
 
 
-class Gradients(NamedTuple):
-    """One worker's critic and actor step before the optimizers: losses, flat gradients, and the
-    current flat parameters (read in the same graph call, so that Adam need not read them)."""
-
-    q_loss: float
-    pi_loss: float
-    q_grad: np.ndarray
-    pi_grad: np.ndarray
-    q_flat: np.ndarray
-    pi_flat: np.ndarray
-
-
-class RewardHistories:
-    """The most recent per-transition reward terms, which the logs average (``stats``).
-
-    ``mi``: the clipped, scaled MI reward of sampled transitions times its weight; ``skill``,
-    ``task``: the skill and scaled task rewards; ``entropy``: SAC's clipped entropy reward.
-    """
-
-    # log name -> (attribute, key in checkpoints), in the order the logs list them
-    KINDS = {"mi_reward": ("mi", "mi_r_history"), "sk_reward": ("skill", "sk_r_history"),
-             "et_reward": ("entropy", "et_r_history"), "gl_reward": ("task", "gl_r_history")}
-
-    def __init__(self, maxlen: int):
-        self.mi: deque = deque(maxlen=maxlen)
-        self.skill: deque = deque(maxlen=maxlen)
-        self.entropy: deque = deque(maxlen=maxlen)
-        self.task: deque = deque(maxlen=maxlen)
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        return {key: np.asarray(getattr(self, attr), dtype=np.float64) for attr, key in self.KINDS.values()}
-
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        for attr, key in self.KINDS.values():
-            getattr(self, attr).clear()
-            getattr(self, attr).extend(np.asarray(state[key]).tolist())
-
-    def stats(self, name: str) -> list[tuple[str, float]]:
-        """mean, std, max and min of the kind logged as ``name`` (NaN before the first batch)."""
-        values = np.asarray(getattr(self, self.KINDS[name][0]) or [np.nan], dtype=np.float64)
-        return [(f"{name}/mean", np.mean(values)), (f"{name}/std", np.std(values)),
-                (f"{name}/max", np.max(values)), (f"{name}/min", np.min(values))]
-
-
 class DDPG:
-    """The agent (the original's ``DDPG`` class; with ``params.sac`` it is SAC).
+    """One worker's agent (the original's ``DDPG`` class; with ``params.sac`` it is SAC).
 
     Its hyperparameters are the run's typed ``Params`` (``music.config``, one documented
     line per field: network sizes, learning rates, reward scales, normalization, replay);
@@ -143,12 +94,14 @@ class DDPG:
         comm: MPI communicator.
         workers_per_rank: virtual workers of this process (``music.workers``): the normalizers
             average their sums over ranks x workers.
-        shared: another agent of this process whose networks, normalizers and optimizers this
-            one uses (virtual workers, ``music.workers``): it keeps its own random streams,
-            replay buffer and reward histories, and its own graphs that draw from them.
+        shared: another agent of this process whose learner (networks, normalizers,
+            optimizers) this one uses (virtual workers, ``music.workers``): it keeps its own
+            random streams, replay buffer and reward histories.
+        reward_terms: the table of reward terms (``music.rewards``); another table is how a
+            new intrinsic reward is tried (docs/architecture.md).
 
     Two parameters are not the original's (see docs/deviations.md): ``params.mi_end_mode``
-    decides what the critic target's MI term becomes once the loop sets ``mi_r_scale`` to 0
+    decides what the critic target's MI term becomes once the loop sets the MI scale to 0
     at ``mi_end_epoch`` (``original``: the target keeps the scale the agent was built with,
     so the term is the constant ``-m_w``, as the original's TF1 graph; ``drop``: 0), and
     ``params.entropy_reward_mode`` (``original``: the (B,) entropy reward broadcasts against
@@ -173,6 +126,7 @@ class DDPG:
         comm: MPI.Comm | None = None,
         workers_per_rank: int = 1,
         shared: DDPG | None = None,
+        reward_terms=REWARD_TERMS,
     ):
         if not isinstance(params, Params):
             raise TypeError(f"params must be a music.config.Params, got {type(params).__name__}")
@@ -195,17 +149,12 @@ class DDPG:
         self.T = int(T)
         self.gamma = discount(self.T) if gamma is None else gamma
         self.clip_return = np.inf if clip_return is None else float(clip_return)
-        self.clip_pos_returns = clip_pos_returns
         self.max_u = action_bound(p.max_u, self.dimu)
-        # The current MI scale: the loop sets it to 0 at mi_end_epoch. The critic target keeps
-        # params.mi_r_scale unless mi_end_mode='drop'.
-        self.mi_r_scale = p.mi_r_scale
         self.sample_transitions = sample_transitions
         self.comm = comm or MPI.COMM_WORLD
 
-        needs_split = p.mi_r_scale > 0 or p.sk_r_scale > 0 or p.mi_prioritization
         declared = p.agent_obs is not None or p.surrounding_obs is not None
-        if not needs_split and not declared and known_split(env_name) is None:
+        if not needs_split(p) and not declared and known_split(env_name) is None:
             self.split = None  # e.g. FetchReach: plain DDPG/SAC + HER, no intrinsic reward
         else:
             self.split = observation_split(env_name, self.dimo, p.agent_obs, p.surrounding_obs)
@@ -216,15 +165,19 @@ class DDPG:
         self.rng = np.random.default_rng(np_seq)
         self.tf_rng = tf.random.Generator.from_seed(int(tf_seq.generate_state(1, np.uint64)[0] >> 1))
 
-        # This process's virtual workers, in order (each a DDPG); this one is worker_index.
-        self.workers: list[DDPG] = [self]
-        self.worker_index = 0
         if shared is None:
-            self._build_networks(init_rng, workers_per_rank)
+            self.learner = Learner(p, Sizes(self.dimo, self.dimz, self.dimg, self.dimu), self.max_u, self.split,
+                                   init_rng, gamma=self.gamma, return_bounds=return_bounds(self.clip_return,
+                                                                                           clip_pos_returns),
+                                   comm=self.comm, workers_per_rank=workers_per_rank, reward_terms=reward_terms)
         else:
-            self._share_networks(shared)
+            if (shared.params, shared.input_dims, shared.env_name) != (self.params, self.input_dims, self.env_name):
+                raise ValueError("a virtual worker must have the same params, sizes and task as the agent it "
+                                 "shares with")
+            self.learner = shared.learner
+        self.worker_index = self.learner.join()  # the normalizer sums of this worker are its own
 
-        self._build_graphs()
+        self._build_acting_graphs()
 
         buffer_shapes = {
             "o": (self.T + 1, self.dimo), "ag": (self.T + 1, self.dimg), "g": (self.T, self.dimg),
@@ -239,22 +192,12 @@ class DDPG:
         self.buffer = ReplayBuffer(buffer_shapes, transitions, self.T, sample_transitions, p.mi_prioritization,
                                    dtype=np.dtype(p.replay_dtype).type, rng=self.rng)
 
-        self.reward_histories = RewardHistories(history_len)
-        self.mi_current = 0.0
-        if shared is not None:
-            return  # the networks' owner loaded, synchronized and copied them
-
-        # Same order as the original: pretrained MINE (and networks) first, then rank 0's
-        # weights everywhere, then targets (copied from main unless fine-tuning).
-        scopes = pretrained_scopes(p.finetune_pi, p.finetune_normalizers) if pretrain_weights else []
-        for scope in scopes:
-            if scope != "target":
-                self.load_weight(pretrain_weights, [scope])
-        self._sync_optimizers()
-        if "target" in scopes:
-            self.load_weight(pretrain_weights, ["target"])
-        else:
-            self._init_target_net()
+        self.reward_histories = RewardHistories(history_len, self.learner.reward_terms)
+        # the training estimate of each term that logs one (MINE's on this worker's last batch)
+        self.estimates = {row.log_name: 0.0 for row in self.learner.reward_terms if row.estimate_log}
+        if shared is None:
+            scopes = pretrained_scopes(p.finetune_pi, p.finetune_normalizers) if pretrain_weights else []
+            self.learner.initialize(pretrain_weights, scopes)
 
     def description(self) -> dict:
         """What rebuilds this agent, as JSON-able data: {'format': 2, 'params', 'run'}."""
@@ -270,82 +213,33 @@ class DDPG:
         params, run = _constructor_args(description)
         return cls(params, **run, comm=comm)
 
-    def _build_networks(self, init_rng: np.random.Generator, workers_per_rank: int) -> None:
-        """Normalizers, actor-critic and target, MINE and skill discriminator, and their optimizers."""
-        p = self.params
-        self.o_stats = Normalizer(self.dimo, p.norm_eps, p.norm_clip, name="o_stats", comm=self.comm,
-                                  workers_per_rank=workers_per_rank)
-        self.g_stats = Normalizer(self.dimg, p.norm_eps, p.norm_clip, name="g_stats", comm=self.comm,
-                                  workers_per_rank=workers_per_rank)
-        nets = dict(dimo=self.dimo, dimz=self.dimz, dimg=self.dimg, dimu=self.dimu, max_u=self.max_u,
-                    o_stats=self.o_stats, g_stats=self.g_stats, hidden=p.hidden, layers=p.layers, sac=p.sac,
-                    rng=init_rng)
-        self.main = ActorCritic("main", **nets)
-        self.target = ActorCritic("target", **nets)
-        self.ir = (Discriminator(self.split, self.dimz, p.hidden, p.layers, init_rng, p.mi_lr, p.sk_lr, self.comm)
-                   if self.split else None)
+    # The learner's parts that playing, evaluating and the original's API reach through the agent.
+    @property
+    def mine(self) -> Mine | None:
+        """MINE (None without an agent/surrounding split)."""
+        return self.learner.intrinsic.get("mi_reward")
 
-        self.variables: dict[str, tf.Variable] = {
-            **self.o_stats.named_variables, **self.g_stats.named_variables,
-            **self.main.pi_variables, **self.main.q_variables,
-            **self.target.pi_variables, **self.target.q_variables,
-        }
-        if self.ir is not None:
-            self.variables.update(self.ir.mi_variables)
-            self.variables.update(self.ir.sk_variables)
+    @property
+    def skill(self) -> SkillDiscriminator | None:
+        """The skill discriminator (None without an agent/surrounding split)."""
+        return self.learner.intrinsic.get("sk_reward")
 
-        self._q_vars = list(self.main.q_variables.values())
-        self._pi_vars = list(self.main.pi_variables.values())
-        self._main_vars = self._q_vars + self._pi_vars
-        self._target_vars = list(self.target.q_variables.values()) + list(self.target.pi_variables.values())
-        self._main_params = FlatParams(self._main_vars)
-        self.Q_adam = MpiAdam(self._q_vars, scale_grad_by_procs=False, comm=self.comm)
-        self.pi_adam = MpiAdam(self._pi_vars, scale_grad_by_procs=False, comm=self.comm)
-        self._new_main_params = np.empty(self._main_params.size, np.float32)  # apply_gradients' output
+    @property
+    def variables(self) -> dict[str, tf.Variable]:
+        return self.learner.variables
 
-    def _share_networks(self, owner: DDPG) -> None:
-        """Use ``owner``'s variables, normalizers, discriminator and optimizers (a virtual worker
-        of the same process: what a rank keeps identical to rank 0 is kept once)."""
-        if (owner.params, owner.run_facts["input_dims"], owner.env_name) != (self.params, self.input_dims,
-                                                                             self.env_name):
-            raise ValueError("a virtual worker must have the same params, sizes and task as the agent it shares with")
-        for name in ("o_stats", "g_stats", "main", "target", "ir", "variables", "_q_vars", "_pi_vars", "_main_vars",
-                     "_target_vars", "_main_params", "_new_main_params", "Q_adam", "pi_adam"):
-            setattr(self, name, getattr(owner, name))
-        if len(owner.workers) >= owner.o_stats.workers_per_rank:
-            raise ValueError(f"the agent was built for {owner.o_stats.workers_per_rank} workers per rank; "
-                             "give a larger workers_per_rank")
-        self.worker_index = len(owner.workers)
-        owner.workers.append(self)
-        self.workers = owner.workers
-
-    # ------------------------------------------------------------------ graphs
-    def _build_graphs(self) -> None:
-        o, z, g, u = _spec(None, self.dimo), _spec(None, self.dimz), _spec(None, self.dimg), _spec(None, self.dimu)
+    # ------------------------------------------------------------------ acting
+    def _build_acting_graphs(self) -> None:
         # Acting takes [o, z, g] packed into one matrix: one input to convert instead of three.
-        act_sig = [_spec(None, self.dimo + self.dimz + self.dimg)]
+        act_sig = [spec(None, self.dimo + self.dimz + self.dimg)]
+        main, target = self.learner.main, self.learner.target
         # Acting with and without Q(o, pi(o)): training rollouts need no critic pass.
-        self._act_main = graph(functools.partial(self._act_graph, self.main, False), act_sig)
-        self._act_target = graph(functools.partial(self._act_graph, self.target, False), act_sig)
-        self._act_main_q = graph(functools.partial(self._act_graph, self.main, True), act_sig)
-        self._act_target_q = graph(functools.partial(self._act_graph, self.target, True), act_sig)
+        self._act_main = graph(functools.partial(self._act_graph, main, False), act_sig)
+        self._act_target = graph(functools.partial(self._act_graph, target, False), act_sig)
+        self._act_main_q = graph(functools.partial(self._act_graph, main, True), act_sig)
+        self._act_target_q = graph(functools.partial(self._act_graph, target, True), act_sig)
 
-        batch_sig = {"o": o, "z": z, "g": g, "u": u, "o_2": o, "g_2": g, "r": _spec(None), "m": _spec(None),
-                     "s": _spec(None)}
-        weights_sig = {k: _spec() for k in WEIGHT_KEYS}
-        # The training step takes the batch packed into one matrix and the weights into one
-        # vector: binding and converting 14 separate inputs cost about 0.5 ms a step.
-        self._batch_widths = {"o": self.dimo, "z": self.dimz, "g": self.dimg, "u": self.dimu, "o_2": self.dimo,
-                              "g_2": self.dimg, "r": 1, "m": 1, "s": 1}
-        self._train_signature = [_spec(None, sum(self._batch_widths.values())), _spec(len(WEIGHT_KEYS))]
-        self._train_graph = graph(self._train_step_graph, self._train_signature)
-        self._group_train_graph = None  # all virtual workers at once: built at its first use
-        noise_sig = _spec(None, self.dimu)
-        self._loss_terms = graph(self._losses, [batch_sig, weights_sig, noise_sig, noise_sig])
-        self._polyak_graph = graph(self._polyak_update, [])
-        self._copy_target_graph = graph(self._copy_main_to_target, [])
-
-    def _act_graph(self, net: ActorCritic, with_q: bool, ozg):
+    def _act_graph(self, net, with_q: bool, ozg):
         o, z, g = tf.split(ozg, [self.dimo, self.dimz, self.dimg], axis=1)
         # Drawn with or without Q, so that the random stream (shared with training) is the same.
         noise = self.tf_rng.normal(tf.stack([tf.shape(o)[0], self.dimu])) if self.params.sac else None
@@ -353,85 +247,11 @@ class DDPG:
         # SAC acts with its mean (exploration noise is added outside); Q_pi uses the sample.
         return (out.mu, net.critic(o, z, g, out.pi)) if with_q else out.mu
 
-    def _critic_target(self, batch, weights, neg_logp_pi, target_q_pi):
-        """The critic target of docs/algorithm.md §3. (B, 1), or (B, B) for SAC in the original entropy mode."""
-        r, m, s = batch["r"][:, None], batch["m"][:, None], batch["s"][:, None]
-        mi_r_scale = weights["mi_r_scale"]
-        mi_offset = tf.cast(tf.not_equal(mi_r_scale, 0.0), tf.float32)
-        entropy = tf.clip_by_value(self.params.et_r_scale * neg_logp_pi, -1.0, 0.0) * weights["e_w"]  # (B,)
-        if self.params.sac and self.params.entropy_reward_mode == "per_transition":
-            entropy = entropy[:, None]
-        elif not self.params.sac:
-            entropy = tf.zeros([1])
-        target = (
-            self.params.r_scale * r * weights["r_w"]
-            + (tf.clip_by_value(mi_r_scale * m, 0.0, 1.0) - mi_offset) * weights["m_w"]
-            + tf.clip_by_value(self.params.sk_r_scale * s, -1.0, 0.0) * weights["s_w"]
-            + entropy
-            + self.gamma * target_q_pi
-        )
-        upper = self.clip_return if self.clip_pos_returns else np.inf
-        return tf.clip_by_value(target, -self.clip_return, upper)
+    def acting_graphs(self) -> dict:
+        """The acting graphs by name (tests count their tracings)."""
+        return {"act_main": self._act_main, "act_target": self._act_target, "act_main_q": self._act_main_q,
+                "act_target_q": self._act_target_q}
 
-    def _losses(self, batch, weights, noise, noise_2):
-        main_out = self.main.actor(batch["o"], batch["z"], batch["g"], noise)
-        target_out = self.target.actor(batch["o_2"], batch["z"], batch["g_2"], noise_2)
-        target_q_pi = self.target.critic(batch["o_2"], batch["z"], batch["g_2"], target_out.pi)
-        target = self._critic_target(batch, weights, main_out.neg_logp_pi, target_q_pi)
-        q = self.main.critic(batch["o"], batch["z"], batch["g"], batch["u"])
-        q_loss = tf.reduce_mean(tf.square(tf.stop_gradient(target) - q))
-        q_pi = self.main.critic(batch["o"], batch["z"], batch["g"], main_out.pi)
-        pi_loss = -tf.reduce_mean(q_pi) + self.params.action_l2 * tf.reduce_mean(tf.square(main_out.pi / self.max_u))
-        return {"target": target, "Q": q, "Q_pi": q_pi, "pi": main_out.pi, "neg_logp_pi": main_out.neg_logp_pi,
-                "Q_loss": q_loss, "pi_loss": pi_loss}
-
-    def _train_step_graph(self, packed_batch, weight_vector):
-        q_loss, pi_loss, q_grad, pi_grad, neg_logp_pi = self._gradient_terms(packed_batch, weight_vector)
-        # the current parameters too, so that MpiAdam need not read them in another call
-        q_flat = flatten([v.read_value() for v in self._q_vars])
-        pi_flat = flatten([v.read_value() for v in self._pi_vars])
-        return q_loss, pi_loss, q_grad, pi_grad, neg_logp_pi, q_flat, pi_flat
-
-    def _group_train_step_graph(self, packed_batches, weight_vectors):
-        """Every worker's gradients in one graph, each with its own batch and random stream:
-        the same float32 operations as K separate calls, at one call's overhead. The
-        gradients come back stacked (K, size) and are summed in numpy: in the graph, TF's
-        optimizer rewrites a chain of three or more additions into one AddN, which adds in
-        another order than MPI's pairs (measured: 1-ulp differences at K = 3)."""
-        terms = [worker._gradient_terms(packed_batches[k], weight_vectors[k])
-                 for k, worker in enumerate(self.workers)]
-        q_loss, pi_loss, q_grads, pi_grads, neg_logp_pi = zip(*terms, strict=True)
-        q_flat = flatten([v.read_value() for v in self._q_vars])
-        pi_flat = flatten([v.read_value() for v in self._pi_vars])
-        return (tf.stack(q_loss), tf.stack(pi_loss), tf.stack(q_grads), tf.stack(pi_grads), tf.stack(neg_logp_pi),
-                q_flat, pi_flat)
-
-    def _gradient_terms(self, packed_batch, weight_vector):
-        """(critic loss, actor loss, flat critic gradient, flat actor gradient, neg_logp_pi) of one batch."""
-        columns = tf.split(packed_batch, list(self._batch_widths.values()), axis=1)
-        batch = dict(zip(self._batch_widths, columns, strict=True))
-        for key in ("r", "m", "s"):
-            batch[key] = batch[key][:, 0]
-        weights = dict(zip(WEIGHT_KEYS, tf.unstack(weight_vector), strict=True))
-        shape = tf.stack([tf.shape(batch["o"])[0], self.dimu])
-        noise = self.tf_rng.normal(shape) if self.params.sac else tf.zeros(shape)
-        noise_2 = self.tf_rng.normal(shape) if self.params.sac else tf.zeros(shape)
-        with tf.GradientTape(persistent=True) as tape:
-            terms = self._losses(batch, weights, noise, noise_2)
-        q_grad = flatten(tape.gradient(terms["Q_loss"], self._q_vars))
-        pi_grad = flatten(tape.gradient(terms["pi_loss"], self._pi_vars))
-        del tape
-        return terms["Q_loss"], terms["pi_loss"], q_grad, pi_grad, terms["neg_logp_pi"]
-
-    def _polyak_update(self):
-        for target, main in zip(self._target_vars, self._main_vars, strict=True):
-            target.assign(self.params.polyak * target + (1.0 - self.params.polyak) * main)
-
-    def _copy_main_to_target(self):
-        for target, main in zip(self._target_vars, self._main_vars, strict=True):
-            target.assign(main)
-
-    # ------------------------------------------------------------------ acting
     def _preprocess_og(self, o: np.ndarray, ag: np.ndarray, g: np.ndarray):
         if self.params.relative_goals:
             g = (g.reshape(-1, self.dimg) - ag.reshape(-1, self.dimg)).reshape(g.shape)
@@ -496,13 +316,13 @@ class DDPG:
         n_transitions = batch["u"].shape[0] * batch["u"].shape[1]
         transitions = self.sample_transitions(batch, n_transitions, 0, self.rng)
         o, g = self._preprocess_og(transitions.o, transitions.ag, transitions.g)
-        self.o_stats.update(o, self.worker_index)
-        self.g_stats.update(g, self.worker_index)
+        self.learner.o_stats.update(o, self.worker_index)
+        self.learner.g_stats.update(g, self.worker_index)
 
     def recompute_stats(self) -> None:
         """Fold every worker's and rank's local sums into the normalizers (collective)."""
-        self.o_stats.recompute_stats()
-        self.g_stats.recompute_stats()
+        self.learner.o_stats.recompute_stats()
+        self.learner.g_stats.recompute_stats()
 
     def get_current_buffer_size(self) -> int:
         return self.buffer.get_current_size()
@@ -510,120 +330,73 @@ class DDPG:
     def clear_buffer(self) -> None:
         self.buffer.clear_buffer()
 
-    # ------------------------------------------------------------------ training
-    def sample_batch(self, epoch: int) -> tuple[dict[str, np.ndarray], dict[str, np.float32]]:
-        """A training batch with intrinsic rewards: (batch arrays, scalar weights)."""
-        n = self.params.batch_size
-        tr = self.buffer.sample(n, epoch, intrinsic=True, with_mi=self.mi_r_scale > 0)
-        # Intrinsic rewards of the sampled steps, with the current MINE and skill discriminator.
-        m = np.zeros(n) if tr.mi_pairs is None else -self.run_mi(tr.mi_pairs, tr.mi_perm).reshape(-1)
-        s = np.zeros(n) if self.params.sk_r_scale <= 0 else self.run_sk(tr.o, tr.z).reshape(-1)
-        mi_offset = 1.0 if self.mi_r_scale != 0 else 0.0
-        self.reward_histories.mi.extend(((np.clip(self.mi_r_scale * m, 0, 1) - mi_offset) * tr.m_w).tolist())
-        self.reward_histories.skill.extend(np.clip(self.params.sk_r_scale * s, -1, 0).tolist())
-        self.reward_histories.task.extend((self.params.r_scale * tr.r).tolist())
+    # ------------------------------------------------------------------ a batch and its rewards
+    def current_scales(self, mi_r_scale: float | None = None) -> dict[str, float]:
+        """Each reward term's scale now, by its log name: the ``Params`` field, but the loop's
+        current MI scale (``mi_r_scale``: 0 from ``mi_end_epoch`` on) for a scale that is a graph input."""
+        return {row.log_name: mi_r_scale if row.scale_is_input and mi_r_scale is not None
+                else getattr(self.params, row.scale) for row in self.learner.reward_terms}
+
+    def sample_batch(self, epoch: int, mi_r_scale: float | None = None) -> tuple[dict[str, np.ndarray], dict]:
+        """A training batch with every reward term's raw value: (batch arrays, scalar weights).
+
+        ``mi_r_scale``: the current MI scale (the loop's); by default ``params.mi_r_scale``.
+        Each term of the batch goes into its history (the actor's, after the step: ``record_entropy``).
+        """
+        p, n = self.params, self.params.batch_size
+        scales = self.current_scales(mi_r_scale)
+        # MINE's (o_t, o_t+1) pairs and permutation are drawn by the sampler, where the original drew them
+        tr = self.buffer.sample(n, epoch, intrinsic=True, with_mi=scales["mi_reward"] > 0)
         o, g = self._preprocess_og(tr.o, tr.ag, tr.g)
         o_2, g_2 = self._preprocess_og(tr.o_2, tr.ag_2, tr.g)
-        batch = {"o": o, "z": tr.z, "g": g, "u": tr.u, "o_2": o_2, "g_2": g_2, "r": tr.r, "m": m, "s": s}
-        batch = {k: np.asarray(v, dtype=np.float32) for k, v in batch.items()}
-        graph_scale = self.params.mi_r_scale if self.params.mi_end_mode == "original" else self.mi_r_scale
-        weights = {"m_w": np.float32(tr.m_w), "s_w": np.float32(1.0), "r_w": np.float32(1.0),
-                   "e_w": np.float32(tr.e_w), "mi_r_scale": np.float32(graph_scale)}
-        return batch, weights
+        batch = {"o": o, "z": tr.z, "g": g, "u": tr.u, "o_2": o_2, "g_2": g_2}
+        weights = {}
+        for row in self.learner.reward_terms:
+            weight = getattr(tr, row.weight, 1.0)  # a schedule of the sampler (m_w, e_w), else 1
+            weights[row.weight] = np.float32(weight)
+            if row.scale_is_input:  # mi_end_mode 'original': the target keeps the scale it was built with
+                weights[row.scale] = np.float32(getattr(p, row.scale) if p.mi_end_mode == "original"
+                                                else scales[row.log_name])
+            if row.batch_key is None:
+                continue  # the actor's term: computed in the training graph
+            batch[row.batch_key] = value = self._raw_reward(row, tr, scales[row.log_name])
+            self.reward_histories.record(row.log_name, term(row, value, scales[row.log_name], weight, NUMPY))
+        return {k: np.asarray(v, dtype=np.float32) for k, v in batch.items()}, weights
 
-    def _pack(self, batch: dict[str, np.ndarray], weights: dict[str, np.float32]) -> tuple[np.ndarray, np.ndarray]:
-        """The training graph's two inputs: the batch as one (B, width) matrix, the weights as a vector."""
-        n = len(batch["o"])
-        packed = np.concatenate([np.reshape(batch[k], (n, -1)) for k in self._batch_widths], axis=1, dtype=np.float32)
-        return packed, np.array([weights[k] for k in WEIGHT_KEYS], dtype=np.float32)
+    def _raw_reward(self, row, transitions, scale: float) -> np.ndarray:
+        """A term's raw values (B,) for sampled transitions: the sampler's field (the task's r), or
+        its intrinsic reward's scores with the current networks (zeros while its scale is 0)."""
+        if row.make is None:
+            return getattr(transitions, row.batch_key)
+        reward = self.learner.intrinsic.get(row.log_name)
+        if reward is None or scale <= 0:
+            return np.zeros(self.params.batch_size)
+        return reward.reward(transitions, self.rng)
 
-    def _record_entropy(self, neg_logp_pi: np.ndarray, weights: dict[str, np.float32]) -> None:
-        et_reward = np.clip(self.params.et_r_scale * neg_logp_pi, -1, 0) * weights["e_w"]
-        self.reward_histories.entropy.extend(et_reward.tolist() if self.params.sac else [0.0])
+    def record_entropy(self, neg_logp_pi: np.ndarray, weights: dict) -> None:
+        """The actor's term of a training step's -log pi (B,) into its history (DDPG: 0)."""
+        for row in self.learner.reward_terms:
+            if row.batch_key is None:
+                values = term(row, neg_logp_pi, getattr(self.params, row.scale), weights[row.weight], NUMPY)
+                self.reward_histories.record(row.log_name, values if self.params.sac else [0.0])
 
-    def gradients(self, epoch: int, batch=None) -> Gradients | None:
-        """This worker's critic and actor gradients on a sampled batch (None while the buffer is empty)."""
-        if self.buffer.current_size == 0:
-            return None
-        batch, weights = batch if batch is not None else self.sample_batch(epoch)
-        q_loss, pi_loss, q_grad, pi_grad, neg_logp_pi, q_flat, pi_flat = self._train_graph(*self._pack(batch, weights))
-        self._record_entropy(neg_logp_pi.numpy(), weights)
-        return Gradients(float(q_loss), float(pi_loss), q_grad.numpy(), pi_grad.numpy(), q_flat.numpy(),
-                         pi_flat.numpy())
-
-    def workers_gradients(self, epoch: int) -> Gradients | None:
-        """The summed critic and actor gradients of all this process's workers, each on a batch
-        of its own (None while a buffer is empty); one graph call however many workers.
-
-        Equal, bit for bit, to ``tree_sum`` of each worker's ``gradients`` (the losses are the
-        first worker's). Only the networks' owner (worker 0) runs it.
-        """
-        if len(self.workers) == 1:
-            return self.gradients(epoch)
-        if any(worker.buffer.current_size == 0 for worker in self.workers):
-            return None
-        if self._group_train_graph is None:
-            self._group_train_graph = self._build_group_graph(self._group_train_step_graph, self._train_signature)
-        sampled = [worker.sample_batch(epoch) for worker in self.workers]
-        packed = [worker._pack(batch, weights) for worker, (batch, weights) in zip(self.workers, sampled, strict=True)]
-        outputs = self._group_train_graph(np.stack([p[0] for p in packed]), np.stack([p[1] for p in packed]))
-        q_loss, pi_loss, q_grad, pi_grad, neg_logp_pi, q_flat, pi_flat = (x.numpy() for x in outputs)
-        for worker, (_, weights), row in zip(self.workers, sampled, neg_logp_pi, strict=True):
-            worker._record_entropy(row, weights)
-        return Gradients(float(q_loss[0]), float(pi_loss[0]), tree_sum(list(q_grad)), tree_sum(list(pi_grad)), q_flat,
-                         pi_flat)
-
-    def _build_group_graph(self, fn, signature: list[tf.TensorSpec]):
-        """``fn`` as a graph over all workers: each input gets a leading axis of the worker count."""
-        if len(self.workers) != self.o_stats.workers_per_rank:
-            raise ValueError(f"{len(self.workers)} of {self.o_stats.workers_per_rank} virtual workers were built")
-        k = len(self.workers)
-        return graph(fn, [tf.TensorSpec([k, *spec.shape], spec.dtype) for spec in signature])
-
-    def apply_gradients(self, gradients: list[Gradients]) -> None:
-        """One Adam step of critic and actor on the gradients of this process's workers, summed
-        (as MpiAdam then sums them over ranks: K workers count as K ranks)."""
-        q_grad = tree_sum([g.q_grad for g in gradients])
-        pi_grad = tree_sum([g.pi_grad for g in gradients])
-        # both networks' new parameters go into one reused buffer, written by one TF call
-        new_params, n_q = self._new_main_params, self.Q_adam.size
-        self.Q_adam.step(q_grad, self.params.Q_lr, current=gradients[0].q_flat, out=new_params[:n_q])
-        self.pi_adam.step(pi_grad, self.params.pi_lr, current=gradients[0].pi_flat, out=new_params[n_q:])
-        self._main_params.set(new_params)
-
-    def train(self, epoch: int, batch=None):
-        """One critic + actor step on a sampled batch; returns (critic loss, actor loss)."""
-        gradients = self.gradients(epoch, batch)
-        if gradients is None:
-            return None
-        self.apply_gradients([gradients])
-        return gradients.q_loss, gradients.pi_loss
-
-    def _require_ir(self, what: str) -> None:
-        if self.ir is None:
+    def _require(self, reward, what: str):
+        if reward is None:
             raise ValueError(
                 f"{what} needs an agent/surrounding split of observations, which {self.env_name} does not have; "
                 "use an env with an object (FetchPush, FetchPickAndPlace, FetchSlide) or declare agent_obs and "
                 "surrounding_obs (docs/custom_envs.md)"
             )
+        return reward
 
-    def _mi_inputs(self, o_s: np.ndarray, perm) -> tuple[np.ndarray, np.ndarray]:
-        """MINE's graph inputs from observations o_s (B, tau, dimo): their agent and surrounding
-        entries (``Discriminator.mine_input``) and a time permutation (drawn if None)."""
-        self._require_ir("the MI estimate")
-        o_s = np.asarray(o_s)
-        if o_s.ndim != 3 or o_s.shape[-1] != self.dimo:
-            raise ValueError(f"{self.env_name}: MINE input has shape {o_s.shape}, expected (B, tau, {self.dimo})")
-        xy = self.ir.mine_input(o_s)
-        if not np.all(np.isfinite(xy)):
-            bad = int(np.sum(~np.isfinite(xy)))
-            raise MineNaNError(f"MINE input contains {bad} NaN or Inf values in the agent and surrounding entries "
-                               f"of observations of shape {o_s.shape}")
-        tau = o_s.shape[1]
-        perm = self.rng.permutation(tau) if perm is None else np.asarray(perm)
-        if sorted(perm.tolist()) != list(range(tau)):
-            raise ValueError(f"perm must be a permutation of range({tau}), got {perm.tolist()}")
-        return xy, perm.astype(np.int32)
+    def mine_inputs(self, o_s: np.ndarray, perm=None) -> tuple[np.ndarray, np.ndarray]:
+        """MINE's graph inputs from observations o_s (B, tau, dimo) (``Mine.inputs``), with a time
+        permutation drawn from this worker's stream if ``perm`` is None."""
+        mine = self._require(self.mine, "the MI estimate")
+        try:
+            return mine.inputs(o_s, perm, self.rng)
+        except ValueError as err:
+            raise ValueError(f"{self.env_name}: {err}") from None
 
     def run_mi(self, o_s: np.ndarray, perm=None) -> np.ndarray:
         """Negative MINE estimate per sequence of o_s (B, tau, dimo); shape (B, 1).
@@ -631,147 +404,95 @@ class DDPG:
         ``perm`` permutes the time axis of the surrounding state for the marginal
         samples, shared by the batch; by default a random one is drawn per call.
         """
-        o_s, perm = self._mi_inputs(o_s, perm)
-        return self.ir.mi_estimate(o_s, perm)
-
-    def mi_gradient(self, o_s_batch: np.ndarray, perm=None) -> np.ndarray:
-        """MINE's gradient on whole episodes (B, tau, dimo) of this worker; sets ``mi_current``,
-        the MI estimate (mean over B) before the step."""
-        return self._mi_gradient(o_s_batch, perm)[0]
-
-    def _mi_gradient(self, o_s_batch: np.ndarray, perm) -> tuple[np.ndarray, np.ndarray]:
-        """``mi_gradient`` and MINE's flat parameters it was taken at."""
-        o_s, perm = self._mi_inputs(o_s_batch, perm)
-        neg_mi, grad, params = self.ir.mine_gradient(o_s, perm)
-        self.mi_current = -float(np.mean(neg_mi))
-        return grad, params
-
-    def workers_mi_gradient(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-        """MINE's gradient summed over this process's workers, each on ``batch_size`` whole
-        episodes of its own buffer (one graph call; bit for bit the ``tree_sum`` of each
-        worker's ``mi_gradient``), and MINE's flat parameters it was taken at. Sets every
-        worker's ``mi_current``."""
-        if len(self.workers) == 1:
-            return self._mi_gradient(self.buffer.random_observations(batch_size, self.rng), None)
-        inputs = [worker._mi_inputs(worker.buffer.random_observations(batch_size, worker.rng), None)
-                  for worker in self.workers]
-        neg_mi, grad, params = self.ir.group_mine_gradient(np.stack([o for o, _ in inputs]),
-                                                           np.stack([perm for _, perm in inputs]))
-        for worker, values in zip(self.workers, neg_mi, strict=True):
-            worker.mi_current = -float(np.mean(values))
-        return grad, params
-
-    def workers_mine_step(self, batch_size: int) -> None:
-        """One MINE step on the summed gradients of this process's workers (``workers_mi_gradient``)."""
-        grad, params = self.workers_mi_gradient(batch_size)
-        self.ir.apply_mine([grad], params)
-
-    def train_mi(self, o_s_batch: np.ndarray, perm=None) -> float:
-        """One MINE step on whole episodes (B, tau, dimo); returns the MI estimate (mean over B)."""
-        grad, params = self._mi_gradient(o_s_batch, perm)
-        self.ir.apply_mine([grad], params)
-        return self.mi_current
+        xy, perm = self.mine_inputs(o_s, perm)  # first: it names a missing split
+        return self.mine.estimate(xy, perm)
 
     def run_sk(self, o: np.ndarray, z: np.ndarray) -> np.ndarray:
         """Skill reward -cross_entropy(discriminator(object_pos), z) for o (B, dimo), z (B, dimz); shape (B,)."""
-        self._require_ir("the skill reward")
-        return self.ir.skill_reward(np.asarray(o, np.float32), np.asarray(z, np.float32))
+        return self._require(self.skill, "the skill reward").skill_reward(o, z)
+
+    def training_inputs(self, log_name: str, batch_size: int) -> tuple:
+        """The inputs of a training step of the intrinsic reward of term ``log_name``, drawn from
+        this worker's buffer and stream."""
+        reward = self._require(self.learner.intrinsic.get(log_name), f"training {log_name}")
+        return reward.training_inputs(self.buffer, batch_size, self.rng)
+
+    # ------------------------------------------------------------------ training this worker alone
+    # The same steps as a process's workers take together (``workers_*`` below), for one worker.
+    def gradients(self, epoch: int, batch=None) -> Gradients | None:
+        """This worker's critic and actor gradients on a sampled batch (or ``batch``, as
+        ``sample_batch`` returns it); None while the buffer is empty."""
+        if self.buffer.current_size == 0:
+            return None
+        return workers_gradients([self], epoch, None if batch is None else [batch])
+
+    def apply_gradients(self, gradients: list[Gradients]) -> None:
+        self.learner.apply_gradients(gradients)
+
+    def train(self, epoch: int, batch=None):
+        """One critic + actor step on a sampled batch; returns (critic loss, actor loss)."""
+        gradients = self.gradients(epoch, batch)
+        if gradients is None:
+            return None
+        self.learner.apply_gradients([gradients])
+        return gradients.q_loss, gradients.pi_loss
+
+    def mi_gradient(self, o_s_batch: np.ndarray, perm=None) -> np.ndarray:
+        """MINE's gradient on whole episodes (B, tau, dimo) of this worker; sets its training
+        estimate (``estimates``: the MI estimate, mean over B, before the step)."""
+        return _intrinsic_gradients([self], "mi_reward", [self.mine_inputs(o_s_batch, perm)])[0]
+
+    def train_mi(self, o_s_batch: np.ndarray, perm=None) -> float:
+        """One MINE step on whole episodes (B, tau, dimo); returns the MI estimate (mean over B)."""
+        grad, params = _intrinsic_gradients([self], "mi_reward", [self.mine_inputs(o_s_batch, perm)])
+        self.mine.apply([grad], params)
+        return self.estimates["mi_reward"]
 
     def sk_gradient(self, o_s_batch: np.ndarray, z_s_batch: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """(-mean cross-entropy, the skill discriminator's gradient, its flat parameters) on this
         worker's batch."""
-        self._require_ir("the skill discriminator")
-        sk_loss, grad, params = self.ir.skill_gradient(np.asarray(o_s_batch, np.float32),
-                                                       np.asarray(z_s_batch, np.float32))
+        sk_loss, grad, params = self._require(self.skill, "the skill discriminator").gradient(o_s_batch, z_s_batch)
         return -float(np.mean(sk_loss)), grad, params
-
-    def workers_skill_step(self, batch_size: int) -> None:
-        """One skill-discriminator step on the summed gradients of this process's workers, each
-        on ``batch_size`` random steps of its own buffer."""
-        steps = [worker.sk_gradient(*worker.buffer.random_steps(batch_size, worker.rng)) for worker in self.workers]
-        self.ir.apply_skill([grad for _, grad, _ in steps], steps[0][2])
 
     def train_sk(self, o_s_batch: np.ndarray, z_s_batch: np.ndarray) -> float:
         """One skill-discriminator step; returns -mean cross-entropy."""
         value, grad, params = self.sk_gradient(o_s_batch, z_s_batch)
-        self.ir.apply_skill([grad], params)
+        self.skill.apply([grad], params)
         return value
-
-    @property
-    def mi_adam(self) -> MpiAdam | None:
-        """MINE's optimizer (owned by the discriminator; None without an object)."""
-        return self.ir.mi_adam if self.ir is not None else None
-
-    @property
-    def sk_adam(self) -> MpiAdam | None:
-        return self.ir.sk_adam if self.ir is not None else None
-
-    def _sync_optimizers(self) -> None:
-        for adam in (self.Q_adam, self.pi_adam, self.mi_adam, self.sk_adam):
-            if adam is not None:
-                adam.sync()
-
-    def _init_target_net(self) -> None:
-        self._copy_target_graph()
 
     def update_target_net(self) -> None:
         """Polyak-average the main networks into the targets."""
-        self._polyak_graph()
+        self.learner.update_target_net()
 
     # ------------------------------------------------------------------ weights
     def save_weight(self) -> dict[str, np.ndarray]:
         """All variables as {name: array}, names like ``main/pi/_0/kernel``."""
-        return {name: var.numpy() for name, var in self.variables.items()}
+        return self.learner.save_weight()
 
     def load_weight(self, data: dict[str, np.ndarray], include=WEIGHT_SCOPES, verbose: bool = True) -> dict[str, list]:
-        """Load the variables whose name contains one of ``include`` and is in ``data``.
-
-        Only names present in both with equal shapes are loaded. Returns
-        {'loaded': [names], 'shape_mismatch': [(name, ours, theirs)], 'missing': [names]}
-        and, with ``verbose``, prints what was loaded and warns about mismatches.
-        """
-        if isinstance(include, str):
-            include = [include]
-        report: dict[str, list] = {"loaded": [], "shape_mismatch": [], "missing": []}
-        for name, var in self.variables.items():
-            if not any(scope in name for scope in include):
-                continue
-            if name not in data:
-                report["missing"].append(name)
-                continue
-            value = np.asarray(data[name])
-            if tuple(value.shape) != tuple(var.shape):
-                report["shape_mismatch"].append((name, tuple(var.shape), tuple(value.shape)))
-                continue
-            var.assign(value.astype(np.float32))
-            report["loaded"].append(name)
-        if verbose:
-            print(f"load_weight {list(include)}: loaded {len(report['loaded'])} variables")
-            for name, ours, theirs in report["shape_mismatch"]:
-                print(f"load_weight: NOT loaded {name}: shape {theirs} in the weights, {ours} in this policy")
-        return report
+        """``Learner.load_weight``: the variables of the ``include`` scopes that ``data`` has."""
+        return self.learner.load_weight(data, include, verbose)
 
     # ------------------------------------------------------------------ state (checkpoints)
-    OPTIMIZERS = ("Q_adam", "pi_adam", "mi_adam", "sk_adam")
-
     def architecture(self) -> dict:
         """What must match for a state to load into this agent."""
         return {"env_name": self.env_name, "input_dims": self.input_dims, "hidden": self.params.hidden,
                 "layers": self.params.layers, "sac": self.params.sac}
 
     def state_dict(self, with_buffer: bool = True) -> dict:
-        """Everything training needs to continue exactly: weights, optimizers, normalizer sums,
-        random streams, reward histories, the MI scale and (``with_buffer``) the replay buffer."""
+        """Everything training needs to continue exactly: weights, optimizers, this worker's
+        normalizer sums, random streams, reward histories and (``with_buffer``) the replay buffer."""
+        learner = self.learner
         return {
             "architecture": self.architecture(),
-            "weights": self.save_weight(),
-            "optimizers": {name: getattr(self, name).state_dict() for name in self.OPTIMIZERS
-                           if getattr(self, name) is not None},
-            "normalizers": {norm.name: norm.state_dict(self.worker_index) for norm in (self.o_stats, self.g_stats)},
+            "weights": learner.save_weight(),
+            "optimizers": {name: adam.state_dict() for name, adam in learner.optimizers().items()},
+            "normalizers": {norm.name: norm.state_dict(self.worker_index) for norm in (learner.o_stats,
+                                                                                       learner.g_stats)},
             "np_rng": self.rng.bit_generator.state,
             "tf_rng": {"state": self.tf_rng.state.numpy(), "algorithm": int(self.tf_rng.algorithm)},
             "histories": self.reward_histories.state_dict(),
-            "mi_current": self.mi_current, "mi_r_scale": self.mi_r_scale,
+            "mi_current": self.estimates.get("mi_reward", 0.0),
             "buffer": self.buffer.state_dict(with_data=with_buffer),
         }
 
@@ -789,27 +510,31 @@ class DDPG:
         if report["shape_mismatch"]:
             name, ours, theirs = report["shape_mismatch"][0]
             raise ValueError(f"variable {name} has shape {theirs} there, {ours} here")
+        optimizers = self.learner.optimizers()
         for name, optimizer_state in state["optimizers"].items():
-            getattr(self, name).load_state_dict(optimizer_state)
-        for norm in (self.o_stats, self.g_stats):
+            optimizers[name].load_state_dict(optimizer_state)
+        for norm in (self.learner.o_stats, self.learner.g_stats):
             norm.load_state_dict(state["normalizers"][norm.name], self.worker_index)
         self.rng.bit_generator.state = state["np_rng"]
         self.tf_rng.reset(tf.constant(state["tf_rng"]["state"]))
-        self.mi_current = state["mi_current"]
-        self.mi_r_scale = state["mi_r_scale"]
+        if "mi_reward" in self.estimates:
+            self.estimates["mi_reward"] = state["mi_current"]
         self.reward_histories.load_state_dict(state["histories"])
         self.buffer.load_state_dict(state["buffer"])
 
     # ------------------------------------------------------------------ logs
     def logs(self, prefix: str = "") -> list[tuple[str, float]]:
         histories = self.reward_histories
-        logs = [("stats_o/mean", float(np.mean(self.o_stats.mean.numpy()))),
-                ("stats_o/std", float(np.mean(self.o_stats.std.numpy()))),
-                ("stats_g/mean", float(np.mean(self.g_stats.mean.numpy()))),
-                ("stats_g/std", float(np.mean(self.g_stats.std.numpy())))]
+        o_stats, g_stats = self.learner.o_stats, self.learner.g_stats
+        logs = [("stats_o/mean", float(np.mean(o_stats.mean.numpy()))),
+                ("stats_o/std", float(np.mean(o_stats.std.numpy()))),
+                ("stats_g/mean", float(np.mean(g_stats.mean.numpy()))),
+                ("stats_g/std", float(np.mean(g_stats.std.numpy())))]
         # the original's column order: MINE's training estimate sits after the MI reward
-        logs += histories.stats("mi_reward") + [("mi_train/-neg_l", self.mi_current)]
-        logs += histories.stats("sk_reward") + histories.stats("et_reward") + histories.stats("gl_reward")
+        for row in log_order(self.learner.reward_terms):
+            logs += histories.stats(row.log_name)
+            if row.estimate_log:
+                logs.append((row.estimate_log, self.estimates[row.log_name]))
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         return [(prefix + key, float(val)) for key, val in logs]
@@ -829,6 +554,51 @@ class DDPG:
         report = self.load_weight(state["weights"], include=[""], verbose=False)
         if report["shape_mismatch"] or report["missing"]:
             raise ValueError(f"pickled policy does not match its own architecture: {report}")
+
+
+# ---------------------------------------------------------------------- a process's workers together
+# Each worker samples from its own buffer with its own streams; the learner sums their
+# gradients into one step of the shared networks, as MPI sums the ranks'. The loop
+# (``music.training``) calls these with all workers; the one-worker methods above with one.
+def workers_gradients(agents: list[DDPG], epoch: int, batches=None, mi_r_scale: float | None = None
+                      ) -> Gradients | None:
+    """The summed critic and actor gradients of ``agents`` (workers of one learner), each on a
+    batch of its own (sampled, or ``batches``); None while a buffer is empty. One graph call
+    however many workers, equal bit for bit to ``tree_sum`` of each worker's alone. Records
+    each worker's entropy term."""
+    if batches is None:
+        if any(agent.buffer.current_size == 0 for agent in agents):
+            return None
+        batches = [agent.sample_batch(epoch, mi_r_scale) for agent in agents]
+    learner = agents[0].learner
+    gradients = learner.gradients([agent.tf_rng for agent in agents],
+                                  [learner.pack(batch, weights) for batch, weights in batches])
+    for agent, (_, weights), row in zip(agents, batches, gradients.neg_logp_pi, strict=True):
+        agent.record_entropy(row, weights)
+    return gradients
+
+
+def _intrinsic_gradients(agents: list[DDPG], log_name: str, inputs: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    """The gradient of the intrinsic reward of term ``log_name`` summed over the workers on their
+    ``inputs``, and its flat parameters; sets every worker's training estimate of it."""
+    estimates, grad, params = agents[0].learner.intrinsic[log_name].gradients(inputs)
+    if log_name in agents[0].estimates:
+        for agent, value in zip(agents, estimates, strict=True):
+            agent.estimates[log_name] = value
+    return grad, params
+
+
+def workers_intrinsic_gradients(agents: list[DDPG], log_name: str, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The gradient of the intrinsic reward of term ``log_name`` (MINE: "mi_reward", the skill
+    discriminator: "sk_reward") summed over the workers, each on ``batch_size`` samples of its
+    own buffer (MINE: one graph call for all), and the flat parameters it was taken at."""
+    return _intrinsic_gradients(agents, log_name, [agent.training_inputs(log_name, batch_size) for agent in agents])
+
+
+def workers_intrinsic_step(agents: list[DDPG], log_name: str, batch_size: int) -> None:
+    """One step of the intrinsic reward of term ``log_name`` on the workers' summed gradients."""
+    grad, params = workers_intrinsic_gradients(agents, log_name, batch_size)
+    agents[0].learner.intrinsic[log_name].apply([grad], params)
 
 
 def configure_ddpg(dims: dict[str, int], params: dict, env, pretrain_weights=None,

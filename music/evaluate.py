@@ -60,7 +60,7 @@ def evaluate(policy_file: Path, episodes: int, seed: int = 0, mode: str = "test"
     if mine is not None:
         policy.load_weight(load_policy(mine).save_weight(), ["state_mi"], verbose=False)
     return {"policy": str(policy_file), **evaluate_policy(policy, episodes, seed, mode),
-            "mine": str(mine or policy_file) if policy.ir is not None else None}
+            "mine": str(mine or policy_file) if policy.mine is not None else None}
 
 
 def evaluate_policy(policy, episodes: int, seed: int = 0, mode: str = "test") -> dict:
@@ -91,7 +91,7 @@ def evaluate_policy(policy, episodes: int, seed: int = 0, mode: str = "test") ->
     for i in range(episodes):
         skill = np.eye(policy.dimz)[[i % policy.dimz]]
         episode = worker.generate_rollouts(generated_goal=goal, z_s_onehot=skill)
-        if policy.ir is not None:
+        if policy.mine is not None:
             pairs = np.stack([episode["o"][0, :-1], episode["o"][0, 1:]], axis=1)  # (T, 2, dimo)
             mi = -policy.run_mi(pairs).reshape(-1)
             mi_rewards.append(float(np.mean(np.clip(MI_R_SCALE * mi, 0.0, 1.0) - 1.0)))

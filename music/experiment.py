@@ -121,17 +121,17 @@ def check_env_and_split(env_name: str, params: dict) -> None:
     """Before anything is written: an environment without a registered split is made once (it must
     be goal-conditioned), and a declared or needed agent/surrounding split must fit its observations.
     Raises ``UnknownEnvError`` or ``SplitError`` (one line each)."""
+    from music.config import needs_split
     from music.envs import KNOWN_SPLITS, VECTOR_SPLITS, env_id, make_env, observation_split
 
     declared = params["agent_obs"] is not None or params["surrounding_obs"] is not None
-    needs_split = params["mi_r_scale"] > 0 or params["sk_r_scale"] > 0 or params["mi_prioritization"]
     known = env_id(env_name) in KNOWN_SPLITS and env_id(env_name) not in VECTOR_SPLITS  # goal envs of ours
     if known and not declared:
         return  # the registered split is checked against the observations when the agent is built
     env = make_env(env_name, quiet=True)
     dimo = env.observation_space["observation"].shape[0]
     env.close()
-    if declared or needs_split:
+    if declared or needs_split(params):
         observation_split(env_name, dimo, params["agent_obs"], params["surrounding_obs"])
 
 

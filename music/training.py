@@ -136,11 +136,11 @@ def train(*, workers, logger, params: dict, n_epochs: int, comm, loop: dict | No
     its own data and random stream; their gradients are summed into one step of the shared
     networks, as MPI sums the ranks'. Everything else is a ``Hook``.
     """
-    from music.ddpg import MineNaNError
+    from music.ddpg import MineNaNError, workers_gradients, workers_intrinsic_step
     from music.mpi_util import mpi_average
 
-    owner = workers[0].agent  # holds the networks, normalizers and optimizers all workers share
     agents = [worker.agent for worker in workers]
+    learner = agents[0].learner  # the networks, normalizers and optimizers all workers share
     loop = dict(loop or {"epoch": 0, "cycle": 0, "best_success_rate": -1.0, "mi_r_scale": params["mi_r_scale"]})
     run = Run(workers, logger, params, comm, loop, n_epochs)
     logger.info("Training...")
@@ -175,25 +175,24 @@ def train(*, workers, logger, params: dict, n_epochs: int, comm, loop: dict | No
                     run.episodes.append(episode)
                 agent.store_episode(episode, update_stats=False)
                 agent.accumulate_stats(episode)
-            owner.recompute_stats()
+            agents[0].recompute_stats()
             try:
                 for _batch in range(params["n_batches"]):
                     # each worker's batch and gradient, summed over the workers (one graph call)
-                    gradients = owner.workers_gradients(epoch)
+                    gradients = workers_gradients(agents, epoch, mi_r_scale=loop["mi_r_scale"])
                     if gradients is not None:
-                        owner.apply_gradients([gradients])
+                        learner.apply_gradients([gradients])
                     if epoch >= params["mi_end_epoch"]:
-                        loop["mi_r_scale"] = 0
-                        for agent in agents:
-                            agent.mi_r_scale = 0
-                    if loop["mi_r_scale"] > 0 and not params["no_train_mi"]:
-                        owner.workers_mine_step(params["batch_size"])
-                    if params["sk_r_scale"] > 0:
-                        owner.workers_skill_step(params["batch_size"])
+                        loop["mi_r_scale"] = 0  # as the original: after the epoch's first step
+                    # then MINE's step and the skill discriminator's (each while its reward is on)
+                    scales = agents[0].current_scales(loop["mi_r_scale"])
+                    for name, reward in learner.intrinsic.items():
+                        if reward.wants_training(learner.params, scales[name]):
+                            workers_intrinsic_step(agents, name, params["batch_size"])
             except MineNaNError as err:
                 raise MineNaNError(f"epoch {epoch}, cycle {cycle}: {err}; the last good checkpoint "
                                    f"(if any) is in {checkpoint.checkpoint_dir(run.logdir)}") from None
-            owner.update_target_net()
+            learner.update_target_net()
             loop["cycle"] += 1
             for hook in hooks:
                 hook.on_cycle_end(run)

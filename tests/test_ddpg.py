@@ -35,9 +35,9 @@ def hand_weights(mi_r_scale, m_w=1.0, e_w=0.2):
 
 
 def set_stats(agent, rng):
-    agent.o_stats.mean.assign(rng.normal(size=25).astype(np.float32))
-    agent.o_stats.std.assign(rng.uniform(0.5, 2, size=25).astype(np.float32))
-    agent.g_stats.mean.assign(rng.normal(size=3).astype(np.float32))
+    agent.learner.o_stats.mean.assign(rng.normal(size=25).astype(np.float32))
+    agent.learner.o_stats.std.assign(rng.uniform(0.5, 2, size=25).astype(np.float32))
+    agent.learner.g_stats.mean.assign(rng.normal(size=3).astype(np.float32))
     for name, var in agent.variables.items():  # targets differ from main, biases non-zero
         if name.startswith("target") or name.endswith("bias"):
             var.assign(var.numpy() + rng.normal(scale=0.1, size=var.shape).astype(np.float32))
@@ -48,8 +48,8 @@ def numpy_terms(agent, batch, weights, noise, noise_2):
     w = {k: v.astype(np.float64) for k, v in agent.save_weight().items()}
     b = {k: v.astype(np.float64) for k, v in batch.items()}
     L, mu, p = agent.params.layers, agent.max_u, agent.params
-    x = ref.actor_input(w, b["o"], b["z"], b["g"], agent.o_stats.default_clip_range)
-    x2 = ref.actor_input(w, b["o_2"], b["z"], b["g_2"], agent.o_stats.default_clip_range)
+    x = ref.actor_input(w, b["o"], b["z"], b["g"], agent.learner.o_stats.default_clip_range)
+    x2 = ref.actor_input(w, b["o_2"], b["z"], b["g_2"], agent.learner.o_stats.default_clip_range)
     if p.sac:
         _, pi, neg_logp = ref.sac_actor(w, "main", x, L, mu, noise.astype(np.float64))
         _, pi2, _ = ref.sac_actor(w, "target", x2, L, mu, noise_2.astype(np.float64))
@@ -75,7 +75,7 @@ def numpy_terms(agent, batch, weights, noise, noise_2):
 
 
 def tf_terms(agent, batch, weights, noise, noise_2):
-    return {k: v.numpy() for k, v in agent._loss_terms(batch, weights, noise, noise_2).items()}
+    return {k: v.numpy() for k, v in agent.learner.loss_terms(batch, weights, noise, noise_2).items()}
 
 
 SCALES = {  # (r_scale, mi_r_scale, sk_r_scale, et_r_scale): one reward term on at a time
@@ -181,10 +181,13 @@ def test_graphs_are_traced_once():
         agent.update_target_net()
         agent.get_actions(rng.normal(size=(2, 25)), np.ones((2, 1)), np.zeros((2, 3)), np.zeros((2, 3)))
         agent.get_actions(rng.normal(size=25), np.ones(1), np.zeros(3), np.zeros(3), compute_Q=True)
-    for name in ("_act_main", "_act_main_q", "_train_graph", "_polyak_graph"):
-        assert getattr(agent, name).experimental_get_tracing_count() == 1, name
-    for name in ("_neg_mi", "_mi_grad", "_sk_reward", "_sk_grad"):  # owned by the discriminator
-        assert getattr(agent.ir, name).experimental_get_tracing_count() == 1, name
+    graphs = {**agent.acting_graphs(), "train": agent.learner.gradient_graph([agent.tf_rng]),
+              "polyak": agent.learner.polyak_graph}
+    for name in ("act_main", "act_main_q", "train", "polyak"):
+        assert graphs[name].experimental_get_tracing_count() == 1, name
+    for reward in (agent.mine, agent.skill):  # the intrinsic rewards' own graphs
+        for name, fn in reward.graphs().items():
+            assert fn.experimental_get_tracing_count() == 1, name
 
 
 @pytest.mark.parametrize("sac", [True, False])
@@ -216,9 +219,9 @@ def test_store_episode_updates_normalizers_with_every_transition():
     episodes = random_episodes(rng, n=4)
     episodes["o"] = episodes["o"] * 2 + 3
     agent.store_episode(episodes)
-    assert agent.o_stats.count.numpy()[0] == 1 + 4 * 50
-    assert abs(agent.o_stats.mean.numpy().mean() - 3) < 0.2
-    assert abs(agent.o_stats.std.numpy().mean() - 2) < 0.2
+    assert agent.learner.o_stats.count.numpy()[0] == 1 + 4 * 50
+    assert abs(agent.learner.o_stats.mean.numpy().mean() - 3) < 0.2
+    assert abs(agent.learner.o_stats.std.numpy().mean() - 2) < 0.2
     assert agent.get_current_buffer_size() == 4 * 50
 
 
@@ -337,7 +340,7 @@ def test_unknown_entropy_mode_is_refused():
 def test_description_covers_every_constructor_argument_and_rebuilds_the_agent():
     # Pickles and .npz policies rebuild the agent from description(): every constructor
     # argument but those of training (the sampler, the pretrained weights, the communicator
-    # and the virtual workers) must be in it.
+    # and the virtual workers) and the reward table (code, not data: docs/architecture.md) must be in it.
     import inspect
     import json
 
@@ -345,7 +348,7 @@ def test_description_covers_every_constructor_argument_and_rebuilds_the_agent():
 
     arguments = set(inspect.signature(DDPG.__init__).parameters) - {"self", "params"}
     assert set(RUN_FACTS) == arguments - {"sample_transitions", "pretrain_weights", "comm", "workers_per_rank",
-                                           "shared"}
+                                           "shared", "reward_terms"}
     agent = make_agent(hidden=16, layers=2, gamma=0.9, clip_return=7.0, seed=4, max_u=[1.0, 0.5, 1.0, 0.5])
     description = json.loads(json.dumps(agent.description()))  # JSON-able as it is
     rebuilt = DDPG.from_description(description)

@@ -22,8 +22,7 @@ from conftest import REPO, make_agent, random_episodes
 def _batch_after_mi_end(mi_end_mode):
     agent = make_agent(hidden=16, mi_end_mode=mi_end_mode)
     agent.store_episode(random_episodes(np.random.default_rng(0), n=4))
-    agent.mi_r_scale = 0  # what the training loop does from mi_end_epoch on
-    return agent, agent.sample_batch(epoch=60)
+    return agent, agent.sample_batch(epoch=60, mi_r_scale=0)  # the loop's scale from mi_end_epoch on
 
 
 def test_after_mi_end_the_original_target_keeps_a_constant_minus_m_w():
@@ -36,7 +35,7 @@ def test_after_mi_end_the_original_target_keeps_a_constant_minus_m_w():
     np.testing.assert_allclose(expected["reward"], -1.0)
     np.testing.assert_allclose(terms["target"], expected["target"], atol=1e-4)
     # while the logged MI reward reads 0, as the original's log
-    assert set(agent.reward_histories.mi) == {0.0}
+    assert set(agent.reward_histories.values["mi_reward"]) == {0.0}
 
 
 def test_after_mi_end_the_drop_mode_removes_the_mi_term():

@@ -79,8 +79,8 @@ def test_float32_storage_changes_sampled_batches_only_by_rounding():
     for key in b32:
         np.testing.assert_allclose(b32[key], b64[key], rtol=1e-6, atol=1e-6, err_msg=key)
     noise = np.zeros((64, 4), np.float32)
-    t32 = agents[np.float32]._loss_terms(b32, w32, noise, noise)["target"].numpy()
-    t64 = agents[np.float32]._loss_terms(b64, w64, noise, noise)["target"].numpy()
+    t32 = agents[np.float32].learner.loss_terms(b32, w32, noise, noise)["target"].numpy()
+    t64 = agents[np.float32].learner.loss_terms(b64, w64, noise, noise)["target"].numpy()
     np.testing.assert_allclose(t32, t64, atol=1e-5)
     assert agents[np.float32].buffer.buffers["o"].nbytes * 2 == agents[np.float64].buffer.buffers["o"].nbytes
 

@@ -26,7 +26,7 @@ def test_agent_state_round_trip_continues_bit_exactly():
         train_a_little(agent, np.random.default_rng(1))
     for name, value in a.save_weight().items():
         np.testing.assert_array_equal(b.variables[name].numpy(), value, err_msg=name)
-    assert a.Q_adam.t == b.Q_adam.t and list(a.reward_histories.mi) == list(b.reward_histories.mi)
+    assert a.learner.Q_adam.t == b.learner.Q_adam.t and a.reward_histories.values == b.reward_histories.values
 
 
 def test_agent_state_without_buffer_restores_an_empty_one():
@@ -34,7 +34,7 @@ def test_agent_state_without_buffer_restores_an_empty_one():
     train_a_little(a, np.random.default_rng(0))
     b = make_agent(hidden=16, batch_size=16)
     b.load_state_dict(a.state_dict(with_buffer=False))
-    assert b.buffer.current_size == 0 and b.Q_adam.t == a.Q_adam.t
+    assert b.buffer.current_size == 0 and b.learner.Q_adam.t == a.learner.Q_adam.t
 
 
 def test_a_state_of_another_architecture_is_refused_by_name():
@@ -45,11 +45,11 @@ def test_a_state_of_another_architecture_is_refused_by_name():
 
 def test_optimizer_and_normalizer_states_are_copies():
     agent = make_agent(hidden=16)
-    adam_state = agent.Q_adam.state_dict()
-    agent.Q_adam.m[...] = 1.0
+    adam_state = agent.learner.Q_adam.state_dict()
+    agent.learner.Q_adam.m[...] = 1.0
     assert not np.any(adam_state["m"])  # a copy, not a view that later steps change
-    norm_state = agent.o_stats.state_dict()
-    agent.o_stats.update(np.ones((3, 25)))
-    assert norm_state["local_count"][0] == 0 and agent.o_stats.state_dict()["local_count"][0] == 3
+    norm_state = agent.learner.o_stats.state_dict()
+    agent.learner.o_stats.update(np.ones((3, 25)))
+    assert norm_state["local_count"][0] == 0 and agent.learner.o_stats.state_dict()["local_count"][0] == 3
     with pytest.raises(ValueError, match="Adam state 'm' has shape"):
-        agent.Q_adam.load_state_dict({"m": np.zeros(3), "v": np.zeros(3), "t": 0})
+        agent.learner.Q_adam.load_state_dict({"m": np.zeros(3), "v": np.zeros(3), "t": 0})

@@ -21,11 +21,15 @@ def test_tree_sum_adds_in_pairs():
 def test_a_virtual_worker_shares_networks_and_keeps_its_own_streams_and_buffer():
     owner = make_agent(hidden=16, workers_per_rank=2)
     second = make_agent(hidden=16, seed=1_000_000, shared=owner)
-    assert second.main is owner.main and second.Q_adam is owner.Q_adam and second.o_stats is owner.o_stats
+    assert second.learner is owner.learner and second.worker_index == 1
     assert second.buffer is not owner.buffer and second.rng is not owner.rng
-    assert second.tf_rng is not owner.tf_rng and second._train_graph is not owner._train_graph
+    assert second.tf_rng is not owner.tf_rng and second.reward_histories is not owner.reward_histories
+    # each worker trains through a graph of its own random stream
+    assert owner.learner.gradient_graph([second.tf_rng]) is not owner.learner.gradient_graph([owner.tf_rng])
     with pytest.raises(ValueError, match="same params"):
         make_agent(hidden=32, shared=owner)
+    with pytest.raises(ValueError, match="built for 2 workers per rank"):
+        make_agent(hidden=16, seed=2_000_000, shared=owner)
 
 
 @pytest.mark.mpi
@@ -47,13 +51,13 @@ def test_two_virtual_workers_end_with_the_weights_of_two_mpi_ranks():
             worker.accumulate_stats(episodes)
         owner.recompute_stats()
         for _ in range(3):
-            owner.apply_gradients([w.gradients(epoch=0) for w in workers])
-            owner.ir.apply_mine([w.mi_gradient(w.buffer.buffers["o"][: w.buffer.current_size]) for w in workers])
-        owner.update_target_net()
+            owner.learner.apply_gradients([w.gradients(epoch=0) for w in workers])
+            owner.mine.apply([w.mi_gradient(w.buffer.buffers["o"][: w.buffer.current_size]) for w in workers])
+        owner.learner.update_target_net()
     assert weights_digest(owner) == reference.pop()
 
 
-def _group_of(k: int, hidden: int = 32):
+def _group_of(k: int, hidden: int = 32) -> list:
     """K virtual workers with their own data, as three ranks of seed 0 would have."""
     owner = make_agent(seed=0, hidden=hidden, mi_r_scale=5000.0, r_scale=1.0, workers_per_rank=k)
     workers = [owner] + [make_agent(seed=1_000_000 * r, hidden=hidden, mi_r_scale=5000.0, r_scale=1.0, shared=owner)
@@ -63,17 +67,18 @@ def _group_of(k: int, hidden: int = 32):
         worker.store_episode(episodes, update_stats=False)
         worker.accumulate_stats(episodes)
     owner.recompute_stats()
-    return owner, workers
+    return workers
 
 
 @pytest.mark.bitexact
 def test_one_graph_call_for_all_workers_equals_their_separate_calls_bit_for_bit():
+    from music.ddpg import workers_gradients, workers_intrinsic_gradients
     from music.mpi_util import tree_sum
 
-    grouped, _ = _group_of(3)
-    separate, workers = _group_of(3)
+    grouped = _group_of(3)
+    workers = _group_of(3)
     for _step in range(2):  # the second step checks that every worker's random streams moved alike
-        together = grouped.workers_gradients(epoch=0)
+        together = workers_gradients(grouped, epoch=0)
         alone = [w.gradients(epoch=0) for w in workers]
         np.testing.assert_array_equal(together.q_grad, tree_sum([g.q_grad for g in alone]))
         np.testing.assert_array_equal(together.pi_grad, tree_sum([g.pi_grad for g in alone]))
@@ -81,28 +86,31 @@ def test_one_graph_call_for_all_workers_equals_their_separate_calls_bit_for_bit(
         assert (together.q_loss, together.pi_loss) == (alone[0].q_loss, alone[0].pi_loss)
         # three workers: ((g0 + g1) + g2) is the pair order; not the plain sum in another order
         assert together.q_grad.dtype == np.float32
-        mi_together, mi_params = grouped.workers_mi_gradient(batch_size=2)
+        mi_together, mi_params = workers_intrinsic_gradients(grouped, "mi_reward", batch_size=2)
         mi_alone = [w.mi_gradient(w.buffer.random_observations(2, w.rng)) for w in workers]
         np.testing.assert_array_equal(mi_together, tree_sum(mi_alone))
-        np.testing.assert_array_equal(mi_params, grouped.ir.mi_adam.params.get())
-        assert [w.mi_current for w in grouped.workers] == [w.mi_current for w in workers]
-        grouped.apply_gradients([together])
-        separate.apply_gradients(alone)
-    for a, b in zip(grouped.workers, workers, strict=True):
-        assert list(a.reward_histories.entropy) == list(b.reward_histories.entropy)
+        np.testing.assert_array_equal(mi_params, grouped[0].mine.adam.params.get())
+        assert [w.estimates for w in grouped] == [w.estimates for w in workers]
+        grouped[0].learner.apply_gradients([together])
+        workers[0].learner.apply_gradients(alone)
+    for a, b in zip(grouped, workers, strict=True):
+        assert list(a.reward_histories.values["et_reward"]) == list(b.reward_histories.values["et_reward"])
         assert a.rng.bit_generator.state == b.rng.bit_generator.state
         np.testing.assert_array_equal(a.tf_rng.state.numpy(), b.tf_rng.state.numpy())
-    for name, var in grouped.variables.items():
-        np.testing.assert_array_equal(var.numpy(), separate.variables[name].numpy(), err_msg=name)
+    for name, var in grouped[0].variables.items():
+        np.testing.assert_array_equal(var.numpy(), workers[0].variables[name].numpy(), err_msg=name)
 
 
 def test_the_group_graph_is_traced_once():
-    owner, _ = _group_of(2, hidden=16)
+    from music.ddpg import workers_gradients, workers_intrinsic_step
+
+    workers = _group_of(2, hidden=16)
+    learner = workers[0].learner
     for _ in range(3):
-        owner.apply_gradients([owner.workers_gradients(epoch=0)])
-        owner.workers_mine_step(batch_size=2)
-    assert owner._group_train_graph.experimental_get_tracing_count() == 1
-    assert [g.experimental_get_tracing_count() for g in owner.ir._group_mi_grads.values()] == [1]
+        learner.apply_gradients([workers_gradients(workers, epoch=0)])
+        workers_intrinsic_step(workers, "mi_reward", batch_size=2)
+    assert learner.gradient_graph([w.tf_rng for w in workers]).experimental_get_tracing_count() == 1
+    assert workers[0].mine.group_gradient_graph(2).experimental_get_tracing_count() == 1
 
 
 # ---------------------------------------------------------------- music.train --workers_per_rank

@@ -1,4 +1,5 @@
-"""MINE statistics network and skill discriminator against numpy, learning, and bad input."""
+"""The intrinsic rewards, MINE (music.mine) and the skill discriminator (music.skill), against
+numpy, learning, and bad input."""
 
 import numpy as np
 import pytest
@@ -146,13 +147,13 @@ def test_steps_with_the_parameters_from_the_gradient_graph_equal_steps_that_read
         perm = rng.permutation(6)
         fast.train_mi(o_tau, perm)
         fast.train_sk(o, z)
-        reading.ir.apply_mine([reading.mi_gradient(o_tau, perm)])  # no parameters given: read
-        reading.ir.apply_skill([reading.sk_gradient(o, z)[1]])
+        reading.mine.apply([reading.mi_gradient(o_tau, perm)])  # no parameters given: read
+        reading.skill.apply([reading.sk_gradient(o, z)[1]])
     for name, var in fast.variables.items():
         if "ir/" in name:
             np.testing.assert_array_equal(var.numpy(), reading.variables[name].numpy(), err_msg=name)
     _, _, params = fast.sk_gradient(o, z)
-    np.testing.assert_array_equal(params, fast.ir.sk_adam.params.get())
+    np.testing.assert_array_equal(params, fast.skill.adam.params.get())
 
 
 SHAPES = [(b, tau) for tau in (2, 51) for b in (1, 2, 3, 7, 31, 64, 256)]
@@ -166,7 +167,7 @@ def mine_pair():
     from music.tf_util import flatten, graph
 
     agent = make_agent(hidden=32, mi_r_scale=5000.0)
-    ir = agent.ir
+    mine = agent.mine
     randomize(agent, "state_mi", np.random.default_rng(11))
 
     def dense(layer, v):  # tf.layers.dense on a 3-d input: tensordot, then bias_add
@@ -175,7 +176,7 @@ def mine_pair():
     def authors(xy, perm):  # the original's mi_tf: T on concat([x, x]), concat([y, y_perm])
         x, y = xy[..., :3], xy[..., 3:]
         x_in, y_in = tf.concat([x, x], axis=1), tf.concat([y, tf.gather(y, perm, axis=1)], axis=1)
-        t_all = tf.tanh(dense(ir.mi_out, tf.nn.relu(dense(ir.mi_x, x_in) + dense(ir.mi_y, y_in))))
+        t_all = tf.tanh(dense(mine.mi_out, tf.nn.relu(dense(mine.mi_x, x_in) + dense(mine.mi_y, y_in))))
         tau = tf.shape(x)[1]
         return -(tf.reduce_mean(t_all[:, :tau], axis=1) - tf.math.log(tf.reduce_mean(tf.exp(t_all[:, tau:]), axis=1)))
 
@@ -183,7 +184,7 @@ def mine_pair():
         with tf.GradientTape() as tape:
             neg_mi = authors(xy, perm)
             loss = tf.reduce_mean(neg_mi)
-        return neg_mi, flatten(tape.gradient(loss, ir._mi_vars))
+        return neg_mi, flatten(tape.gradient(loss, mine.trainable))
 
     return agent, graph(run, [tf.TensorSpec([None, None, 6], tf.float32), tf.TensorSpec([None], tf.int32)])
 
@@ -200,10 +201,10 @@ def test_mine_estimate_and_gradient_equal_the_authors_graph_bit_for_bit_at_every
     xy = rng.normal(size=(batch, tau, 6)).astype(np.float32)
     perm = rng.permutation(tau).astype(np.int32)
     theirs = [t.numpy() for t in authors(xy, perm)]
-    neg_mi, grad, _ = agent.ir.mine_gradient(xy, perm)  # the training step's graph
+    neg_mi, grad, _ = agent.mine.gradient(xy, perm)  # the training step's graph
     np.testing.assert_array_equal(neg_mi, theirs[0])
     np.testing.assert_array_equal(grad, theirs[1])
-    np.testing.assert_array_equal(agent.ir.mi_estimate(xy, perm), theirs[0])  # the reward's graph
+    np.testing.assert_array_equal(agent.mine.estimate(xy, perm), theirs[0])  # the reward's graph
     assert np.abs(grad).max() > 0
     # and both are MINE: an independent numpy computation in float64
     expected = ref.mine_neg_mi(agent.save_weight(), xy.astype(np.float64), perm)
@@ -215,7 +216,7 @@ def test_a_declared_split_of_scattered_entries_feeds_mine_and_the_skill_net_thos
     agent = make_agent(hidden=32, sk_r_scale=1.0, agent_obs=[0, 2, 4], surrounding_obs="7,5,9",
                        input_dims=dict(o=12, z=3, g=3, u=4, info_is_success=1), env_name="SomeGoalEnv-v0")
     assert agent.split.agent == (0, 2, 4) and agent.split.surrounding == (7, 5, 9)
-    assert agent.ir.mi_x.kernel.shape == (3, 16) and agent.ir.skill_net.layers[0].kernel.shape == (3, 16)
+    assert agent.mine.mi_x.kernel.shape == (3, 16) and agent.skill.skill_net.layers[0].kernel.shape == (3, 16)
     rng = np.random.default_rng(5)
     randomize(agent, "state_mi", rng)
     o_tau = rng.normal(size=(4, 3, 12)).astype(np.float32)
