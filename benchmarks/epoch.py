@@ -112,7 +112,7 @@ def run_epoch(variant: str, n_cycles: int, n_epochs: int = 1) -> dict:
 
 def tracing_counts(policy) -> dict[str, int]:
     learner = policy.learner
-    counts = {f"policy.{name}": g.experimental_get_tracing_count() for name, g in policy.acting_graphs().items()}
+    counts = {f"policy.{name}": g.experimental_get_tracing_count() for name, g in policy.acting.graphs().items()}
     counts.update({f"learner.{name}": g.experimental_get_tracing_count() for name, g in learner.graphs().items()})
     for log_name, reward in learner.intrinsic.items():
         counts.update({f"{log_name}.{name}": g.experimental_get_tracing_count() for name, g in reward.graphs().items()})

@@ -73,8 +73,9 @@ def rank_state(policy, rollout_worker, evaluator, loop: dict, with_buffer: bool)
     return arrays, meta
 
 
-def agent_state(arrays: dict, meta: dict) -> dict:
-    """The agent's ``state_dict`` read back from a checkpoint file's (arrays, meta)."""
+def agent_state(arrays: dict, meta: dict, architecture_keys) -> dict:
+    """The agent's ``state_dict`` read back from a checkpoint file's (arrays, meta);
+    ``architecture_keys``: those of the agent's ``architecture()`` (the file keeps them in meta)."""
     def under(prefix: str) -> dict:
         return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
@@ -83,7 +84,7 @@ def agent_state(arrays: dict, meta: dict) -> dict:
         name, part = key.split("/", 1)
         norms.setdefault(name, {})[part] = value
     return {
-        "architecture": {key: meta[key] for key in ("env_name", "input_dims", "hidden", "layers", "sac")},
+        "architecture": {key: meta[key] for key in architecture_keys},
         "weights": under("var/"),
         "optimizers": {name: {"m": arrays[f"adam/{name}/m"], "v": arrays[f"adam/{name}/v"], "t": t}
                        for name, t in meta["adam_t"].items()},
@@ -236,7 +237,7 @@ def load_rank(logdir: Path, rank: int, size: int, manifest: dict | None = None) 
 def restore(policy, rollout_worker, evaluator, arrays: dict, meta: dict, source: str) -> dict:
     """Put a rank's checkpointed state back; returns the loop position. Refuses a mismatched agent."""
     try:
-        policy.load_state_dict(agent_state(arrays, meta))
+        policy.load_state_dict(agent_state(arrays, meta, policy.architecture()))
         rollout_worker.load_state_dict(meta["rollout_worker"])
         evaluator.load_state_dict(meta["evaluator"])
     except (ValueError, KeyError) as err:

@@ -23,22 +23,21 @@ dimu are the sizes of the observation, one-hot skill, goal and action.
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import numpy as np
 import tensorflow as tf
 from mpi4py import MPI
 
+from music.acting import Acting, preprocess_og
 from music.actor_critic import action_bound
 from music.config import PARAM_FIELDS, Params, configure_her, discount, needs_split, params_from_dict, pretrained_scopes
 from music.envs import known_split, observation_split
-from music.learner import WEIGHT_SCOPES, Gradients, Learner, Sizes, spec
+from music.learner import WEIGHT_SCOPES, Gradients, Learner, Sizes
 from music.losses import ENTROPY_REWARD_MODES, return_bounds
 from music.mine import Mine, MineNaNError
 from music.replay_buffer import ReplayBuffer, mi_priorities
 from music.rewards import NUMPY, REWARD_TERMS, WEIGHT_KEYS, RewardHistories, log_order, term
 from music.skill import SkillDiscriminator
-from music.tf_util import graph
 
 __all__ = ["DDPG", "Gradients", "MineNaNError", "configure_ddpg", "workers_gradients", "workers_intrinsic_gradients",
            "workers_intrinsic_step", "ENTROPY_REWARD_MODES", "MI_END_MODES", "WEIGHT_KEYS", "WEIGHT_SCOPES"]
@@ -177,7 +176,7 @@ class DDPG:
             self.learner = shared.learner
         self.worker_index = self.learner.join()  # the normalizer sums of this worker are its own
 
-        self._build_acting_graphs()
+        self.acting = Acting(self.learner, p, self.tf_rng, env_name)
 
         buffer_shapes = {
             "o": (self.T + 1, self.dimo), "ag": (self.T + 1, self.dimg), "g": (self.T, self.dimg),
@@ -229,72 +228,19 @@ class DDPG:
         return self.learner.variables
 
     # ------------------------------------------------------------------ acting
-    def _build_acting_graphs(self) -> None:
-        # Acting takes [o, z, g] packed into one matrix: one input to convert instead of three.
-        act_sig = [spec(None, self.dimo + self.dimz + self.dimg)]
-        main, target = self.learner.main, self.learner.target
-        # Acting with and without Q(o, pi(o)): training rollouts need no critic pass.
-        self._act_main = graph(functools.partial(self._act_graph, main, False), act_sig)
-        self._act_target = graph(functools.partial(self._act_graph, target, False), act_sig)
-        self._act_main_q = graph(functools.partial(self._act_graph, main, True), act_sig)
-        self._act_target_q = graph(functools.partial(self._act_graph, target, True), act_sig)
-
-    def _act_graph(self, net, with_q: bool, ozg):
-        o, z, g = tf.split(ozg, [self.dimo, self.dimz, self.dimg], axis=1)
-        # Drawn with or without Q, so that the random stream (shared with training) is the same.
-        noise = self.tf_rng.normal(tf.stack([tf.shape(o)[0], self.dimu])) if self.params.sac else None
-        out = net.actor(o, z, g, noise)
-        # SAC acts with its mean (exploration noise is added outside); Q_pi uses the sample.
-        return (out.mu, net.critic(o, z, g, out.pi)) if with_q else out.mu
-
-    def acting_graphs(self) -> dict:
-        """The acting graphs by name (tests count their tracings)."""
-        return {"act_main": self._act_main, "act_target": self._act_target, "act_main_q": self._act_main_q,
-                "act_target_q": self._act_target_q}
-
-    def _preprocess_og(self, o: np.ndarray, ag: np.ndarray, g: np.ndarray):
-        if self.params.relative_goals:
-            g = (g.reshape(-1, self.dimg) - ag.reshape(-1, self.dimg)).reshape(g.shape)
-        bound = self.params.clip_obs
-        return np.clip(o, -bound, bound), np.clip(g, -bound, bound)
-
-    def _check_width(self, name: str, array: np.ndarray, dim: int) -> None:
-        if array.shape[-1] != dim:
-            raise ValueError(f"{self.env_name}: {name} has shape {array.shape}, expected (..., {dim})")
-
-    def _random_action(self, n: int) -> np.ndarray:
-        return self.rng.uniform(-self.max_u, self.max_u, size=(n, self.dimu))
-
     def get_actions(self, o, z, ag, g, noise_eps: float = 0.0, random_eps: float = 0.0,
                     use_target_net: bool = False, compute_Q: bool = False):
-        """Actions for observations o (B, dimo) or (dimo,), skills z, achieved and desired goals.
+        """Actions for observations o (B, dimo) or (dimo,), skills z, achieved and desired goals
+        (``music.acting``: exploring with this worker's numpy generator ``rng``).
 
         Exploration as the original: Gaussian noise of std noise_eps * max_u, clipped,
         then with probability random_eps a uniform random action. Returns u (B, dimu),
         or (dimu,) for a single observation; with compute_Q also Q_pi (B, 1).
         """
-        o, z, ag, g = (np.asarray(x, dtype=np.float32) for x in (o, z, ag, g))
-        for name, array, dim in (("o", o, self.dimo), ("z", z, self.dimz), ("g", g, self.dimg), ("ag", ag, self.dimg)):
-            self._check_width(name, array, dim)
-        o, g = self._preprocess_og(o, ag, g)
-        ozg = np.concatenate([o.reshape(-1, self.dimo), z.reshape(-1, self.dimz), g.reshape(-1, self.dimg)], axis=1)
-        if compute_Q:
-            act = self._act_target_q if use_target_net else self._act_main_q
-            u, q = act(ozg)
-        else:
-            act = self._act_target if use_target_net else self._act_main
-            u = act(ozg)
-        # float32 throughout, as the original: each float64 term is added to the float32
-        # actions in place, so the sum is rounded back to float32 (env.step and the replay
-        # buffer get float32 actions).
-        u = u.numpy().copy()
-        u += noise_eps * self.max_u * self.rng.standard_normal(u.shape)
-        u = np.clip(u, -self.max_u, self.max_u)
-        explore = self.rng.binomial(1, random_eps, u.shape[0]).reshape(-1, 1)
-        u += explore * (self._random_action(u.shape[0]) - u)
-        if u.shape[0] == 1:
-            u = u[0]
-        return (u.copy(), q.numpy()) if compute_Q else u.copy()
+        return self.acting.actions(o, z, ag, g, self.rng, noise_eps, random_eps, use_target_net, compute_Q)
+
+    def _preprocess_og(self, o: np.ndarray, ag: np.ndarray, g: np.ndarray):
+        return preprocess_og(self.params, self.dimg, o, ag, g)
 
     # ------------------------------------------------------------------ storing
     def store_episode(self, episode_batch: dict[str, np.ndarray], update_stats: bool = True) -> None:

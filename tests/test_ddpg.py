@@ -181,7 +181,7 @@ def test_graphs_are_traced_once():
         agent.update_target_net()
         agent.get_actions(rng.normal(size=(2, 25)), np.ones((2, 1)), np.zeros((2, 3)), np.zeros((2, 3)))
         agent.get_actions(rng.normal(size=25), np.ones(1), np.zeros(3), np.zeros(3), compute_Q=True)
-    graphs = {**agent.acting_graphs(), "train": agent.learner.gradient_graph([agent.tf_rng]),
+    graphs = {**agent.acting.graphs(), "train": agent.learner.gradient_graph([agent.tf_rng]),
               "polyak": agent.learner.polyak_graph}
     for name in ("act_main", "act_main_q", "train", "polyak"):
         assert graphs[name].experimental_get_tracing_count() == 1, name
