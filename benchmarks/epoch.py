@@ -111,16 +111,19 @@ def run_epoch(variant: str, n_cycles: int, n_epochs: int = 1) -> dict:
 
 
 def tracing_counts(policy) -> dict[str, int]:
+    def count(fn) -> int:  # a graph, or the profiler's timed wrapper of one
+        return getattr(fn, "__wrapped__", fn).experimental_get_tracing_count()
+
     learner = policy.learner
-    counts = {f"policy.{name}": g.experimental_get_tracing_count() for name, g in policy.acting.graphs().items()}
-    counts.update({f"learner.{name}": g.experimental_get_tracing_count() for name, g in learner.graphs().items()})
+    counts = {f"policy.{name}": count(g) for name, g in policy.acting.graphs().items()}
+    counts.update({f"learner.{name}": count(g) for name, g in learner.graphs().items()})
     for log_name, reward in learner.intrinsic.items():
-        counts.update({f"{log_name}.{name}": g.experimental_get_tracing_count() for name, g in reward.graphs().items()})
+        counts.update({f"{log_name}.{name}": count(g) for name, g in reward.graphs().items()})
     owners = [("o_stats", learner.o_stats), ("g_stats", learner.g_stats)]
     for owner_name, owner in owners + [(n, adam.params) for n, adam in learner.optimizers().items()]:
         for name, value in vars(owner).items():
-            if hasattr(value, "experimental_get_tracing_count"):
-                counts[f"{owner_name}.{name}"] = value.experimental_get_tracing_count()
+            if hasattr(getattr(value, "__wrapped__", value), "experimental_get_tracing_count"):
+                counts[f"{owner_name}.{name}"] = count(value)
     return counts
 
 
