@@ -34,7 +34,7 @@ RUN python -m venv /opt/venv \
     && /opt/venv/bin/python -m pip install --quiet -r requirements.txt -r requirements-mpich.txt
 # Then the package, with the one install command shared with CI (.ci/run -> make test -> make
 # venv; no dev tools here): it finds the dependencies installed and adds the package only.
-COPY setup.py Makefile requirements-dev.txt ./
+COPY setup.py pyproject.toml MANIFEST.in README.md LICENSE Makefile requirements-dev.txt ./
 COPY music ./music
 RUN make venv VENV=/opt/venv EXTRAS=mpich
 COPY experiments ./experiments

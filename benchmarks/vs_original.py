@@ -12,7 +12,7 @@ For each variant (SAC+MUSIC, DDPG) two worker processes are started, one per sid
 authors' agent (a TF1 graph under ``tf.compat.v1``, in their single-threaded session) and
 ours (TF2; music's default of one intra-op and one inter-op thread). Both have one MPI rank
 (``COMM_WORLD`` of size 1) and one BLAS/OpenMP thread, and the FetchPush sizes (dimo 25,
-dimg 3, dimu 4, T 50) with the variant's experiments/params/FetchPush-v1/<variant>.json
+dimg 3, dimu 4, T 50) with the variant's music/params/FetchPush-v1/<variant>.json
 (clip_return off, the default of both command lines).
 
 1. Set-up. Our agent is built with music's API (``configure_ddpg``) and stores 200 random

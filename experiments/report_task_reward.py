@@ -176,8 +176,17 @@ def luck_sentence(p: float, n: int, epochs: int, thresholds: list[float], runs: 
 
 
 def figure(argv: list[str], out_md: Path, alt: str) -> list[str]:
-    """Draw one figure with music.plot; markdown lines showing it with the command that drew it."""
-    if plot.main(argv) != 0:
+    """Draw one figure with music.plot; markdown lines showing it with the command that drew it.
+
+    The command's paths are the repository's (the report shows it to be run from there), so
+    it runs there, wherever this script was started from."""
+    started_in = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        failed = plot.main(argv) != 0
+    finally:
+        os.chdir(started_in)
+    if failed:
         raise SystemExit(f"music.plot failed: {argv}")
     png = Path(argv[argv.index("--out") + 1]).with_suffix(".png")
     link = os.path.relpath(ROOT / png, out_md.resolve().parent)

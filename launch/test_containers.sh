@@ -82,6 +82,11 @@ owners=$(owner_of_files "$work/logs/push")
 [[ $owners == "1000:1000 " ]] || fail "files owned by $owners"
 echo "ok: $(( $(date +%s) - start )) s, files owned by $owners"
 
+echo "== 2b. the shipped pretrained weights are in the image"
+docker run --rm --network none "$image" python -m music.evaluate pretrained:FetchPush-v1/SAC+MUSIC/seed0 \
+  --episodes 1 > "$work/shipped.out" 2>&1 || { tail -5 "$work/shipped.out"; fail "no shipped weights in the image"; }
+echo "ok: $(grep -m1 -i "success" "$work/shipped.out")"
+
 echo "== 3. 4 ranks in 2 worker containers, mpirun in a third, over ssh"
 docker network create --subnet "$subnet/24" "$net" >/dev/null
 hosts=(--add-host "launcher:$prefix.10" --add-host "worker-1:$prefix.11" --add-host "worker-2:$prefix.12")

@@ -41,6 +41,17 @@ class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def mpi_missing() -> str | None:
+    """Why mpi4py cannot run here (no MPI library: the mpich extra not installed), or None."""
+    try:
+        from mpi4py import MPI  # noqa: F401
+    except (ImportError, RuntimeError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        return (f"mpi4py finds no MPI library ({first}): install the mpich extra (pip install 'music-tf2[mpich]', "
+                "or make venv) or load your cluster's MPI")
+    return None
+
+
 def parser(prog: str, description: str, **kwargs) -> argparse.ArgumentParser:
     """An argument parser that shows every default and refuses abbreviated options."""
     return argparse.ArgumentParser(prog=prog, description=description, formatter_class=DefaultsFormatter,

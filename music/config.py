@@ -1,7 +1,7 @@
 """Parameters: the original's DEFAULT_PARAMS as a typed Params, params files, validation, run sizes.
 
 A run's parameters are DEFAULT_PARAMS, updated by the variant's params file
-(``experiments/params/<env>/<note>.json``), then by command-line overrides. Every
+(``music/params/<env>/<note>.json``), then by command-line overrides. Every
 source is checked against DEFAULT_PARAMS: unknown keys and wrong types are refused
 with the file (or flag), the key and the reason.
 """
@@ -21,7 +21,8 @@ from music.envs import SplitError, canonical_env_name, env_id, parse_indices
 from music.her import REPLAY_STRATEGIES, make_sample_her_transitions
 from music.schedules import PiecewiseSchedule
 
-PARAMS_DIR = Path(__file__).resolve().parent.parent / "experiments" / "params"
+# The variants' params files: package data, in the same place in a clone and in an install.
+PARAMS_DIR = Path(__file__).resolve().parent / "params"
 
 
 # Variant -> (pretraining variant, task of the pretraining run or None for the same task).
@@ -31,8 +32,16 @@ PRETRAINING = {
     "DDPG+MUSIC-f": ("DDPG+MUSIC", None), "DDPG+MUSIC-t": ("DDPG+MUSIC", "FetchPickAndPlace-v1"),
     "DIAYN-f": ("DIAYN", None), "SAC+DIAYN-f": ("DIAYN", None), "MUSIC+DIAYN": ("SAC+MUSIC_5Skill", None),
 }
-# Where shipped pretrained weights live: the medium-scale campaign's exports (see README).
-SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "experiments" / "results" / "medium"
+# The shipped pretrained weights are the medium campaign's exports (experiments/results/medium,
+# docs/reproducing.md). An installed package has its own copy, which setup.py puts beside the
+# params files; a clone reads the exports themselves.
+PACKAGED_WEIGHTS_DIR = Path(__file__).resolve().parent / "pretrained"
+CLONE_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "experiments" / "results" / "medium"
+
+
+def shipped_weights_dir() -> Path:
+    """Where ``pretrained:`` names are looked up: the package's copy if it has one, else the clone's exports."""
+    return PACKAGED_WEIGHTS_DIR if PACKAGED_WEIGHTS_DIR.is_dir() else CLONE_WEIGHTS_DIR
 
 
 class ParamsError(ValueError):
@@ -50,7 +59,7 @@ def _field(default, help: str, kind: str = "", check: str = "", choices: tuple =
 @dataclass
 class Params:
     """Every parameter of a run: the original's DEFAULT_PARAMS (same names, values and order),
-    then ours. Params files (``experiments/params/<env>/<note>.json``) and ``--param`` override
+    then ours. Params files (``music/params/<env>/<note>.json``) and ``--param`` override
     them; ``check_params`` validates each against its kind and range here; ``params.json``
     records them; ``--list_params`` prints this table."""
 
@@ -237,7 +246,7 @@ def pretrained_scopes(finetune_pi: bool, finetune_normalizers: bool) -> list[str
     return ["state_mi", "main", *(["o_stats", "g_stats"] if finetune_normalizers else []), "target"]
 
 
-def shipped_weights(name: str, env_name: str, note: str, root: Path = SHIPPED_WEIGHTS_DIR) -> Path:
+def shipped_weights(name: str, env_name: str, note: str, root: Path | None = None) -> Path:
     """The policy path whose committed ``_weight.npz`` a short name means.
 
     ``pretrained:seed<k>`` is the pretraining run of this note on this task (e.g. SAC+MUSIC
@@ -254,13 +263,20 @@ def shipped_weights(name: str, env_name: str, note: str, root: Path = SHIPPED_WE
         parts = [task or canonical_env_name(env_name).replace("-v4", "-v1"), variant, parts[0]]
     if len(parts) != 3 or not parts[2].startswith("seed"):
         raise ParamsError(f"load_weight {name!r}: expected pretrained:seed<k> or pretrained:<task>/<variant>/seed<k>")
+    root = shipped_weights_dir() if root is None else root
+    if not root.is_dir():
+        raise ParamsError(f"load_weight {name!r}: this installation has no shipped weights ({root} does not exist; "
+                          "a wheel built by setup.py or a clone of the repository has them); train the pretraining "
+                          "run yourself and point load_weight at its policy file")
     folder = root.joinpath(*parts)
     # the final weights: the highest epoch (a campaign may also ship weights of earlier epochs)
     found = sorted(folder.glob("policy_*_weight.npz"), key=lambda p: int(p.name.split("_")[1])
                    if p.name.split("_")[1].isdigit() else -1)
     if not found:
-        raise ParamsError(f"load_weight {name!r}: no shipped weights in {folder} (the campaign has not exported "
-                          "them); train the pretraining run yourself and point load_weight at its policy file")
+        shipped = sorted("/".join(p.parent.relative_to(root).parts) for p in root.glob("*/*/seed*/policy_*_weight.npz"))
+        raise ParamsError(f"load_weight {name!r}: no shipped weights for {'/'.join(parts)} (shipped: "
+                          f"{', '.join(f'pretrained:{s}' for s in shipped) or 'none'}); train the pretraining run "
+                          "yourself and point load_weight at its policy file")
     return found[-1].with_name(found[-1].name.replace("_weight.npz", ".pkl"))
 
 
@@ -272,7 +288,7 @@ def params_file(env_name: str, note: str, params_dir: Path = PARAMS_DIR) -> Path
     if folder is None:
         raise ParamsError(
             f"no params folder for env {env_name} ({params_dir / canonical} does not exist): give the variant's "
-            "parameters with --params_file FILE, e.g. a copy of experiments/params/MusicPointPush-v0/SAC+MUSIC.json "
+            "parameters with --params_file FILE, e.g. a copy of music/params/MusicPointPush-v0/SAC+MUSIC.json "
             "(docs/custom_envs.md)"
         )
     path = params_dir / folder / f"{note}.json"

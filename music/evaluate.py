@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from music.cli import fail, parser
+from music.cli import fail, mpi_missing, parser
 
 MI_R_SCALE = 5000.0  # the paper's MI reward scale, used to express MI as the critic's reward
 # The Fetch table is 0.4 m high: an object that ends this much below its start is on the floor.
@@ -145,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default=None, help="also write the summary to this JSON file")
     p.add_argument("--csv", default=None, help="also append the summary as a row of this CSV file")
     args = p.parse_args(argv)
+    if mpi_missing():
+        return fail("music.evaluate", mpi_missing())
     from music.policy_files import PolicyFileError
 
     if args.episodes < 1 or args.seed < 0:

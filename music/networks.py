@@ -36,7 +36,7 @@ class Dense(tf.Module):
         # bias_add, as the original's tf.layers.dense and tf.contrib.layers.linear: its gradient
         # sums rows in the original's order (x @ kernel + bias was differentiated by a Sum op,
         # other bits), and TF's graph optimizer fuses matmul + bias (+ relu or tanh) into one op,
-        # as in the original's graph (docs/deviations.md, "What issue 17 changed").
+        # as in the original's graph (CHANGELOG.md, "Issue 17").
         # tensordot handles (batch, time, dim) inputs.
         if x.shape.rank == 2:
             return tf.nn.bias_add(tf.matmul(x, self.kernel), self.bias)

@@ -18,7 +18,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from music.cli import fail, parser, str2bool  # noqa: E402
+from music.cli import fail, mpi_missing, parser, str2bool  # noqa: E402
 from music.render import save_video  # noqa: E402
 
 
@@ -137,6 +137,8 @@ def play(args) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if mpi_missing():
+        return fail("music.play", mpi_missing())
     from music.config import ParamsError
     from music.save_weight import PolicyFileError
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from music.cli import fail, parser
+from music.cli import fail, mpi_missing, parser
 from music.files import atomic_write
 from music.policy_files import PolicyFileError, load_policy, read_weights
 
@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--note", help="variant whose params file names the policy")
     p.add_argument("--seed", type=int, default=0, help="index into a load_weight list")
     args = p.parse_args(argv)
+    if mpi_missing():
+        return fail("music.save_weight", mpi_missing())
     try:
         policies = [Path(x) for x in args.policies]
         if not policies:

@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from music.cli import fail, parser, str2bool
+from music.cli import fail, mpi_missing, parser, str2bool
 from music.experiment import BadInput, launch
 
 
@@ -44,7 +44,7 @@ def build_parser():
                    help="True: log to logs/<run name>; False: to a temporary folder (unless --logdir)")
     p.add_argument("--version", type=int, default=0, help="a number recorded in the run name")
     p.add_argument("--note", default="SAC+MUSIC",
-                   help="variant: loads experiments/params/<env_name>/<note>.json (see --list_notes)")
+                   help="variant: loads music/params/<env_name>/<note>.json (see --list_notes)")
     p.add_argument("--logdir", default=None, help="log folder (must be new or empty)")
     p.add_argument("--params_file", default=None, help="a params JSON file to use instead of the note's")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         except BrokenPipeError:  # e.g. piped into head
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    if mpi_missing():
+        return fail("music.train", mpi_missing())
     try:
         return launch(args, argv)
     except BadInput as err:

@@ -154,9 +154,25 @@ def test_shipped_weights_by_short_name(tmp_path):
     assert shipped_weights("pretrained:seed1", "FetchPush-v1", "SAC+MUSIC-r", root=tmp_path) == expected
     assert shipped_weights("pretrained:seed1", "FetchPush-v4", "SAC+MUSIC-f", root=tmp_path) == expected
     assert shipped_weights("pretrained:FetchPush-v1/SAC+MUSIC/seed1", "FetchSlide-v1", "SAC", root=tmp_path) == expected
-    with pytest.raises(ParamsError, match="no shipped weights in .*seed2"):
+    # a name not shipped: the error lists what is
+    with pytest.raises(ParamsError, match=r"no shipped weights for FetchPush-v1/SAC\+MUSIC/seed2 \(shipped: "
+                                          r"pretrained:FetchPush-v1/SAC\+MUSIC/seed1\)"):
         shipped_weights("pretrained:seed2", "FetchPush-v1", "SAC+MUSIC-p", root=tmp_path)
+    # an installation without any
+    with pytest.raises(ParamsError, match="this installation has no shipped weights"):
+        shipped_weights("pretrained:seed1", "FetchPush-v1", "SAC+MUSIC-r", root=tmp_path / "nothing")
     with pytest.raises(ParamsError, match="note 'SAC' loads no pretrained run"):
         shipped_weights("pretrained:seed1", "FetchPush-v1", "SAC", root=tmp_path)
     with pytest.raises(ParamsError, match="expected pretrained:seed<k>"):
         shipped_weights("pretrained:a/b", "FetchPush-v1", "SAC+MUSIC-r", root=tmp_path)
+
+
+def test_a_clone_reads_the_shipped_weights_from_the_campaign_exports_an_install_from_its_copy(monkeypatch, tmp_path):
+    import music.config as config
+
+    assert not config.PACKAGED_WEIGHTS_DIR.exists()  # a clone: setup.py makes the copy in a wheel only
+    assert config.shipped_weights_dir() == REPO / "experiments" / "results" / "medium"
+    assert config.shipped_weights("pretrained:FetchPush-v1/SAC+MUSIC/seed0", "", "").parent == \
+        REPO / "experiments" / "results" / "medium" / "FetchPush-v1" / "SAC+MUSIC" / "seed0"
+    monkeypatch.setattr(config, "PACKAGED_WEIGHTS_DIR", tmp_path)
+    assert config.shipped_weights_dir() == tmp_path

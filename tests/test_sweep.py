@@ -67,7 +67,7 @@ def test_sweep_runs_skips_restarts_and_reports_progress(tmp_path, fake_train):
         record = json.loads((folder / "sweep.json").read_text())
         assert record["variant"] == job.variant and len(record["params_sha256"]) == 64
         # paths relative to the repository, not this machine's
-        assert record["params_file"] == f"experiments/params/FetchPush-v1/{job.variant}.json"
+        assert record["params_file"] == f"music/params/FetchPush-v1/{job.variant}.json"
         assert (folder / "console.out").exists() and not folder.with_name(folder.name + ".partial").exists()
     r_job = next(j for j in jobs if j.variant == "SAC+MUSIC-r")
     loaded = (run_dir(tmp_path, r_job) / "progress.csv").read_text()

@@ -19,7 +19,7 @@ from conftest import REPO
 
 pytestmark = pytest.mark.slow
 ENV = "tests.toy_near_module:NearPush-v0"
-PARAMS = REPO / "experiments" / "params" / "MusicPointPush-v0" / "SAC+MUSIC.json"
+PARAMS = REPO / "music" / "params" / "MusicPointPush-v0" / "SAC+MUSIC.json"
 EPISODES = 20
 
 

@@ -125,9 +125,9 @@ def test_play_writes_videos_and_data(two_rank_run, tmp_path):
      "agent and surrounding overlap at entries [2]"),
     (["--env_name", "MusicPointPush-v0", "--param", 'agent_obs=""', "--param", 'surrounding_obs="2:4"'],
      "key 'agent_obs': must list observation entries"),
-    (["--env_name", "HalfCheetah-v4", "--params_file", "experiments/params/MusicPointPush-v0/SAC+MUSIC.json"],
+    (["--env_name", "HalfCheetah-v4", "--params_file", "music/params/MusicPointPush-v0/SAC+MUSIC.json"],
      "HalfCheetah-v4 is not goal-conditioned"),
-    (["--env_name", "HandManipulateBlock-v1", "--params_file", "experiments/params/MusicPointPush-v0/SAC+MUSIC.json"],
+    (["--env_name", "HandManipulateBlock-v1", "--params_file", "music/params/MusicPointPush-v0/SAC+MUSIC.json"],
      "HandManipulateBlock-v1 has no registered agent/surrounding split: declare"),
 ])
 def test_bad_input_exits_2_on_every_rank_with_one_line(args, message, tmp_path):
