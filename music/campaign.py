@@ -407,16 +407,26 @@ def main(campaign: Campaign, argv: list[str] | None = None) -> int:
 
 
 # The medium-scale reproduction (every paper default on 2 ranks; see experiments/campaign_medium.py).
+# Stages 1-3 ran in issue 13; 4-6 are the paper's other figures (issue: the paper's other
+# figures at medium scale): -f with the MUSIC policy's normalizers, FetchSlide, and
+# FetchPickAndPlace with task reward (its MUSIC runs are stage 3's).
 SEEDS = (0, 1, 2)
+TASK_REWARD_VARIANTS = ("SAC", "SAC+MUSIC-r", "SAC+MUSIC-p", "SAC+MUSIC-f")
 MEDIUM = Campaign(
     name="medium",
     scale=SCALES["medium"],
     stages={
         1: [("FetchPush-v1", "SAC+MUSIC", SEEDS)],
-        2: [("FetchPush-v1", variant, (seed,)) for seed in SEEDS
-            for variant in ("SAC", "SAC+MUSIC-r", "SAC+MUSIC-p", "SAC+MUSIC-f")],
+        2: [("FetchPush-v1", variant, (seed,)) for seed in SEEDS for variant in TASK_REWARD_VARIANTS],
         3: [("FetchPickAndPlace-v1", "SAC+MUSIC", SEEDS)],
+        4: [("FetchPush-v1", "SAC+MUSIC-f-with-normalizers", SEEDS)],
+        5: [("FetchSlide-v1", "SAC+MUSIC", SEEDS)]
+           + [("FetchSlide-v1", variant, (seed,)) for seed in SEEDS for variant in TASK_REWARD_VARIANTS],
+        6: [("FetchPickAndPlace-v1", variant, (seed,)) for seed in SEEDS for variant in TASK_REWARD_VARIANTS],
     },
+    # FetchSlide's -f loads its MUSIC run's policy of epoch 12 (the authors' params): exported
+    # with the final weights, so that a new machine can run -f from the committed exports
+    export_epochs=(12,),
 )
 # The paper's 16 workers (issue: the headline at the paper's scale; see experiments/campaign_paper.py):
 # 2 processes x 8 virtual workers do the math of 16 ranks. Stage 1 is MUSIC alone on

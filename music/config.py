@@ -28,6 +28,7 @@ PARAMS_DIR = Path(__file__).resolve().parent / "params"
 # Variant -> (pretraining variant, task of the pretraining run or None for the same task).
 PRETRAINING = {
     "SAC+MUSIC-r": ("SAC+MUSIC", None), "SAC+MUSIC-p": ("SAC+MUSIC", None), "SAC+MUSIC-f": ("SAC+MUSIC", None),
+    "SAC+MUSIC-f-with-normalizers": ("SAC+MUSIC", None),
     "DDPG+MUSIC-r": ("DDPG+MUSIC", None), "DDPG+MUSIC-p": ("DDPG+MUSIC", None),
     "DDPG+MUSIC-f": ("DDPG+MUSIC", None), "DDPG+MUSIC-t": ("DDPG+MUSIC", "FetchPickAndPlace-v1"),
     "DIAYN-f": ("DIAYN", None), "SAC+DIAYN-f": ("DIAYN", None), "MUSIC+DIAYN": ("SAC+MUSIC_5Skill", None),

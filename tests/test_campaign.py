@@ -241,3 +241,27 @@ def test_the_paper_campaign_is_16_workers_on_2_processes_with_seed_0_first():
     assert [j.name() for j in PAPER.jobs([1, 2])][1:] == ["FetchPickAndPlace-v1/SAC+MUSIC/seed1",
                                                          "FetchPickAndPlace-v1/SAC+MUSIC/seed2"]
     assert PAPER.export_epochs == (10, 20, 30, 40)
+
+
+def test_the_medium_campaign_s_later_stages_are_the_paper_s_other_figures():
+    from music.campaign import MEDIUM
+    from music.config import load_params_file, params_file, pretrained_scopes
+
+    names = {stage: [j.name() for j in MEDIUM.jobs([stage])] for stage in (4, 5, 6)}
+    # 4: -f with the MUSIC policy's normalizers, after its (finished) pretraining runs of stage 1
+    assert names[4] == [f"FetchPush-v1/{v}/seed{s}" for s in (0, 1, 2)
+                        for v in ("SAC+MUSIC", "SAC+MUSIC-f-with-normalizers")]
+    ours = load_params_file(params_file("FetchPush-v1", "SAC+MUSIC-f-with-normalizers"))
+    authors = load_params_file(params_file("FetchPush-v1", "SAC+MUSIC-f"))
+    assert {k: v for k, v in ours.items() if k != "finetune_normalizers"} == authors  # -f but for the normalizers
+    assert pretrained_scopes(ours["finetune_pi"], ours["finetune_normalizers"]) == \
+        ["state_mi", "main", "o_stats", "g_stats", "target"]
+    # 5: FetchSlide, MUSIC alone first (the pretraining of -r/-p/-f), 6: FetchPickAndPlace with task reward
+    assert names[5][:3] == [f"FetchSlide-v1/SAC+MUSIC/seed{s}" for s in (0, 1, 2)] and len(names[5]) == 15
+    assert sorted(n for n in names[6] if "/SAC+MUSIC/" not in n) == sorted(
+        f"FetchPickAndPlace-v1/{v}/seed{s}" for s in (0, 1, 2) for v in ("SAC", "SAC+MUSIC-r", "SAC+MUSIC-p",
+                                                                         "SAC+MUSIC-f"))
+    new = {n for stage in (4, 5, 6) for n in names[stage]} - {j.name() for j in MEDIUM.jobs([1, 2, 3])}
+    assert len(new) == 30
+    assert MEDIUM.export_epochs == (12,)  # FetchSlide's -f loads policy_12 (the authors' params)
+    assert "policy_12.pkl" in str(load_params_file(params_file("FetchSlide-v1", "SAC+MUSIC-f"))["load_weight"])
