@@ -65,6 +65,12 @@ class Campaign:
     # behaviour during training, not only at its end)
     export_epochs: tuple[int, ...] = ()
 
+    def __post_init__(self):
+        late = [e for e in self.export_epochs if not 0 <= e < self.scale.n_epochs]
+        if late:  # a run has no policy of such an epoch: nothing would be exported, silently
+            raise ValueError(f"campaign {self.name}: export_epochs {late} are not epochs of its "
+                             f"{self.scale.n_epochs}-epoch runs")
+
     def jobs(self, stages: list[int]) -> list[Job]:
         """The jobs of ``stages`` in order (pretraining runs first where a job needs one)."""
         jobs: dict[tuple, Job] = {}

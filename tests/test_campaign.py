@@ -265,3 +265,9 @@ def test_the_medium_campaign_s_later_stages_are_the_paper_s_other_figures():
     assert len(new) == 30
     assert MEDIUM.export_epochs == (12,)  # FetchSlide's -f loads policy_12 (the authors' params)
     assert "policy_12.pkl" in str(load_params_file(params_file("FetchSlide-v1", "SAC+MUSIC-f"))["load_weight"])
+
+
+def test_a_campaign_refuses_export_epochs_its_runs_do_not_have():
+    scale = Scale("t", 1, 1, 3, (0,), ("FetchPush-v1",))  # 1 rank, 1 epoch of 3 cycles
+    with pytest.raises(ValueError, match=r"export_epochs \[1\] are not epochs of its 1-epoch runs"):
+        Campaign("t", scale, {1: [("FetchPush-v1", "SAC+MUSIC", (0,))]}, export_epochs=(0, 1))
