@@ -12,8 +12,8 @@ The same row and the same formula (``term``) give the TF target and the numpy re
 histories that ``progress.csv`` averages (``mi_reward/mean`` ...): only the array library
 differs (``TF``, ``NUMPY``).
 
-Adding a reward term is one row here, one ``Params`` field for its scale, and the code that
-fills its batch column (docs/architecture.md, "Adding an intrinsic reward").
+Adding an intrinsic reward is one row here, one ``Params`` field for its scale, and the module
+that scores it (docs/architecture.md, "Adding an intrinsic reward: a worked example").
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ class RewardTerm(NamedTuple):
     #              (a schedule of the epoch: m_w, e_w) if there is one, else 1
     clip: tuple[float, float] | None  # bounds of the scaled value, if clipped
     offset_while_on: float = 0.0  # subtracted while its scale is not 0 (MI: the reward is in [-1, 0])
-    scale_is_input: bool = False  # the scale is a graph input, not a constant (the loop turns MI off)
+    scale_is_input: bool = False  # the scale is a graph input, not a constant: the loop's current MI
+    #                               scale (0 from mi_end_epoch on; DDPG.current_scales)
     estimate_log: str | None = None  # the column logging its network's training estimate
     make: Callable | None = None  # builds the intrinsic reward that scores it: (split, dimz, params,
     #                              rng, comm) -> an object with ``music.mine.Mine``'s interface; None:
