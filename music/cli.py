@@ -42,7 +42,8 @@ class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def mpi_missing() -> str | None:
-    """Why mpi4py cannot run here (no MPI library: the mpich extra not installed), or None."""
+    """Why mpi4py cannot run here (no MPI library: the mpich extra not installed), or None.
+    It imports mpi4py.MPI, which initializes MPI: call it only where MPI is to run."""
     try:
         from mpi4py import MPI  # noqa: F401
     except (ImportError, RuntimeError) as err:

@@ -359,6 +359,14 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
     if forked is not None:
         return forked
 
+    # Only now, in a rank or the one process: importing mpi4py initializes MPI, which the
+    # --num_cpu launcher must not do (a launcher that is an MPI process of its own loses its
+    # ranks' checkpoint when it is killed).
+    from music.cli import mpi_missing
+
+    missing = mpi_missing()
+    if missing:
+        raise BadInput(missing)
     from mpi4py import MPI
 
     comm = MPI.COMM_WORLD

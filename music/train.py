@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from music.cli import fail, mpi_missing, parser, str2bool
+from music.cli import fail, parser, str2bool
 from music.experiment import BadInput, launch
 
 
@@ -92,8 +92,6 @@ def main(argv: list[str] | None = None) -> int:
         except BrokenPipeError:  # e.g. piped into head
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    if mpi_missing():
-        return fail("music.train", mpi_missing())
     try:
         return launch(args, argv)
     except BadInput as err:

@@ -166,3 +166,20 @@ def test_ddpg_her_learns_fetch_reach_with_either_replay_dtype(dtype, tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "r" / "progress.csv")))
     assert max(float(r["test/success_rate"]) for r in rows) >= 0.9, [r["test/success_rate"] for r in rows]
     assert json.loads((tmp_path / "r" / "params.json").read_text())["replay_dtype"] == dtype
+
+
+@pytest.mark.parametrize("tool, args", [("music.train", ["--env_name", "FetchPush-v1", "--note", "SAC"]),
+                                        ("music.evaluate", ["pretrained:FetchPush-v1/SAC+MUSIC/seed0"])])
+def test_no_mpi_library_is_one_line_and_writes_nothing(tmp_path, tool, args):
+    # as in an environment installed without the mpich extra: mpi4py finds no libmpi
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO),
+           "MPI4PY_LIBMPI": "/nonexistent/libmpi.so"}
+    logdir = tmp_path / "run"
+    extra = ["--logdir", str(logdir)] if tool == "music.train" else []
+    proc = subprocess.run([sys.executable, "-m", tool, *args, *extra], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path, env=env)
+    lines = [x for x in proc.stderr.splitlines() if not x.startswith(("WARNING", "I0000"))]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert lines == [f"{tool}: error: mpi4py finds no MPI library (cannot load MPI library): install the mpich extra "
+                     "(pip install 'music-tf2[mpich]', or make venv) or load your cluster's MPI"]
+    assert not logdir.exists()
