@@ -72,8 +72,8 @@ ELSEWHERE = {
     "mkdir -p logs && sudo": "part of the Docker example (tests/test_docker.py)",
     "/usr/sbin/sshd": "the MPIJob's worker command (launch/test_containers.sh)",
     "HYDRA_HOST_FILE=": "the MPIJob's launcher command (launch/test_containers.sh)",
-    "launch/": "tests/test_launch.py",
-    "python launch/submit_sweep.py": "tests/test_launch.py",
+    "launch/": "tests/test_launch.py: their argument checks and dry runs (a cluster is not at hand)",
+    "python launch/submit_sweep.py": "tests/test_launch.py: the submission order, as a dry run",
     "bash experiments/measure_object_motion.sh": "100 episodes of two policies per seed: too long for a test",
     ".venv/bin/python experiments/campaign_medium.py start": "starts a campaign runner: tests/test_campaign.py",
 }
