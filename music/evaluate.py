@@ -145,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default=None, help="also write the summary to this JSON file")
     p.add_argument("--csv", default=None, help="also append the summary as a row of this CSV file")
     args = p.parse_args(argv)
-    if mpi_missing():
-        return fail("music.evaluate", mpi_missing())
+    missing = mpi_missing()
+    if missing:
+        return fail("music.evaluate", missing)
     from music.policy_files import PolicyFileError
 
     if args.episodes < 1 or args.seed < 0:

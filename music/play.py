@@ -137,8 +137,9 @@ def play(args) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if mpi_missing():
-        return fail("music.play", mpi_missing())
+    missing = mpi_missing()
+    if missing:
+        return fail("music.play", missing)
     from music.config import ParamsError
     from music.save_weight import PolicyFileError
 

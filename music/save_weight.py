@@ -83,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--note", help="variant whose params file names the policy")
     p.add_argument("--seed", type=int, default=0, help="index into a load_weight list")
     args = p.parse_args(argv)
-    if mpi_missing():
-        return fail("music.save_weight", mpi_missing())
+    missing = mpi_missing()
+    if missing:
+        return fail("music.save_weight", missing)
     try:
         policies = [Path(x) for x in args.policies]
         if not policies:
