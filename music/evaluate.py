@@ -63,8 +63,11 @@ def evaluate(policy_file: Path, episodes: int, seed: int = 0, mode: str = "test"
             "mine": str(mine or policy_file) if policy.mine is not None else None}
 
 
-def evaluate_policy(policy, episodes: int, seed: int = 0, mode: str = "test") -> dict:
+def evaluate_policy(policy, episodes: int, seed: int = 0, mode: str = "test", make_env=None) -> dict:
     """Run ``episodes`` episodes of ``policy`` (a ``DDPG``, e.g. fresh weights) in ``mode``.
+
+    ``make_env`` (optional) builds the environment from the task's name, e.g. with a wrapper
+    that records what the measurement needs (``experiments/grasp_rate.py``: contacts).
 
     Returns env_name, mode, episodes, seed, goals, the success rate and its Wilson interval,
     the mean MI reward (NaN without an object), and for object tasks the object's
@@ -74,9 +77,11 @@ def evaluate_policy(policy, episodes: int, seed: int = 0, mode: str = "test") ->
     ``object_displacement_on_table``: the mean displacement of the other episodes (a fall
     counts its drop as displacement; NaN if every episode ended off the table).
     """
-    from music.envs import make_env, take
+    from music.envs import take
     from music.rollout import RolloutWorker
 
+    if make_env is None:
+        from music.envs import make_env
     env_name = policy.env_name
     worker = RolloutWorker(lambda: make_env(env_name, quiet=True), policy, dict(policy.input_dims), T=policy.T,
                            rollout_batch_size=1, exploit=mode == "test", compute_Q=False,

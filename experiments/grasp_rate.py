@@ -1,0 +1,249 @@
+"""How often a FetchPickAndPlace policy's exploring episodes touch, pinch, grasp and lift the block.
+
+    .venv/bin/python experiments/grasp_rate.py [--run DIR] [--epochs 0 5 10 ...] [--episodes 100]
+        [--untrained] [--scripted] [--out experiments/results/paper_eval/grasp.json]
+
+Issue 25 asks, if the paper-scale run does not lift the block: is lifting never tried, or
+tried and not reinforced? For each kept policy ``policy_<epoch>.npz`` of a run (default: the
+paper campaign's FetchPickAndPlace SAC+MUSIC seed 0, every epoch it kept), and with
+``--untrained`` the fresh agent of the run's params and seed (and with ``--scripted`` a
+scripted pick, ``scripted_pick``: what the simulator allows), this runs ``--episodes``
+exploring episodes as training does (``music.evaluate.evaluate_policy`` in train mode: the
+exploration noise, random actions and Zero goals of training) and reads the simulator's
+contacts after every step. Per episode:
+
+- touched: a finger touches the block at some step;
+- pinched: both fingers touch it at the same step;
+- grasped: both fingers touch it while its centre is at least GRASP_RISE above where it
+  started (held off the table, not pushed along it);
+- lifted: its centre rises LIFT_THRESHOLD (5 cm) above where it started (as ``music.evaluate``).
+
+A policy of epoch k is the one that explores during epoch k + 1, so the curve over epochs is
+the grasping that training saw. Prints one line per policy and writes the fractions, their
+95 % Wilson intervals and the mean number of grasped steps per episode as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+# A block tipped onto an edge raises its centre 1.0 cm (music/evaluate.py), but not with both
+# fingers on it; the issue's definition of a grasp: both fingers on the block, 1 cm up.
+GRASP_RISE = 0.01  # m
+FINGER_BODIES = ("robot0:l_gripper_finger_link", "robot0:r_gripper_finger_link")
+OBJECT_BODY = "object0"
+FIGURES = ("touched", "pinched", "grasped", "lifted")
+
+
+class ContactRecorder:
+    """Wraps a Fetch env; after every step records which fingers touch the object and its height.
+
+    ``episodes`` holds one (T, 3) array per finished episode: left touching, right touching,
+    object centre height (m); ``starts`` the object's height after each reset.
+    """
+
+    def __init__(self, env):
+        import mujoco
+
+        self.env = env
+        model = env.unwrapped.model
+        body_geoms = {}
+        for name in (*FINGER_BODIES, OBJECT_BODY):
+            body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, name)
+            if body < 0:
+                raise SystemExit(f"{env.spec.id if env.spec else env} has no body {name}: grasp_rate.py measures the "
+                                 "Fetch tasks with a block")
+            body_geoms[name] = {g for g in range(model.ngeom) if model.geom_bodyid[g] == body}
+        self.finger_geoms = [body_geoms[name] for name in FINGER_BODIES]
+        self.object_geoms = body_geoms[OBJECT_BODY]
+        self.object_body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, OBJECT_BODY)
+        self.episodes: list[np.ndarray] = []
+        self.starts: list[float] = []
+        self._steps: list[tuple[float, float, float]] = []
+
+    def __getattr__(self, name):  # everything else is the wrapped env's (spec, unwrapped, compute_reward, ...)
+        return getattr(self.env, name)
+
+    def _object_height(self) -> float:
+        return float(self.env.unwrapped.data.xpos[self.object_body][2])
+
+    def reset(self, **kwargs):
+        if self._steps:
+            self.episodes.append(np.asarray(self._steps))
+            self._steps = []
+        result = self.env.reset(**kwargs)
+        self.starts.append(self._object_height())
+        return result
+
+    def step(self, action):
+        result = self.env.step(action)
+        data = self.env.unwrapped.data
+        touching = [False, False]
+        for contact in data.contact[:data.ncon]:
+            pair = {int(contact.geom1), int(contact.geom2)}
+            if pair & self.object_geoms:
+                for i, geoms in enumerate(self.finger_geoms):
+                    touching[i] |= bool(pair & geoms)
+        self._steps.append((float(touching[0]), float(touching[1]), self._object_height()))
+        return result
+
+    def finish(self) -> None:
+        """Close the last episode (the next reset would)."""
+        if self._steps:
+            self.episodes.append(np.asarray(self._steps))
+            self._steps = []
+
+
+def episode_figures(steps: np.ndarray, start_height: float) -> dict[str, float]:
+    """touched / pinched / grasped / lifted (0 or 1) and grasped_steps of one episode's (T, 3) record."""
+    from music.evaluate import LIFT_THRESHOLD
+
+    left, right, height = steps[:, 0] > 0, steps[:, 1] > 0, steps[:, 2]
+    both = left & right
+    held = both & (height - start_height >= GRASP_RISE)
+    return {"touched": float((left | right).any()), "pinched": float(both.any()), "grasped": float(held.any()),
+            "lifted": float(np.max(height - start_height) >= LIFT_THRESHOLD), "grasped_steps": float(held.sum())}
+
+
+def scripted_pick(observation: np.ndarray, t: int) -> np.ndarray:
+    """The action at step t of a scripted pick (Fetch observation: gripper 0:3, block 3:6): fingers
+    open above the block for 12 steps, down around it for 10, closed for 6, then up 20 cm."""
+    grip, block = observation[0:3], observation[3:6]
+    if t < 12:
+        target, fingers = block + [0.0, 0.0, 0.06], 1.0
+    elif t < 22:
+        target, fingers = block, 1.0
+    elif t < 28:
+        target, fingers = grip, -1.0
+    else:
+        target, fingers = block + [0.0, 0.0, 0.2], -1.0
+    # an action of 1 moves the gripper 5 cm per step
+    return np.concatenate([np.clip((target - grip) / 0.05, -1.0, 1.0), [fingers]])
+
+
+def measure_scripted(episodes: int, seed: int) -> dict:
+    """The figures of ``episodes`` scripted picks: that the simulator lets the gripper pick the block."""
+    from music.envs import make_env
+    from music.evaluate import wilson_interval
+
+    recorder = ContactRecorder(make_env("FetchPickAndPlace-v1", quiet=True))
+    for i in range(episodes):
+        obs, _ = recorder.reset(seed=seed if i == 0 else None)
+        for t in range(recorder.env.spec.max_episode_steps):
+            obs, *_ = recorder.step(scripted_pick(obs["observation"], t))
+    recorder.finish()
+    per_episode = [episode_figures(steps, start) for steps, start in zip(recorder.episodes, recorder.starts,
+                                                                         strict=True)]
+    result = {"episodes": episodes, "seed": seed,
+              "grasped_steps_mean": float(np.mean([e["grasped_steps"] for e in per_episode]))}
+    for name in FIGURES:
+        count = int(sum(e[name] for e in per_episode))
+        result[name] = {"count": count, "fraction": count / episodes, "ci95": list(wilson_interval(count, episodes))}
+    return result
+
+
+def measure(policy, episodes: int, seed: int) -> dict:
+    """The figures of ``episodes`` exploring episodes of ``policy`` (see the module docstring)."""
+    from music.envs import make_env
+    from music.evaluate import evaluate_policy, wilson_interval
+
+    recorders: list[ContactRecorder] = []
+
+    def recorded_env(env_name, quiet=False):
+        recorders.append(ContactRecorder(make_env(env_name, quiet=quiet)))
+        return recorders[-1]
+
+    summary = evaluate_policy(policy, episodes, seed, "train", make_env=recorded_env)
+    (recorder,) = recorders
+    recorder.finish()
+    if len(recorder.episodes) != episodes:
+        raise RuntimeError(f"recorded {len(recorder.episodes)} episodes of {episodes} (NaN retries?)")
+    per_episode = [episode_figures(steps, start) for steps, start in zip(recorder.episodes, recorder.starts,
+                                                                         strict=True)]
+    result = {"episodes": episodes, "seed": seed, "object_displacement": summary["object_displacement_mean"],
+              "object_lifted_evaluate": summary["object_lifted"],
+              "grasped_steps_mean": float(np.mean([e["grasped_steps"] for e in per_episode]))}
+    for name in FIGURES:
+        count = int(sum(e[name] for e in per_episode))
+        result[name] = {"count": count, "fraction": count / episodes, "ci95": list(wilson_interval(count, episodes))}
+    return result
+
+
+def untrained_policy(run: Path):
+    """The fresh agent of the run's params.json and seed (the weights training started from)."""
+    from music.config import configure_dims, default_params
+    from music.ddpg import configure_ddpg
+    from music.envs import make_env
+
+    params = {**default_params(), **json.loads((run / "params.json").read_text())}
+    params["load_weight"] = None
+    env = make_env(params["env_name"], quiet=True)
+    try:
+        return configure_ddpg(configure_dims(env), params, env, seed=int(params.get("seed", 0)))
+    finally:
+        env.close()
+
+
+def kept_epochs(run: Path) -> list[int]:
+    found = (re.fullmatch(r"policy_(\d+)\.npz", path.name) for path in run.glob("policy_*.npz"))
+    return sorted(int(match.group(1)) for match in found if match)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from music.campaign import default_root
+    from music.save_weight import load_policy
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--run", type=Path, default=None, help="the run folder (default: the paper campaign's seed 0, "
+                                                          "finished or partial)")
+    p.add_argument("--epochs", nargs="+", type=int, default=None, help="default: every policy_<epoch>.npz kept")
+    p.add_argument("--episodes", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0, help="the exploration's seed (the same for every policy)")
+    p.add_argument("--untrained", action="store_true", help="measure the run's fresh agent first")
+    p.add_argument("--scripted", action="store_true", help="measure a scripted pick first (what the simulator allows)")
+    p.add_argument("--out", type=Path, default=REPO / "experiments" / "results" / "paper_eval" / "grasp.json")
+    args = p.parse_args(argv)
+    if args.run is None:
+        base = default_root("paper") / "runs" / "paper" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed0"
+        args.run = base if base.is_dir() else base.with_name("seed0.partial")
+    if not (args.run / "params.json").is_file():
+        raise SystemExit(f"{args.run} is not a run folder (no params.json); give --run")
+    epochs = args.epochs if args.epochs is not None else kept_epochs(args.run)
+    missing = [e for e in epochs if not (args.run / f"policy_{e}.npz").is_file()]
+    if missing:
+        raise SystemExit(f"{args.run} has no policy_<epoch>.npz for epochs {missing}; it keeps {kept_epochs(args.run)}")
+    policies = ([("scripted pick", None)] if args.scripted else []) + ([("untrained", None)] if args.untrained else [])
+    policies += [(f"epoch {e}", e) for e in epochs]
+    previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    rows = {row["policy"]: row for row in previous.get("rows", []) if row.get("episodes") == args.episodes}
+    for name, epoch in policies:
+        if name == "scripted pick":
+            row = {"policy": name, "epoch": None, **measure_scripted(args.episodes, args.seed)}
+        else:
+            policy = untrained_policy(args.run) if epoch is None else load_policy(args.run / f"policy_{epoch}.npz")
+            row = {"policy": name, "epoch": epoch, **measure(policy, args.episodes, args.seed)}
+        rows[name] = row
+        print(f"{name}: touched {row['touched']['count']}, pinched {row['pinched']['count']}, grasped "
+              f"{row['grasped']['count']}, lifted 5 cm {row['lifted']['count']} of {args.episodes}; grasped "
+              f"{row['grasped_steps_mean']:.2f} steps per episode"
+              + (f"; displacement {row['object_displacement']:.3f} m" if "object_displacement" in row else ""),
+              flush=True)
+    first = {"scripted pick": -2, "untrained": -1}
+    ordered = sorted(rows.values(), key=lambda row: first[row["policy"]] if row["epoch"] is None else row["epoch"])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"run": args.run.name, "mode": "train", "grasp_rise": GRASP_RISE,
+                                    "rows": ordered}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""The paper-scale gate's diagnostics: grasp counting from contacts (experiments/grasp_rate.py) and the
+Fetch joint limits of gymnasium-robotics v4 against gym v1's (experiments/fetch_joint_limits.py)."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from music.envs import make_env
+
+from conftest import make_agent
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "experiments" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+grasp_rate, fetch_joint_limits = script("grasp_rate"), script("fetch_joint_limits")
+
+
+def test_episode_figures_count_touch_pinch_grasp_and_lift_as_defined():
+    start = 0.425
+    # columns: left finger on the block, right finger on it, block height
+    steps = np.array([[0, 0, start], [1, 0, start], [1, 1, start + 0.005], [1, 1, start + 0.012],
+                      [1, 1, start + 0.03], [0, 0, start + 0.02]], dtype=float)
+    figures = grasp_rate.episode_figures(steps, start)
+    # a pinch at step 2, held 1 cm up at steps 3 and 4, never 5 cm up
+    assert figures == {"touched": 1.0, "pinched": 1.0, "grasped": 1.0, "lifted": 0.0, "grasped_steps": 2.0}
+    # one finger only, the block tipped 1.2 cm: touched, not pinched, not grasped
+    one_finger = steps.copy()
+    one_finger[:, 1] = 0
+    assert grasp_rate.episode_figures(one_finger, start) == {"touched": 1.0, "pinched": 0.0, "grasped": 0.0,
+                                                              "lifted": 0.0, "grasped_steps": 0.0}
+    # thrown 6 cm up without a finger on it at the time: lifted, not grasped
+    thrown = np.array([[1, 1, start], [0, 0, start + 0.06]], dtype=float)
+    assert grasp_rate.episode_figures(thrown, start) == {"touched": 1.0, "pinched": 1.0, "grasped": 0.0,
+                                                          "lifted": 1.0, "grasped_steps": 0.0}
+
+
+def run_episode(recorder, act, seed):
+    obs, _ = recorder.reset(seed=seed)
+    for t in range(50):
+        obs, *_ = recorder.step(act(obs["observation"], t))
+    recorder.finish()
+    return grasp_rate.episode_figures(recorder.episodes[-1], recorder.starts[-1])
+
+
+def test_contacts_tell_a_scripted_pick_from_a_push_and_from_no_touch():
+    recorder = grasp_rate.ContactRecorder(make_env("FetchPickAndPlace-v1", quiet=True))
+    for seed in (0, 1):
+        pick = run_episode(recorder, grasp_rate.scripted_pick, seed)
+        assert pick["touched"] == pick["pinched"] == pick["grasped"] == pick["lifted"] == 1.0
+        assert pick["grasped_steps"] >= 15  # held from the lift to the end
+
+    def push(observation, t):  # fingers closed, down beside the block, then through it
+        grip, block = observation[0:3], observation[3:6]
+        target = block + ([-0.08, 0.0, 0.06] if t < 10 else [-0.08, 0.0, 0.0] if t < 20 else [0.15, 0.0, 0.0])
+        return np.concatenate([np.clip((target - grip) / 0.05, -1.0, 1.0), [-1.0]])
+
+    pushed = run_episode(recorder, push, 2)
+    assert pushed["touched"] == 1.0 and pushed["grasped"] == 0.0 and pushed["lifted"] == 0.0
+    still = run_episode(recorder, lambda observation, t: np.zeros(4), 3)
+    assert still == {"touched": 0.0, "pinched": 0.0, "grasped": 0.0, "lifted": 0.0, "grasped_steps": 0.0}
+    assert len(recorder.episodes) == len(recorder.starts) == 4
+
+
+def test_the_recorder_does_not_change_what_evaluate_measures():
+    from music.evaluate import evaluate_policy
+
+    agent = make_agent(hidden=16, env_name="FetchPickAndPlace-v1", random_eps=0.3, noise_eps=0.2)
+    plain = evaluate_policy(agent, 3, seed=4, mode="train")
+    measured = grasp_rate.measure(agent, 3, seed=4)
+    assert measured["object_displacement"] == plain["object_displacement_mean"]
+    assert measured["episodes"] == 3 and set(grasp_rate.FIGURES) <= set(measured)
+
+
+def test_v4_enforces_the_torso_and_arm_ranges_and_the_unlimited_model_does_not():
+    limited = fetch_joint_limits.LimitRecorder(make_env("FetchPickAndPlace-v1", quiet=True), unlimited=False)
+    unlimited = fetch_joint_limits.LimitRecorder(make_env("FetchPickAndPlace-v1", quiet=True), unlimited=True)
+    names = {limited.env.unwrapped.model.joint(j).name for j in limited.arm_joints}
+    assert {"robot0:torso_lift_joint", "robot0:shoulder_lift_joint", "robot0:elbow_flex_joint"} <= names
+    assert not names & set(fetch_joint_limits.FINGER_JOINTS)
+    model = unlimited.env.unwrapped.model
+    assert not any(model.jnt_limited[j] for j in unlimited.arm_joints)
+    assert all(model.jnt_limited[model.joint(name).id] for name in fetch_joint_limits.FINGER_JOINTS)
+    for recorder in (limited, unlimited):
+        recorder.reset(seed=0)
+        recorder.step(np.zeros(4))
+    # v4's torso starts below its range (0.0386-0.3861 m), so its limit acts from the first step on
+    torso = [model.joint(j).name for j in limited.arm_joints].index("robot0:torso_lift_joint")
+    assert limited.at_limit[-1][torso] and not unlimited.at_limit[-1].any()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("unlimited", [False, True])
+def test_the_gripper_reaches_most_targets_above_the_table(unlimited):
+    errors = fetch_joint_limits.reach(unlimited)
+    assert errors.shape == (125,)
+    assert np.median(errors) < fetch_joint_limits.REACHED
