@@ -10,9 +10,9 @@ ranges. The fingers' joints are limited in both. This script builds FetchPickAnd
 as shipped and with those joints unlimited again (``model.jnt_limited`` cleared after loading,
 the fingers and the object untouched), and measures in both:
 
-1. reach: the gripper driven for 50 steps from the initial pose to each of 125 targets above
+1. reach and picks: the gripper driven for 50 steps from the initial pose to each of 125 targets above
    the table (5 x 5 over its top, 5 heights from 2.5 to 50 cm above it); how many it reaches
-   within 1 cm;
+   within 1 cm; and experiments/grasp_rate.py's scripted pick in ``--episodes`` resets;
 2. exploring episodes of ``--policy`` (default: the paper campaign's newest kept policy) and of
    uniform random actions, at the same seeds: the fraction of steps that end with an arm joint
    at its limit (an active limit constraint), the block's displacement and lift, the gripper's
@@ -35,6 +35,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "experiments"))
 
 TASK = "FetchPickAndPlace-v1"
 FINGER_JOINTS = ("robot0:r_gripper_finger_joint", "robot0:l_gripper_finger_joint")
@@ -110,6 +111,27 @@ def reach(unlimited: bool) -> np.ndarray:
     return np.asarray(errors)
 
 
+def scripted_picks(unlimited: bool, episodes: int, seed: int) -> dict:
+    """experiments/grasp_rate.py's scripted pick in ``episodes`` resets: how many lift the block 5 cm."""
+    from grasp_rate import scripted_pick
+
+    from music.evaluate import LIFT_THRESHOLD
+
+    recorders: list[LimitRecorder] = []
+    env = recorded_factory(unlimited, recorders)(TASK, quiet=True)
+    lifted, tilted = 0, []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed if i == 0 else None)
+        start = obs["observation"][5]
+        rise = 0.0
+        for t in range(env.spec.max_episode_steps):
+            obs, *_ = env.step(scripted_pick(obs["observation"], t))
+            rise = max(rise, obs["observation"][5] - start)
+        lifted += rise >= LIFT_THRESHOLD
+    tilted = tilt(env)
+    return {"episodes": episodes, "lifted": int(lifted), "grip_tilt_max_degrees": float(tilted.max())}
+
+
 def tilt(recorder: LimitRecorder) -> np.ndarray:
     """The gripper's tilt from its initial (vertical) axis at every recorded step, in degrees."""
     axes = np.asarray(recorder.grip_axis)
@@ -151,7 +173,8 @@ def exploring(policy, episodes: int, seed: int) -> dict:
                      "object_displacement": summary["object_displacement_mean"],
                      "object_lifted": summary["object_lifted"], "object_fell": summary["object_fell"],
                      "grip_height_max": float(paths[name][:, 2].max()),
-                     "grip_tilt_max_degrees": float(tilt(recorder).max())}
+                     "grip_tilt_max_degrees": float(tilt(recorder).max()),
+                     "steps_tilted_over_10_degrees": float((tilt(recorder) > 10.0).mean())}
     out["grip_distance_max"] = float(np.linalg.norm(paths[MODELS[0]] - paths[MODELS[1]], axis=1).max())
     return out
 
@@ -160,7 +183,8 @@ def model_line(model: str, figures: dict) -> str:
     return (f"{model}: at a limit in {figures['steps_at_arm_limit']:.4f} of steps "
             f"{figures['steps_at_limit_by_joint']}, "
             f"displacement {figures['object_displacement']:.4f} m, lifted {figures['object_lifted']:.2f}, highest "
-            f"gripper {figures['grip_height_max']:.3f} m, tilted up to {figures['grip_tilt_max_degrees']:.1f} deg")
+            f"gripper {figures['grip_height_max']:.3f} m, tilted up to {figures['grip_tilt_max_degrees']:.1f} deg, "
+            f"over 10 deg in {figures['steps_tilted_over_10_degrees']:.4f} of steps")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     print("reach of 125 targets above the table: " + "; ".join(
         f"{name}: {r['reached']} within {REACHED * 100:.0f} cm, error median {r['error_median']:.4f} m, "
         f"max {r['error_max']:.4f} m" for name, r in result["reach"].items()), flush=True)
+    result["scripted picks"] = {name: scripted_picks(unlimited, args.episodes, args.seed)
+                                for name, unlimited in zip(MODELS, (False, True), strict=True)}
+    print("scripted picks: " + "; ".join(f"{name}: lifted 5 cm in {r['lifted']} of {r['episodes']}, tilted up to "
+                                         f"{r['grip_tilt_max_degrees']:.1f} deg"
+                                         for name, r in result["scripted picks"].items()), flush=True)
     policy = load_policy(args.policy)
     for name, acting in ((args.policy.name, policy), ("uniform random actions", UniformPolicy(policy))):
         figures = exploring(acting, args.episodes, args.seed)
