@@ -30,8 +30,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "experiments"))
+import report_paper  # noqa: E402
+from report_paper import paper_section  # noqa: E402
+
 from music import plot  # noqa: E402
-from music.campaign import CAMPAIGNS  # noqa: E402
+from music.campaign import CAMPAIGNS, MEDIUM, PAPER  # noqa: E402
 from music.evaluate import wilson_interval  # noqa: E402
 
 TASK_VARIANTS = ["SAC", "SAC+MUSIC-r", "SAC+MUSIC-p", "SAC+MUSIC-f"]
@@ -126,7 +130,7 @@ def test_episodes_per_epoch(run: plot.Run) -> int:
     """Test episodes behind one test/success_rate value: n_test_rollouts rollouts of
     rollout_batch_size episodes on every rank."""
     params = json.loads((run.folder / "params.json").read_text())
-    return int(params.get("n_test_rollouts", 10)) * int(params.get("rollout_batch_size", 2)) * run.ranks
+    return int(params.get("n_test_rollouts", 10)) * int(params.get("rollout_batch_size", 2)) * run.workers
 
 
 def chance_to_reach(p: float, n: int, threshold: float) -> float:
@@ -692,6 +696,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="test success rates for the episodes-to-reach comparison (fixed before the sweep)")
     p.add_argument("--eval", type=Path, default=None,
                    help="motion.json files of evaluate_campaign.py; default <results>_eval if present")
+    p.add_argument("--paper", type=Path, default=ROOT / "experiments/results/paper",
+                   help="the paper campaign's exports; its section (experiments/report_paper.py) joins the medium "
+                        "campaign's report when they or their <paper>_eval measurements exist")
     args = p.parse_args(argv)
     eval_root = args.eval or args.results.with_name(args.results.name + "_eval")
     eval_root = eval_root if eval_root.is_dir() else None
@@ -735,6 +742,12 @@ def main(argv: list[str] | None = None) -> int:
             summary.append(f"- MUSIC alone, {name}: {intrinsic_verdicts[name]}")
         if name in task_verdicts:
             summary.append(f"- With task reward, {name}: {task_verdicts[name]}")
+    paper_eval = args.paper.with_name(args.paper.name + "_eval")
+    if args.results.name == MEDIUM.name and (args.paper.is_dir() or paper_eval.is_dir()):
+        paper, verdict = paper_section(args.paper, paper_eval, args.results, args.figures.with_name("paper"),
+                                       args.out, len(PAPER.scale.seeds), figure, rel)
+        summary.append(f"- MUSIC alone at the paper's scale, {report_paper.TASK}: {verdict}")
+        task += paper
     out += summary + [""] + intrinsic + task
     args.out.write_text("\n".join(out).rstrip() + "\n")
     print(f"wrote {rel(args.out)}")

@@ -1,9 +1,9 @@
 """Paper-style figures from run folders: ``python -m music.plot RUN_DIRS... --metric test/success_rate``.
 
-One panel per task, one line per variant (and rank count): the mean over runs (seeds)
-with a shaded band of one standard deviation, against the epoch, the number of episodes
-(all ranks) or the agent's optimizer steps (``--x steps``), the number of MPI ranks in the
-title. Writes PNG and PDF. ``--skills POLICY`` instead
+One panel per task, one line per variant (and worker count: MPI ranks x virtual workers
+per rank): the mean over runs (seeds) with a shaded band of one standard deviation, against
+the epoch, the number of episodes (all workers) or the agent's optimizer steps (``--x
+steps``), the worker counts in the title. Writes PNG and PDF. ``--skills POLICY`` instead
 runs a skill policy and draws where each skill leaves the object, one colour a skill.
 """
 
@@ -27,7 +27,7 @@ class Run:
     task: str
     variant: str
     seed: int
-    ranks: int
+    workers: int  # MPI ranks x virtual workers per rank (params.json's total_workers)
     columns: dict[str, np.ndarray]  # progress.csv, one array per column (NaN where empty)
     steps_per_epoch: int = 0  # optimizer steps of the agent per epoch: n_cycles x n_batches
 
@@ -66,7 +66,7 @@ def x_values(run: Run, x: str) -> np.ndarray:
     if x == "epoch":
         return run.columns["epoch"]
     if x == "episodes":  # train/episode is per rank or virtual worker (averaged over them)
-        return run.columns["train/episode"] * run.ranks
+        return run.columns["train/episode"] * run.workers
     if x == "steps":  # gradients are summed over ranks: one optimizer step per batch, whatever the ranks
         if not run.steps_per_epoch:
             raise ValueError(f"{run.folder}/params.json lacks n_cycles or n_batches: cannot count optimizer steps")
@@ -138,25 +138,25 @@ def plot_metric(runs: list[Run], metric: str, x: str, out: Path, title: str | No
     styles = {v: STYLES[i % len(STYLES)] for i, v in enumerate(variants)}
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4), squeeze=False)
     for ax, task in zip(axes[0], tasks, strict=True):
-        ranks = sorted({r.ranks for r in runs if r.task == task})
+        workers = sorted({r.workers for r in runs if r.task == task})
         for variant in variants:
-            for n_ranks in ranks:
-                # runs with different rank counts are never averaged together
-                group = [r for r in runs if r.task == task and r.variant == variant and r.ranks == n_ranks]
+            for n_workers in workers:
+                # runs with different worker counts are never averaged together
+                group = [r for r in runs if r.task == task and r.variant == variant and r.workers == n_workers]
                 if not group:
                     continue
                 xs, mean, std, n = aggregate(group, metric, x)
-                label = variant + (f", {n_ranks} ranks" if len(ranks) > 1 else "") + f" ({n} run{'s' * (n > 1)})"
+                label = variant + (f", {n_workers} workers" if len(workers) > 1 else "") + f" ({n} run{'s' * (n > 1)})"
                 line, marker, size = styles[variant]
-                if n_ranks != ranks[-1]:
+                if n_workers != workers[-1]:
                     line = "--"
                 ax.plot(xs, mean, linestyle=line, color=colours[variant], label=label, marker=marker,
                         markersize=size, markerfacecolor="none", linewidth=1.4)
                 ax.fill_between(xs, mean - std, mean + std, color=colours[variant], alpha=0.15)
         for value, label, line in reference_levels(task, chance, untrained):
             ax.axhline(value, color="0.4", linestyle=line, linewidth=1.2, label=label)
-        ax.set_title(f"{task} ({'/'.join(map(str, ranks))} MPI rank{'s' if ranks != [1] else ''})")
-        ax.set_xlabel({"epoch": "epoch", "episodes": "episodes (all ranks)", "steps": "optimizer steps"}[x])
+        ax.set_title(f"{task} ({'/'.join(map(str, workers))} worker{'s' if workers != [1] else ''})")
+        ax.set_xlabel({"epoch": "epoch", "episodes": "episodes (all workers)", "steps": "optimizer steps"}[x])
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(metric_label(metric))
         ax.grid(alpha=0.3)

@@ -1,0 +1,206 @@
+"""The paper-scale section of experiments/RESULTS.md: does MUSIC alone pick up the block with 16 workers?
+
+``experiments/report_task_reward.py`` calls ``paper_section`` when it writes the medium
+campaign's report, so that the two scales sit side by side in one generated file. Nothing
+here trains or measures: it reads
+
+- ``experiments/results/paper``: the paper campaign's exported runs (``experiments/campaign_paper.py``);
+- ``experiments/results/paper_eval/gate.json``: the lift fraction of each kept policy against the
+  untrained one and the medium campaign's (``experiments/paper_gate.py``);
+- ``.../grasp.json``: touched / pinched / grasped / lifted per kept epoch
+  (``experiments/grasp_rate.py``), drawn here as ``figures/paper/grasp_by_epoch``;
+- ``.../joint_limits.json``: gymnasium-robotics v4's enforced joint ranges against gym v1's
+  unlimited ones (``experiments/fetch_joint_limits.py``);
+
+and draws the training curves of both scales with ``python -m music.plot``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+TASK, VARIANT = "FetchPickAndPlace-v1", "SAC+MUSIC"
+PAPER_HEADLINE = ("MUSIC is \"able to complete the pick-and-place task for the first time without using any task "
+                  "reward\" (abstract); the authors' demo `demos/pick.gif` shows the block held between the fingers "
+                  "and raised off the table. 16 workers, 50 epochs.")
+GRASP_FIGURES = (("touched", "a finger touches the block"), ("pinched", "both fingers touch it"),
+                 ("grasped", "both fingers on it, 1 cm up"), ("lifted", "it rises 5 cm"))
+
+
+def read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def finished_runs(paper: Path) -> list[tuple[int, dict]]:
+    """(seed, sweep.json) of the exported MUSIC runs, by seed."""
+    found = []
+    for record in sorted((paper / TASK / VARIANT).glob("seed*/sweep.json")):
+        found.append((int(record.parent.name.removeprefix("seed")), json.loads(record.read_text())))
+    return sorted(found, key=lambda item: item[0])
+
+
+def fraction_cell(count: int, episodes: int, ci95: list[float]) -> str:
+    return f"{count} of {episodes} ({ci95[0]:.3f}-{ci95[1]:.3f})"
+
+
+def gate_table(gate: dict) -> list[str]:
+    """The lift fraction of every measured policy, the untrained one and medium's."""
+    out = ["| policy | lifted 5 cm (95 % CI) | displacement (m) | off the table | MI reward |", "|---|---|---|---|---|"]
+    for row in gate["rows"]:
+        out.append(f"| {row['policy']} | {fraction_cell(row['lifted'], row['episodes'], row['ci95'])} | "
+                   f"{row['object_displacement']:.3f} | {row['object_fell']:.2f} | {row['mi_reward_mean']:.3f} |")
+    medium = gate["medium"]
+    out.append(f"| medium (2 workers), final policies of 3 seeds pooled | "
+               f"{fraction_cell(medium['lifted'], medium['episodes'], medium['ci95'])} | - | - | - |")
+    return out + [""]
+
+
+def draw_grasp_curve(grasp: dict, out: Path) -> None:
+    """Each grasp figure's fraction of exploring episodes per epoch, with its 95 % Wilson band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from music.plot import save_reproducibly
+
+    rows = [row for row in grasp["rows"] if row["epoch"] is not None]
+    epochs = np.array([row["epoch"] for row in rows])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for (name, meaning), marker in zip(GRASP_FIGURES, "os^D", strict=True):
+        fraction = np.array([row[name]["fraction"] for row in rows])
+        low, high = (np.array([row[name]["ci95"][i] for row in rows]) for i in (0, 1))
+        ax.plot(epochs, fraction, marker=marker, markerfacecolor="none", label=f"{name}: {meaning}")
+        ax.fill_between(epochs, low, high, alpha=0.15)
+    untrained = next((row for row in grasp["rows"] if row["policy"] == "untrained"), None)
+    if untrained is not None:
+        ax.axhline(untrained["touched"]["fraction"], color="0.4", linestyle="-.", linewidth=1.2,
+                   label=f"untrained, touched: {untrained['touched']['fraction']:.2f}")
+    ax.set_xlabel("epoch of the policy (it explores during the next epoch)")
+    ax.set_ylabel(f"fraction of {rows[0]['episodes']} exploring episodes")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{TASK} {VARIANT}, 16 workers, seed 0: grasping by epoch", fontsize="medium")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_reproducibly(fig, out)
+    plt.close(fig)
+
+
+def grasp_lines(grasp: dict, source: Path, figures: Path, out_md: Path, rel: Callable[[Path], str]) -> list[str]:
+    rows = [row for row in grasp["rows"] if row["epoch"] is not None]
+    if not rows:
+        return []
+    png = figures / "grasp_by_epoch"
+    draw_grasp_curve(grasp, png)
+    link = os.path.relpath(png.with_suffix(".png").resolve(), out_md.resolve().parent)
+    best = max(rows, key=lambda row: (row["grasped"]["fraction"], -row["epoch"]))
+    untrained = next((row for row in grasp["rows"] if row["policy"] == "untrained"), None)
+    scripted = next((row for row in grasp["rows"] if row["policy"] == "scripted pick"), None)
+    out = ["### Is a grasp tried during training?", "",
+           f"Each kept policy of seed 0 (epochs {rows[0]['epoch']}-{rows[-1]['epoch']} of the run "
+           f"`{grasp['run']}`), {rows[0]['episodes']} exploring episodes (training's noise, random actions and zero "
+           "goals), the simulator's contacts read after every step with `experiments/grasp_rate.py`: touched (a "
+           "finger on the block), pinched (both fingers at once), grasped (both fingers while the block is 1 cm or "
+           "more above where it started), lifted (5 cm).", "", f"![grasping by epoch]({link})", "",
+           f"Drawn by `experiments/report_paper.py` from `{rel(source)}`.", ""]
+    facts = [f"the most grasps: epoch {best['epoch']}, "
+             f"{fraction_cell(best['grasped']['count'], best['episodes'], best['grasped']['ci95'])}, pinched in "
+             f"{best['pinched']['count']}, lifted in {best['lifted']['count']}"]
+    last = rows[-1]
+    facts.append(f"the newest (epoch {last['epoch']}): touched in {last['touched']['count']}, pinched in "
+                 f"{last['pinched']['count']}, grasped in {last['grasped']['count']}, lifted in "
+                 f"{last['lifted']['count']} of {last['episodes']}")
+    if untrained is not None:
+        facts.append(f"untrained: touched in {untrained['touched']['count']}, grasped in "
+                     f"{untrained['grasped']['count']} of {untrained['episodes']}")
+    if scripted is not None:
+        facts.append(f"a scripted pick (`grasp_rate.scripted_pick`): grasped in {scripted['grasped']['count']} and "
+                     f"lifted in {scripted['lifted']['count']} of {scripted['episodes']} resets")
+    return out + [f"- {fact}" for fact in facts] + [""]
+
+
+def joint_limit_lines(limits: dict) -> list[str]:
+    models = ("v4", "unlimited arm")
+    policy = limits[limits["policy"]]
+    reach = limits["reach"]
+    picks = limits.get("scripted picks")
+    out = ["### The arm's joint limits (gymnasium-robotics v4 against gym v1)", "",
+           "gym v1's Fetch gave the torso, head and arm joints ranges that MuJoCo 1.5 did not enforce; v4 enforces "
+           "them. Both models, the same seeds (`experiments/fetch_joint_limits.py`):", ""]
+    out.append(f"- reach: of {reach['v4']['targets']} targets above the table, the gripper gets within 1 cm of "
+               + " and ".join(f"{reach[m]['reached']} ({m})" for m in models))
+    if picks:
+        out.append("- scripted picks: the block lifted 5 cm in "
+                   + " and ".join(f"{picks[m]['lifted']} of {picks[m]['episodes']} ({m})" for m in models))
+    at_limit = ", ".join(f"{name.removeprefix('robot0:')} {share:.3f}"
+                         for name, share in policy["v4"]["steps_at_limit_by_joint"].items())
+    out.append(f"- the policy `{limits['policy']}`, {limits['episodes']} exploring episodes: in v4 a joint is at its "
+               f"limit in a share of the steps of: {at_limit or 'none'} (the torso starts below its range, so its "
+               "limit acts throughout); the gripper tilts more than 10 degrees in "
+               + " and ".join(f"{policy[m]['steps_tilted_over_10_degrees']:.4f} of the steps ({m})" for m in models)
+               + "; the block moves " + " and ".join(f"{policy[m]['object_displacement']:.3f} m ({m})" for m in models)
+               + ", lifted 5 cm in " + " and ".join(f"{policy[m]['object_lifted']:.2f} ({m})" for m in models))
+    return out + [""]
+
+
+def headline_verdict(gate: dict | None, runs: list[tuple[int, dict]], planned_seeds: int) -> str:
+    """The answer to the headline, in plain words, from what is in."""
+    if gate is None:
+        return (f"not answered yet: {len(runs)} of {planned_seeds} paper-scale runs are in and the gate "
+                "(`experiments/paper_gate.py`) has not run")
+    best = max((row for row in gate["rows"] if row["policy"] != "untrained"), key=lambda row: row["fraction"])
+    medium = gate["medium"]
+    if gate["passed"]:
+        seeds = "; the other seeds are " + ("in" if len(runs) >= planned_seeds else "still to run")
+        return (f"at 16 workers the seed-0 policy of epoch {best['epoch']} lifts the block 5 cm in {best['lifted']} "
+                f"of {best['episodes']} exploring episodes, more than medium's {medium['lifted']} of "
+                f"{medium['episodes']} beyond the 95 % intervals{seeds}")
+    return (f"**not reproduced at the paper's scale either**: with 16 workers no kept policy of seed 0 lifts the block "
+            f"5 cm in more exploring episodes than the medium runs (the most: epoch {best['epoch']}, {best['lifted']} "
+            f"of {best['episodes']}; medium {medium['lifted']} of {medium['episodes']})")
+
+
+def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, out_md: Path, planned_seeds: int,
+                  draw: Callable[[list[str], Path, str], list[str]], rel: Callable[[Path], str]
+                  ) -> tuple[list[str], str]:
+    """The section's lines and its one-line verdict (for the summary)."""
+    runs = finished_runs(paper)
+    gate, grasp, limits = (read_json(paper_eval / name) for name in ("gate.json", "grasp.json", "joint_limits.json"))
+    verdict = headline_verdict(gate, runs, planned_seeds)
+    out = ["## 3. At the paper's scale (16 workers): does MUSIC alone pick up the block?", "",
+           f"Paper: {PAPER_HEADLINE}", "",
+           f"Ours: {TASK} {VARIANT}, every paper default, 16 workers as 2 MPI processes x 8 virtual workers "
+           "(`--workers_per_rank 8`: the paper's batch of 16 x 256 transitions per update and its 16 x 2 episodes "
+           "per cycle, 8 times the medium runs'), 50 epochs of 50 cycles (`experiments/campaign_paper.py`).", ""]
+    if runs:
+        hours = [record["seconds"] / 3600 for _, record in runs]
+        out += [f"Runs in: {len(runs)} of {planned_seeds} (seeds {', '.join(str(seed) for seed, _ in runs)}), "
+                f"{np.mean(hours):.1f} h each on {', '.join(sorted({m for _, r in runs for m in r['machines']}))}.",
+                ""]
+    else:
+        out += [f"Runs in: 0 of {planned_seeds}; seed 0 is training. What follows is measured on the policies it "
+                "has kept so far.", ""]
+    if gate is not None:
+        out += ["### Lifting, per kept policy (the gate)", "",
+                f"{gate['rows'][0]['episodes']} exploring episodes per policy (`experiments/paper_gate.py`: train "
+                "mode, each policy's episodes scored by its own MINE, the untrained one's by the final MINE).", ""]
+        out += gate_table(gate) + [f"Gate: {gate['verdict']}.", ""]
+    if grasp is not None:
+        out += grasp_lines(grasp, paper_eval / "grasp.json", figures, out_md, rel)
+    if runs:
+        task_runs = [rel(paper / TASK / VARIANT), rel(medium / TASK / VARIANT)]
+        for metric in ("train/object_displacement", "train/object_lift"):
+            out += draw([*task_runs, "--variants", VARIANT, "--metric", metric, "--x", "episodes", "--out",
+                         f"{rel(figures)}/{metric.split('/')[1]}_16_vs_2_workers", "--title",
+                         f"{VARIANT}, no task reward, 16 workers (paper) and 2 (medium): {metric}"], out_md, metric)
+    if limits is not None:
+        out += joint_limit_lines(limits)
+    out += [f"**Verdict, the headline at the paper's scale:** {verdict}.", ""]
+    return out, verdict

@@ -1,0 +1,134 @@
+"""experiments/report_paper.py: the paper-scale section of RESULTS.md from fake measurements, checked by hand."""
+
+import csv
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "experiments"))
+spec = importlib.util.spec_from_file_location("report_paper", ROOT / "experiments/report_paper.py")
+report_paper = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(report_paper)
+
+
+def gate_row(policy, epoch, lifted, episodes=100):
+    from music.evaluate import wilson_interval
+
+    return {"policy": policy, "epoch": epoch, "episodes": episodes, "lifted": lifted, "fraction": lifted / episodes,
+            "ci95": list(wilson_interval(lifted, episodes)), "object_displacement": 0.4, "object_fell": 0.3,
+            "mi_reward_mean": -0.9}
+
+
+def grasp_row(policy, epoch, counts, episodes=100):
+    from music.evaluate import wilson_interval
+
+    row = {"policy": policy, "epoch": epoch, "episodes": episodes, "grasped_steps_mean": 0.1}
+    for name, count in zip((name for name, _ in report_paper.GRASP_FIGURES), counts, strict=True):
+        row[name] = {"count": count, "fraction": count / episodes, "ci95": list(wilson_interval(count, episodes))}
+    return row
+
+
+def fake_run(root: Path, seed: int, workers: int, displacement: list[float]) -> None:
+    folder = root / "FetchPickAndPlace-v1" / "SAC+MUSIC" / f"seed{seed}"
+    folder.mkdir(parents=True)
+    (folder / "params.json").write_text(json.dumps({"env_name": "FetchPickAndPlace-v1", "note": "SAC+MUSIC",
+                                                    "seed": seed, "num_cpu": 2, "total_workers": workers,
+                                                    "n_cycles": 50, "n_batches": 40}))
+    with open(folder / "progress.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", "train/episode", "train/object_displacement", "train/object_lift"])
+        for epoch, value in enumerate(displacement):
+            writer.writerow([epoch, 100 * (epoch + 1), value, value / 10])
+    (folder / "sweep.json").write_text(json.dumps({"scale": "paper", "seconds": 36000.0,
+                                                   "machines": ["Intel Xeon, 2 cores"]}))
+
+
+def section(tmp_path, gate=None, grasp=None, limits=None, runs=0):
+    paper, paper_eval, medium = tmp_path / "paper", tmp_path / "paper_eval", tmp_path / "medium"
+    paper_eval.mkdir(parents=True, exist_ok=True)
+    for name, data in (("gate.json", gate), ("grasp.json", grasp), ("joint_limits.json", limits)):
+        if data is not None:
+            (paper_eval / name).write_text(json.dumps(data))
+    for seed in range(runs):
+        fake_run(paper, seed, 16, [0.0, 0.3, 0.5])
+    if runs:
+        fake_run(medium, 0, 2, [0.0, 0.1, 0.2])
+    drawn = []
+
+    def draw(argv, out_md, alt):
+        drawn.append(argv)
+        return [f"figure {alt}"]
+
+    lines, verdict = report_paper.paper_section(paper, paper_eval, medium, tmp_path / "figures" / "paper",
+                                                tmp_path / "RESULTS.md", 3, draw, str)
+    return "\n".join(lines), verdict, drawn
+
+
+MEDIUM = {"episodes": 300, "lifted": 4, "fraction": 4 / 300, "ci95": [0.0052, 0.0338]}
+
+
+def test_a_failed_gate_says_not_reproduced_with_the_best_policy_and_medium(tmp_path):
+    gate = {"rows": [gate_row("untrained", None, 0), gate_row("epoch 10", 10, 2), gate_row("epoch 49", 49, 3)],
+            "medium": MEDIUM, "passed": False, "verdict": "not passed: ..."}
+    text, verdict, drawn = section(tmp_path, gate=gate, runs=1)
+    # the most lifts: epoch 49, 3 of 100; Wilson 95 % of 3/100 = 0.010-0.085
+    assert "| epoch 49 | 3 of 100 (0.010-0.085) | 0.400 | 0.30 | -0.900 |" in text
+    assert "| medium (2 workers), final policies of 3 seeds pooled | 4 of 300 (0.005-0.034) | - | - | - |" in text
+    assert verdict.startswith("**not reproduced at the paper's scale either**")
+    assert "the most: epoch 49, 3 of 100; medium 4 of 300" in verdict
+    assert "Runs in: 1 of 3 (seeds 0), 10.0 h each on Intel Xeon, 2 cores." in text
+    # both scales' training curves, the paper's run folder and medium's
+    assert [argv[argv.index("--metric") + 1] for argv in drawn] == ["train/object_displacement", "train/object_lift"]
+    assert all(argv[0].endswith("paper/FetchPickAndPlace-v1/SAC+MUSIC") for argv in drawn)
+
+
+def test_a_passed_gate_names_the_policy_and_says_whether_the_seeds_are_in(tmp_path):
+    gate = {"rows": [gate_row("untrained", None, 0), gate_row("epoch 30", 30, 12)], "medium": MEDIUM, "passed": True,
+            "verdict": "passed: ..."}
+    _, verdict, _ = section(tmp_path, gate=gate, runs=1)
+    assert verdict == ("at 16 workers the seed-0 policy of epoch 30 lifts the block 5 cm in 12 of 100 exploring "
+                       "episodes, more than medium's 4 of 300 beyond the 95 % intervals; the other seeds are still "
+                       "to run")
+
+
+def test_without_runs_or_gate_the_headline_is_not_answered_and_no_curve_is_drawn(tmp_path):
+    grasp = {"run": "seed0.partial", "rows": [grasp_row("untrained", None, (0, 0, 0, 0)),
+                                              grasp_row("epoch 0", 0, (5, 1, 0, 0)),
+                                              grasp_row("epoch 1", 1, (40, 10, 4, 1))]}
+    text, verdict, drawn = section(tmp_path, grasp=grasp)
+    assert verdict.startswith("not answered yet: 0 of 3 paper-scale runs are in")
+    assert drawn == []
+    assert "- the most grasps: epoch 1, 4 of 100 (0.016-0.098), pinched in 10, lifted in 1" in text
+    assert (tmp_path / "figures" / "paper" / "grasp_by_epoch.png").is_file()
+
+
+def test_the_joint_limits_paragraph_gives_both_models(tmp_path):
+    model = {"steps_at_limit_by_joint": {"robot0:torso_lift_joint": 1.0}, "steps_tilted_over_10_degrees": 0.005,
+             "object_displacement": 0.32, "object_lifted": 0.0}
+    limits = {"policy": "policy_13.npz", "episodes": 100, "policy_13.npz": {"v4": model, "unlimited arm": model},
+              "reach": {m: {"targets": 125, "reached": 114} for m in ("v4", "unlimited arm")},
+              "scripted picks": {m: {"episodes": 100, "lifted": 100} for m in ("v4", "unlimited arm")}}
+    text, _, _ = section(tmp_path, limits=limits)
+    assert "within 1 cm of 114 (v4) and 114 (unlimited arm)" in text
+    assert "lifted 5 cm in 100 of 100 (v4) and 100 of 100 (unlimited arm)" in text
+    assert "torso_lift_joint 1.000" in text
+
+
+def test_music_plot_keeps_16_and_2_workers_apart_and_counts_every_workers_episodes(tmp_path, monkeypatch):
+    from music import plot
+
+    fake_run(tmp_path / "paper", 0, 16, [0.0, 0.3, 0.5])
+    fake_run(tmp_path / "medium", 0, 2, [0.0, 0.1, 0.2])
+    runs = [plot.load_run(folder) for folder in plot.find_run_folders([str(tmp_path)])]
+    assert sorted(run.workers for run in runs) == [2, 16]
+    paper = next(run for run in runs if run.workers == 16)
+    assert list(plot.x_values(paper, "episodes")) == [1600, 3200, 4800]  # train/episode is per worker
+    drawn = {}
+    monkeypatch.setattr(plot, "save_reproducibly", lambda fig, out: drawn.setdefault("fig", fig) and [])
+    plot.plot_metric(runs, "train/object_displacement", "episodes", tmp_path / "fig")
+    ax = drawn["fig"].axes[0]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["SAC+MUSIC, 2 workers (1 run)",
+                                                                          "SAC+MUSIC, 16 workers (1 run)"]
+    assert ax.get_title() == "FetchPickAndPlace-v1 (2/16 workers)"
