@@ -67,6 +67,10 @@ def install_excepthook(comm, logdir: Path | None) -> None:
 
 
 # ------------------------------------------------------------------------------ set-up
+# What the set-up of a new run writes in its (new or empty) folder before the first cycle.
+SETUP_FILES = ("params.json", "log.txt", "tb")
+
+
 def resolve_params(args, given: set[str] = frozenset()) -> dict:
     """The run's parameters: defaults, then the note's params file (or --params_file), then --param.
 
@@ -174,10 +178,21 @@ def check_writable(folder: Path, what: str) -> None:
                    f"can write, or make it so ({fix})")
 
 
+def only_a_setup(logdir: Path) -> bool:
+    """Whether ``logdir`` holds nothing but what a run writes before its first epoch ends (a run killed
+    in its set-up, e.g. by a second Ctrl-C, or in its first epoch without a checkpoint)."""
+    entries = [path.name for path in logdir.iterdir()] if logdir.is_dir() else []
+    return bool(entries) and all(name in SETUP_FILES or name.startswith("crash_rank") for name in entries)
+
+
 def check_logdir(logdir: Path) -> None:
     if logdir.exists() and not logdir.is_dir():
         raise BadInput(f"--logdir {logdir} is a file; give a folder")
     check_writable(logdir, "--logdir")
+    if only_a_setup(logdir):
+        raise BadInput(f"--logdir {logdir} holds only the start of a run that saved nothing (no progress.csv, no "
+                       f"checkpoint, no policy: killed in its set-up or first epoch?); remove it (rm -r {logdir}) "
+                       "or give a new folder")
     if logdir.is_dir() and any(logdir.iterdir()):
         hint = (f"to continue that run use --resume {logdir}; " if (logdir / "params.json").exists() else "")
         raise BadInput(f"--logdir {logdir} already holds files (a previous run?); {hint}give a new or empty folder")
@@ -269,6 +284,9 @@ def resume_params(args, size: int, given: set[str]) -> tuple[dict, Path, dict, s
     if changed:
         raise BadInput(f"--resume continues {logdir} with its own settings; {'; '.join(changed)} (only --n_epochs, "
                        "--workers_per_rank and the checkpoint options can change on resume)")
+    if only_a_setup(logdir):
+        raise BadInput(f"--resume {logdir}: that run saved nothing to continue from (no checkpoint, no progress.csv: "
+                       f"killed in its set-up or first epoch?); remove it (rm -r {logdir}) and start it again")
     try:
         manifest, fallback = verified_manifest(logdir)
     except CheckpointError as err:
@@ -342,6 +360,38 @@ def agree_on_error(comm, error: str | None) -> str | None:
     return errors[0] if errors else None
 
 
+def setup_interrupted(signum: int, args, logdir: Path, made_logdir: bool, manifest: dict | None, logger,
+                      comm) -> int:
+    """SIGINT/SIGTERM reached a rank during the set-up (every rank calls this together).
+
+    Nothing was trained. A new run's folder is emptied of what the set-up wrote (and removed
+    if the set-up made it), so that the same command starts afresh; a resumed run's
+    checkpoint was only read. Returns 128 + signum, the status of a stopped training."""
+    import shutil
+    import signal
+
+    from music.mpi_launch import resume_command
+
+    logger.close()
+    name = signal.Signals(signum).name
+    if comm.Get_rank() == 0:
+        if args.resume:
+            print(f"music.train: {name} during the set-up, before training went on: the checkpoint of epoch "
+                  f"{manifest['epoch']}, cycle {manifest['cycle']} is as it was; resume with: "
+                  f"{resume_command(logdir, comm.Get_size())}", file=sys.stderr, flush=True)
+        else:
+            for entry in SETUP_FILES:
+                path = logdir / entry
+                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+            if made_logdir and not any(logdir.iterdir()):
+                logdir.rmdir()
+            print(f"music.train: {name} during the set-up, before the first cycle: nothing was trained and "
+                  f"{logdir} is {'gone' if made_logdir else 'empty'} again; the same command starts afresh",
+                  file=sys.stderr, flush=True)
+    comm.Barrier()
+    return 128 + signum
+
+
 def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
     """Run the training the parsed ``args`` describe; returns the exit status.
 
@@ -372,6 +422,12 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
     comm = MPI.COMM_WORLD
     rank, size = comm.Get_rank(), comm.Get_size()
     install_excepthook(comm, None)  # from here on, a rank that fails takes every rank down with it
+    from music.training import StopRequest
+
+    # From here on SIGINT/SIGTERM are recorded, not fatal: the set-up stops at its next check
+    # (setup_interrupted) with its folder as it found it, training at the next cycle with a checkpoint.
+    stop = StopRequest()
+    stop.install()
 
     # Every rank checks the inputs; all exit together if any rank found a problem.
     error = None
@@ -413,9 +469,10 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
     from music.envs import episode_length, make_env
     from music.logger import CycleProgress, Logger
     from music.rollout import RolloutError
-    from music.training import Preempted, StopRequest, standard_hooks, train
+    from music.training import Preempted, standard_hooks, train
     from music.workers import build_workers, global_rank, rank_seed
 
+    made_logdir = not logdir.exists()
     if rank == 0:
         logdir.mkdir(parents=True, exist_ok=True)
     comm.Barrier()
@@ -469,6 +526,9 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
         for key in sorted(params):
             logger.info(f"{key}: {params[key]}")
 
+    signum = stop.any_rank(comm)  # the slow parts of the set-up are over: TF, pretrained weights, the env
+    if signum:
+        return setup_interrupted(signum, args, logdir, made_logdir, manifest, logger, comm)
     workers = build_workers(params, reward_env, seed, comm, workers_per_process, pretrain_weights,
                             clip_return=bool(params["clip_return"]))
     policy = workers[0].agent  # owns the networks every worker of this process uses
@@ -500,8 +560,9 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
             logger.info("The checkpoint has no replay buffer (--checkpoint_buffer False): training continues "
                         "with an empty buffer")
 
-    stop = StopRequest()
-    stop.install()
+    signum = stop.any_rank(comm)  # the workers are built (and restored)
+    if signum:
+        return setup_interrupted(signum, args, logdir, made_logdir, manifest, logger, comm)
     progress = None
     if rank == 0:
         progress = CycleProgress(params["n_epochs"], params["n_cycles"], CycleProgress.wanted(args.progress))

@@ -96,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         return launch(args, argv)
     except BadInput as err:
         return fail("music.train", err)
+    except KeyboardInterrupt:  # Ctrl-C in the first second, before the set-up records signals
+        print("music.train: interrupted before the set-up began; nothing was written", file=sys.stderr, flush=True)
+        return 130
 
 
 if __name__ == "__main__":

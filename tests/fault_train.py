@@ -9,7 +9,8 @@ what a resumed run holds before it trains); ``kill_before_manifest``: SIGKILL th
 it is about to write the manifest of the checkpoint of that epoch and cycle, after every
 rank's file of it is written (rank 0 writes the manifest); ``setup_raise``: an exception on that
 rank while the run's parameters are checked, before the log folder exists (epoch and cycle
-unused).
+unused); ``setup_signal``: SIGINT to that rank while its workers are built, after the log
+folder and params.json are written (epoch and cycle unused).
 """
 
 import os
@@ -33,6 +34,22 @@ class FaultInjector(Hook):
             self._kill_before_manifest()
         if self.kind == "setup_raise":
             self._raise_in_setup()
+        if self.kind == "setup_signal":
+            self._signal_in_setup()
+
+    def _signal_in_setup(self) -> None:
+        from mpi4py import MPI
+
+        from music import workers
+
+        rank, build = self.where[0], workers.build_workers
+
+        def build_workers(*args, **kwargs):
+            if MPI.COMM_WORLD.Get_rank() == rank:
+                os.kill(os.getpid(), signal.SIGINT)
+            return build(*args, **kwargs)
+
+        workers.build_workers = build_workers
 
     def _raise_in_setup(self) -> None:
         from mpi4py import MPI

@@ -243,6 +243,48 @@ def test_a_num_cpu_launcher_interrupted_leaves_no_process_and_a_checkpoint_that_
     assert digest(cut) == digest(tmp_path / "whole") and rows(cut) == rows(tmp_path / "whole")
 
 
+@pytest.mark.mpi
+def test_ctrl_c_in_the_set_up_of_a_new_run_leaves_no_folder_and_the_same_command_starts_afresh(tmp_path):
+    logdir = tmp_path / "new"
+    args = [*SMALL, "--n_epochs", "1", "--logdir", str(logdir)]
+    proc = train(args, mpi=2, fault="rank:1,kind:setup_signal", timeout=300)
+    assert proc.returncode == 130, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("music.train:")]
+    assert lines == [f"music.train: SIGINT during the set-up, before the first cycle: nothing was trained and {logdir} "
+                     "is gone again; the same command starts afresh"]
+    assert not logdir.exists()
+    again = train(args, mpi=2, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_ctrl_c_in_the_set_up_of_a_resume_leaves_the_checkpoint_as_it_was(full_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(full_run, run)
+    before = {p.name: p.read_bytes() for p in (run / "checkpoints").iterdir()}
+    proc = train(["--resume", str(run), "--n_epochs", "4"], fault="rank:0,kind:setup_signal")
+    assert proc.returncode == 130, proc.stdout + proc.stderr
+    manifest = json.loads((run / "checkpoints" / "manifest.json").read_text())
+    assert (f"music.train: SIGINT during the set-up, before training went on: the checkpoint of epoch "
+            f"{manifest['epoch']}, cycle {manifest['cycle']} is as it was; resume with:") in proc.stderr
+    assert {p.name: p.read_bytes() for p in (run / "checkpoints").iterdir()} == before
+    assert train(["--resume", str(run), "--n_epochs", "4"]).returncode == 0
+
+
+def test_a_folder_left_by_a_run_killed_in_its_set_up_gets_the_fix_not_a_dead_end(tmp_path):
+    # a second Ctrl-C ends the set-up at once: params.json, log.txt and tb/ stay behind
+    left = tmp_path / "left"
+    (left / "tb").mkdir(parents=True)
+    (left / "params.json").write_text(json.dumps({"env_name": "FetchPush-v1"}))
+    (left / "log.txt").write_text("Logging to ...\n")
+    fresh = train([*SMALL, "--n_epochs", "1", "--logdir", str(left)])
+    assert fresh.returncode == 2 and (f"--logdir {left} holds only the start of a run that saved nothing"
+                                      in fresh.stderr) and f"rm -r {left}" in fresh.stderr
+    resumed = train(["--resume", str(left)])
+    assert resumed.returncode == 2 and f"--resume {left}: that run saved nothing to continue from" in resumed.stderr
+    assert sorted(p.name for p in left.iterdir()) == ["log.txt", "params.json", "tb"]  # nothing removed
+
+
 def test_second_signal_exits_at_once():
     script = ("import os, signal\nfrom music.training import StopRequest\ns = StopRequest(); s.install()\n"
               "os.kill(os.getpid(), signal.SIGINT); print('first', s.signum, flush=True)\n"
