@@ -275,7 +275,14 @@ def resume_params(args, size: int, given: set[str]) -> tuple[dict, Path, dict, s
     logdir = Path(args.resume)
     try:
         params = json.loads((logdir / "params.json").read_text())
-        check_writable(logdir, "--resume")
+        # a resumed run appends to its log and progress and writes new checkpoints: all must be
+        # writable now, not at the first checkpoint an epoch later (a sub-folder may be a mount of its own)
+        for folder in (logdir, logdir / "checkpoints"):
+            check_writable(folder, "--resume")
+        for name in ("log.txt", "progress.csv"):
+            if (logdir / name).exists() and not os.access(logdir / name, os.W_OK):
+                raise BadInput(f"--resume {logdir}: uid {os.getuid()} cannot write {name} there; make it writable "
+                               f"(chown {os.getuid()} or chmod u+w), or resume as its owner")
     except FileNotFoundError:
         raise BadInput(f"--resume {logdir}: no params.json there; give the folder of a music.train run") from None
     except ValueError as err:

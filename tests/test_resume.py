@@ -345,6 +345,33 @@ def test_an_unwritable_log_folder_is_bad_input_on_every_rank_and_nothing_is_writ
     assert "Traceback" not in proc.stderr and list(folder.iterdir()) == []
 
 
+def test_a_resume_whose_checkpoints_folder_is_read_only_stops_before_training(full_run, tmp_path):
+    # the first checkpoint of the resumed run would fail an epoch later, its work lost
+    run = tmp_path / "run"
+    shutil.copytree(full_run, run)
+    checkpoints = run / "checkpoints"
+    resume = [sys.executable, "-m", "music.train", "--resume", str(run), "--n_epochs", "4"]
+    if os.geteuid() == 0:  # root writes through modes: make the folder a read-only mount
+        import shlex
+
+        quoted = shlex.quote(str(checkpoints))
+        cmd = ["unshare", "-m", "sh", "-c", f"mount --bind {quoted} {quoted} && mount -o remount,ro,bind {quoted} "
+               f"&& exec {shlex.join(resume)}"]
+    else:
+        checkpoints.chmod(0o555)
+        cmd = resume
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    before = (run / "progress.csv").read_bytes()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    checkpoints.chmod(0o755)
+    if os.geteuid() == 0 and "mount" in proc.stderr and "music.train" not in proc.stderr:
+        pytest.skip(f"no read-only bind mount here: {proc.stderr.strip()}")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        f"music.train: error: --resume {checkpoints}: uid {os.geteuid()} cannot write in {checkpoints} (")
+    assert "Traceback" not in proc.stderr and (run / "progress.csv").read_bytes() == before
+
+
 def test_a_killed_rank_ends_the_job(tmp_path):
     proc = train([*SMALL, "--n_epochs", "2", "--logdir", str(tmp_path / "k")], mpi=2,
                  fault="rank:1,epoch:0,cycle:1,kind:kill", timeout=120)
