@@ -334,10 +334,31 @@ def changed_on_resume(args, given: set[str], params: dict, logdir: Path) -> list
             if Path(args.logdir).resolve() != logdir.resolve():
                 changed.append(f"--logdir {args.logdir} is not the run's folder {logdir}")
         elif option == "--params_file":
-            changed.append("--params_file cannot be given (the run's parameters are in its params.json)")
+            changed += params_file_changes(args, params)
         elif params.get(name) != getattr(args, name):
             changed.append(f"{option} is {params.get(name)} there, {getattr(args, name)} here")
     return changed
+
+
+def params_file_changes(args, params: dict) -> list[str]:
+    """What --params_file, given with --resume, would change of the run's params.json: its keys
+    that differ (those a --param given now overrides are --param's to check). The file that
+    started the run, or any with the same values, changes nothing."""
+    from music.config import ParamsError, load_params_file, parse_override
+
+    try:
+        from_file = load_params_file(args.params_file)
+    except ParamsError as err:
+        return [f"--params_file: {err}"]
+    overridden = {parse_override(text)[0] for text in args.param if "=" in text}
+    missing = object()
+
+    def as_json(value):  # tuples and lists alike, as params.json has them
+        return value if value is missing else json.loads(json.dumps(value))
+
+    return [f"--params_file {args.params_file}: {key} is {json.dumps(params.get(key))} there, {json.dumps(value)} "
+            "here" for key, value in sorted(from_file.items())
+            if key not in overridden and as_json(params.get(key, missing)) != as_json(value)]
 
 
 def truncate_progress(logdir: Path, first_epoch: int) -> int:

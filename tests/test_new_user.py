@@ -103,6 +103,24 @@ def test_resume_accepts_the_command_that_started_the_run_repeated(finished_run):
 
 
 @pytest.mark.slow
+def test_resume_accepts_a_params_file_with_the_runs_values_and_names_the_keys_another_changes(finished_run, tmp_path):
+    # the run used the note's file; the same file (or a copy) given again changes nothing
+    before = snapshot(finished_run)
+    note_file = REPO / "music" / "params" / "FetchPush-v1" / "SAC+MUSIC.json"
+    proc = train([*TINY, "--n_epochs", "1", "--params_file", str(note_file), "--resume", str(finished_run)])
+    assert proc.returncode == 0, proc.stderr
+    assert "has finished its 1 epochs; nothing to do" in proc.stdout
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**json.loads(note_file.read_text()), "et_r_scale": 0.05, "hidden": 64}))
+    # hidden is also given by TINY's --param: that one is --param's to check (and equal)
+    proc = train([*TINY, "--params_file", str(other), "--resume", str(finished_run)])
+    assert proc.returncode == 2
+    assert f"--params_file {other}: et_r_scale is 0.02 there, 0.05 here (only --n_epochs" in proc.stderr
+    assert "hidden" not in proc.stderr.splitlines()[-1]
+    assert snapshot(finished_run) == before
+
+
+@pytest.mark.slow
 def test_resuming_a_finished_run_does_nothing_and_writes_nothing(finished_run):
     before = snapshot(finished_run)
     proc = train(["--resume", str(finished_run)])
