@@ -3,11 +3,12 @@ dev extra), which the sdist carries (MANIFEST.in).
 
 Package data: the variants' params files (``music/params``) and a copy of the shipped
 pretrained weights, the final ``policy_<epoch>_weight.npz`` of each exported pretraining run
-of the medium campaign with its ``params.json`` (from ``experiments/results/medium`` into
-``music/pretrained``), so that an installed package finds ``pretrained:<task>/<variant>/seed<k>``
-as a clone does (``music.config.shipped_weights_dir``).
+of the shipped campaigns (``music/shipped.py``) with its ``params.json`` (from
+``experiments/results/<campaign>`` into ``music/pretrained/<campaign>``), so that an installed
+package finds ``pretrained:`` names as a clone does (``music.config.shipped_weights_dir``).
 """
 
+import runpy
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).parent
-SHIPPED = HERE / "experiments" / "results" / "medium"
+RESULTS = HERE / "experiments" / "results"
+SHIPPED_CAMPAIGNS = runpy.run_path(str(HERE / "music" / "shipped.py"))["SHIPPED_CAMPAIGNS"]
 
 
 def read_requirements(name: str) -> list[str]:
@@ -24,11 +26,12 @@ def read_requirements(name: str) -> list[str]:
 
 
 def shipped_files() -> list[Path]:
-    """The files of the shipped weights, relative to ``SHIPPED``: each run's last weights and its params.json."""
+    """The files of the shipped weights, relative to ``RESULTS``: each run's last weights and its params.json."""
     files = []
-    for run in sorted(p.parent for p in SHIPPED.glob("*/*/seed*/policy_*_weight.npz")):
-        weights = sorted(run.glob("policy_*_weight.npz"), key=lambda p: int(p.name.split("_")[1]))
-        files += [weights[-1].relative_to(SHIPPED), (run / "params.json").relative_to(SHIPPED)]
+    for campaign in SHIPPED_CAMPAIGNS:
+        for run in sorted(p.parent for p in (RESULTS / campaign).glob("*/*/seed*/policy_*_weight.npz")):
+            weights = sorted(run.glob("policy_*_weight.npz"), key=lambda p: int(p.name.split("_")[1]))
+            files += [weights[-1].relative_to(RESULTS), (run / "params.json").relative_to(RESULTS)]
     return sorted(set(files))
 
 
@@ -42,7 +45,7 @@ class BuildWithShippedWeights(build_py):
         target = Path(self.build_lib) / "music" / "pretrained"
         for rel in shipped_files():
             (target / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(SHIPPED / rel, target / rel)
+            shutil.copyfile(RESULTS / rel, target / rel)
 
 
 setup(

@@ -33,15 +33,16 @@ PRETRAINING = {
     "DDPG+MUSIC-f": ("DDPG+MUSIC", None), "DDPG+MUSIC-t": ("DDPG+MUSIC", "FetchPickAndPlace-v1"),
     "DIAYN-f": ("DIAYN", None), "SAC+DIAYN-f": ("DIAYN", None), "MUSIC+DIAYN": ("SAC+MUSIC_5Skill", None),
 }
-# The shipped pretrained weights are the medium campaign's exports (experiments/results/medium,
-# docs/reproducing.md). An installed package has its own copy, which setup.py puts beside the
-# params files; a clone reads the exports themselves.
+# The shipped pretrained weights are campaigns' exports (music/shipped.py, docs/pretrained.md).
+# An installed package has its own copy, which setup.py puts beside the params files; a clone
+# reads the exports themselves.
 PACKAGED_WEIGHTS_DIR = Path(__file__).resolve().parent / "pretrained"
-CLONE_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "experiments" / "results" / "medium"
+CLONE_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "experiments" / "results"
 
 
 def shipped_weights_dir() -> Path:
-    """Where ``pretrained:`` names are looked up: the package's copy if it has one, else the clone's exports."""
+    """The folder of the shipped campaigns (``<campaign>/<task>/<variant>/seed<k>``): the package's
+    copy if it has one, else the clone's exports."""
     return PACKAGED_WEIGHTS_DIR if PACKAGED_WEIGHTS_DIR.is_dir() else CLONE_WEIGHTS_DIR
 
 
@@ -252,10 +253,14 @@ def shipped_weights(name: str, env_name: str, note: str, root: Path | None = Non
 
     ``pretrained:seed<k>`` is the pretraining run of this note on this task (e.g. SAC+MUSIC
     for SAC+MUSIC-r on FetchPush-v1); ``pretrained:<task>/<variant>/seed<k>`` names it fully.
-    Raises ParamsError if the name is malformed or no weights were shipped for it.
+    Both are the default campaign's (medium); ``pretrained:<campaign>/...`` (e.g.
+    ``pretrained:paper/seed0``) another shipped campaign's. Raises ParamsError if the name is
+    malformed or no weights were shipped for it.
     """
-    short = name.removeprefix("pretrained:")
-    parts = short.split("/")
+    from music.shipped import SHIPPED_CAMPAIGNS
+
+    parts = name.removeprefix("pretrained:").split("/")
+    campaign = parts.pop(0) if len(parts) in (2, 4) and parts[0] in SHIPPED_CAMPAIGNS else SHIPPED_CAMPAIGNS[0]
     if len(parts) == 1:
         if note not in PRETRAINING:
             raise ParamsError(f"load_weight {name!r}: note {note!r} loads no pretrained run; name it fully, "
@@ -263,19 +268,25 @@ def shipped_weights(name: str, env_name: str, note: str, root: Path | None = Non
         variant, task = PRETRAINING[note]
         parts = [task or canonical_env_name(env_name).replace("-v4", "-v1"), variant, parts[0]]
     if len(parts) != 3 or not parts[2].startswith("seed"):
-        raise ParamsError(f"load_weight {name!r}: expected pretrained:seed<k> or pretrained:<task>/<variant>/seed<k>")
+        raise ParamsError(f"load_weight {name!r}: expected pretrained:seed<k> or pretrained:<task>/<variant>/seed<k> "
+                          f"(either after a campaign, e.g. pretrained:{SHIPPED_CAMPAIGNS[-1]}/seed0)")
     root = shipped_weights_dir() if root is None else root
     if not root.is_dir():
         raise ParamsError(f"load_weight {name!r}: this installation has no shipped weights ({root} does not exist; "
                           "a wheel built by setup.py or a clone of the repository has them); train the pretraining "
                           "run yourself and point load_weight at its policy file")
-    folder = root.joinpath(*parts)
+    folder = root.joinpath(campaign, *parts)
     # the final weights: the highest epoch (a campaign may also ship weights of earlier epochs)
     found = sorted(folder.glob("policy_*_weight.npz"), key=lambda p: int(p.name.split("_")[1])
                    if p.name.split("_")[1].isdigit() else -1)
     if not found:
-        shipped = sorted("/".join(p.parent.relative_to(root).parts) for p in root.glob("*/*/seed*/policy_*_weight.npz"))
-        raise ParamsError(f"load_weight {name!r}: no shipped weights for {'/'.join(parts)} (shipped: "
+        shipped = []
+        for shipped_campaign in SHIPPED_CAMPAIGNS:
+            prefix = "" if shipped_campaign == SHIPPED_CAMPAIGNS[0] else f"{shipped_campaign}/"
+            shipped += sorted({prefix + "/".join(p.parent.relative_to(root / shipped_campaign).parts)
+                               for p in (root / shipped_campaign).glob("*/*/seed*/policy_*_weight.npz")})
+        wanted = ("" if campaign == SHIPPED_CAMPAIGNS[0] else f"{campaign}/") + "/".join(parts)
+        raise ParamsError(f"load_weight {name!r}: no shipped weights for {wanted} (shipped: "
                           f"{', '.join(f'pretrained:{s}' for s in shipped) or 'none'}); train the pretraining run "
                           "yourself and point load_weight at its policy file")
     return found[-1].with_name(found[-1].name.replace("_weight.npz", ".pkl"))

@@ -136,8 +136,10 @@ def load_policy(path: Path | str):
 
     if str(path).startswith("pretrained:"):
         from music.config import ParamsError, shipped_weights
+        from music.shipped import SHIPPED_CAMPAIGNS
 
-        if "/" not in str(path):
+        parts = str(path).removeprefix("pretrained:").split("/")
+        if len(parts) - (parts[0] in SHIPPED_CAMPAIGNS) < 3:
             raise PolicyFileError(f"{path}: name the shipped run fully, e.g. pretrained:FetchPush-v1/SAC+MUSIC/seed0 "
                                   "(pretrained:seed<k> alone is for load_weight, which knows the task and variant)")
         try:

@@ -147,17 +147,30 @@ def test_shipped_weights_by_short_name(tmp_path):
 
     from music.config import ParamsError, shipped_weights
 
-    folder = tmp_path / "FetchPush-v1" / "SAC+MUSIC" / "seed1"
+    folder = tmp_path / "medium" / "FetchPush-v1" / "SAC+MUSIC" / "seed1"
     folder.mkdir(parents=True)
     (folder / "policy_49_weight.npz").write_bytes(b"")
     expected = folder / "policy_49.pkl"  # its _weight.npz is what load_weight reads
     assert shipped_weights("pretrained:seed1", "FetchPush-v1", "SAC+MUSIC-r", root=tmp_path) == expected
     assert shipped_weights("pretrained:seed1", "FetchPush-v4", "SAC+MUSIC-f", root=tmp_path) == expected
     assert shipped_weights("pretrained:FetchPush-v1/SAC+MUSIC/seed1", "FetchSlide-v1", "SAC", root=tmp_path) == expected
-    # a name not shipped: the error lists what is
+    assert shipped_weights("pretrained:medium/seed1", "FetchPush-v1", "SAC+MUSIC-r", root=tmp_path) == expected
+    # the paper campaign's runs: the same names after paper/, the highest epoch of those it ships
+    paper = tmp_path / "paper" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed0"
+    paper.mkdir(parents=True)
+    for epoch in (10, 20, 49):
+        (paper / f"policy_{epoch}_weight.npz").write_bytes(b"")
+    assert shipped_weights("pretrained:paper/seed0", "FetchPickAndPlace-v1", "SAC+MUSIC-r", root=tmp_path) == \
+        paper / "policy_49.pkl"
+    assert shipped_weights("pretrained:paper/FetchPickAndPlace-v1/SAC+MUSIC/seed0", "", "", root=tmp_path) == \
+        paper / "policy_49.pkl"
+    # a name not shipped: the error lists what is, with each campaign's prefix
     with pytest.raises(ParamsError, match=r"no shipped weights for FetchPush-v1/SAC\+MUSIC/seed2 \(shipped: "
-                                          r"pretrained:FetchPush-v1/SAC\+MUSIC/seed1\)"):
+                                          r"pretrained:FetchPush-v1/SAC\+MUSIC/seed1, "
+                                          r"pretrained:paper/FetchPickAndPlace-v1/SAC\+MUSIC/seed0\)"):
         shipped_weights("pretrained:seed2", "FetchPush-v1", "SAC+MUSIC-p", root=tmp_path)
+    with pytest.raises(ParamsError, match=r"no shipped weights for paper/FetchPush-v1/SAC\+MUSIC/seed0"):
+        shipped_weights("pretrained:paper/seed0", "FetchPush-v1", "SAC+MUSIC-r", root=tmp_path)
     # an installation without any
     with pytest.raises(ParamsError, match="this installation has no shipped weights"):
         shipped_weights("pretrained:seed1", "FetchPush-v1", "SAC+MUSIC-r", root=tmp_path / "nothing")
@@ -171,7 +184,7 @@ def test_a_clone_reads_the_shipped_weights_from_the_campaign_exports_an_install_
     import music.config as config
 
     assert not config.PACKAGED_WEIGHTS_DIR.exists()  # a clone: setup.py makes the copy in a wheel only
-    assert config.shipped_weights_dir() == REPO / "experiments" / "results" / "medium"
+    assert config.shipped_weights_dir() == REPO / "experiments" / "results"
     assert config.shipped_weights("pretrained:FetchPush-v1/SAC+MUSIC/seed0", "", "").parent == \
         REPO / "experiments" / "results" / "medium" / "FetchPush-v1" / "SAC+MUSIC" / "seed0"
     monkeypatch.setattr(config, "PACKAGED_WEIGHTS_DIR", tmp_path)

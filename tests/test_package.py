@@ -29,8 +29,11 @@ def dist(tmp_path_factory):
 
 
 def shipped_runs() -> list[str]:
-    root = REPO / "experiments" / "results" / "medium"
-    return sorted("/".join(p.parent.relative_to(root).parts) for p in root.glob("*/*/seed*/policy_*_weight.npz"))
+    from music.shipped import SHIPPED_CAMPAIGNS
+
+    root = REPO / "experiments" / "results"
+    return sorted("/".join(p.parent.relative_to(root).parts) for campaign in SHIPPED_CAMPAIGNS
+                  for p in (root / campaign).glob("*/*/seed*/policy_*_weight.npz"))
 
 
 @pytest.mark.slow
@@ -80,5 +83,5 @@ def test_the_wheel_installed_in_a_fresh_venv_trains_with_shipped_weights_outside
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     log = (run / "log.txt").read_text()
     installed = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
-    assert f"Pretrained weights from {installed}/music/pretrained/FetchPush-v1/SAC+MUSIC/seed0/" in log
+    assert f"Pretrained weights from {installed}/music/pretrained/medium/FetchPush-v1/SAC+MUSIC/seed0/" in log
     assert len((run / "progress.csv").read_text().splitlines()) == 2  # the header and epoch 0
