@@ -114,6 +114,21 @@ def episode_figures(steps: np.ndarray, start_height: float) -> dict[str, float]:
             "lifted": float(np.max(height - start_height) >= LIFT_THRESHOLD), "grasped_steps": float(held.sum())}
 
 
+def recorded_figures(recorder: ContactRecorder) -> dict:
+    """Over the recorder's episodes: each figure's count, fraction and 95 % Wilson interval, and the
+    mean number of grasped steps per episode."""
+    from music.evaluate import wilson_interval
+
+    per_episode = [episode_figures(steps, start) for steps, start in zip(recorder.episodes, recorder.starts,
+                                                                         strict=True)]
+    n = len(per_episode)
+    result = {"grasped_steps_mean": float(np.mean([e["grasped_steps"] for e in per_episode]))}
+    for name in FIGURES:
+        count = int(sum(e[name] for e in per_episode))
+        result[name] = {"count": count, "fraction": count / n, "ci95": list(wilson_interval(count, n))}
+    return result
+
+
 def scripted_pick(observation: np.ndarray, t: int) -> np.ndarray:
     """The action at step t of a scripted pick (Fetch observation: gripper 0:3, block 3:6): fingers
     open above the block for 12 steps, down around it for 10, closed for 6, then up 20 cm."""
@@ -133,7 +148,6 @@ def scripted_pick(observation: np.ndarray, t: int) -> np.ndarray:
 def measure_scripted(episodes: int, seed: int) -> dict:
     """The figures of ``episodes`` scripted picks: that the simulator lets the gripper pick the block."""
     from music.envs import make_env
-    from music.evaluate import wilson_interval
 
     recorder = ContactRecorder(make_env("FetchPickAndPlace-v1", quiet=True))
     for i in range(episodes):
@@ -141,20 +155,13 @@ def measure_scripted(episodes: int, seed: int) -> dict:
         for t in range(recorder.env.spec.max_episode_steps):
             obs, *_ = recorder.step(scripted_pick(obs["observation"], t))
     recorder.finish()
-    per_episode = [episode_figures(steps, start) for steps, start in zip(recorder.episodes, recorder.starts,
-                                                                         strict=True)]
-    result = {"episodes": episodes, "seed": seed,
-              "grasped_steps_mean": float(np.mean([e["grasped_steps"] for e in per_episode]))}
-    for name in FIGURES:
-        count = int(sum(e[name] for e in per_episode))
-        result[name] = {"count": count, "fraction": count / episodes, "ci95": list(wilson_interval(count, episodes))}
-    return result
+    return {"episodes": episodes, "seed": seed, **recorded_figures(recorder)}
 
 
 def measure(policy, episodes: int, seed: int) -> dict:
     """The figures of ``episodes`` exploring episodes of ``policy`` (see the module docstring)."""
     from music.envs import make_env
-    from music.evaluate import evaluate_policy, wilson_interval
+    from music.evaluate import evaluate_policy
 
     recorders: list[ContactRecorder] = []
 
@@ -167,15 +174,8 @@ def measure(policy, episodes: int, seed: int) -> dict:
     recorder.finish()
     if len(recorder.episodes) != episodes:
         raise RuntimeError(f"recorded {len(recorder.episodes)} episodes of {episodes} (NaN retries?)")
-    per_episode = [episode_figures(steps, start) for steps, start in zip(recorder.episodes, recorder.starts,
-                                                                         strict=True)]
-    result = {"episodes": episodes, "seed": seed, "object_displacement": summary["object_displacement_mean"],
-              "object_lifted_evaluate": summary["object_lifted"],
-              "grasped_steps_mean": float(np.mean([e["grasped_steps"] for e in per_episode]))}
-    for name in FIGURES:
-        count = int(sum(e[name] for e in per_episode))
-        result[name] = {"count": count, "fraction": count / episodes, "ci95": list(wilson_interval(count, episodes))}
-    return result
+    return {"episodes": episodes, "seed": seed, "object_displacement": summary["object_displacement_mean"],
+            "object_lifted_evaluate": summary["object_lifted"], **recorded_figures(recorder)}
 
 
 def untrained_policy(run: Path):
