@@ -41,6 +41,17 @@ def agent_args(**overrides):
     return params, run
 
 
+def experiment_script(name: str):
+    """experiments/<name>.py as a module (the scripts are not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "experiments" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickles look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
 def make_agent(**overrides):
     from music.ddpg import DDPG
 

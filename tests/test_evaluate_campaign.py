@@ -1,26 +1,16 @@
 """experiments/evaluate_campaign.py on a campaign folder of tiny finished runs."""
 
-import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from conftest import REPO, experiment_script
 
-
-def script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-evaluate_campaign, finetune_start = script("evaluate_campaign"), script("finetune_start")
+evaluate_campaign, finetune_start = experiment_script("evaluate_campaign"), experiment_script("finetune_start")
 
 # Default network sizes: the untrained policy is built from the variant's params file.
 TINY = ["--env_name", "FetchPush-v1", "--note", "SAC+MUSIC", "--n_epochs", "1", "--n_cycles", "1",
@@ -138,7 +128,7 @@ def test_the_evaluate_line_leaves_out_object_figures_a_task_does_not_have():
 
 
 def test_the_paper_gate_compares_each_kept_policy_with_mediums_pooled_lifting():
-    gate = script("paper_gate")
+    gate = experiment_script("paper_gate")
     medium = gate.medium_baseline(REPO / "experiments" / "results" / "medium_eval")
     # the committed medium measurements: 1, 1 and 2 of 100 exploring episodes lifted the block 5 cm
     assert (medium["episodes"], medium["lifted"]) == (300, 4)

@@ -1,27 +1,14 @@
 """The paper-scale gate's diagnostics: grasp counting from contacts (experiments/grasp_rate.py) and the
 Fetch joint limits of gymnasium-robotics v4 against gym v1's (experiments/fetch_joint_limits.py)."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from music.envs import make_env
 
-from conftest import make_agent
+from conftest import experiment_script, make_agent
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-grasp_rate, fetch_joint_limits = script("grasp_rate"), script("fetch_joint_limits")
+grasp_rate, fetch_joint_limits = experiment_script("grasp_rate"), experiment_script("fetch_joint_limits")
 
 
 def test_episode_figures_count_touch_pinch_grasp_and_lift_as_defined():

@@ -1,18 +1,15 @@
 """experiments/report_task_reward.py: RESULTS.md numbers from fake run folders, checked by hand."""
 
 import csv
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from conftest import experiment_script
+
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("report_task_reward", ROOT / "experiments/report_task_reward.py")
-report = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = report  # its dataclasses look their module up
-spec.loader.exec_module(report)
+report = experiment_script("report_task_reward")
 
 
 def fake_run(results: Path, task: str, variant: str, seed: int, success: list[float], seconds: float,

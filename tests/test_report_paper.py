@@ -1,16 +1,12 @@
 """experiments/report_paper.py: the paper-scale section of RESULTS.md from fake measurements, checked by hand."""
 
 import csv
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "experiments"))
-spec = importlib.util.spec_from_file_location("report_paper", ROOT / "experiments/report_paper.py")
-report_paper = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(report_paper)
+from conftest import experiment_script
+
+report_paper = experiment_script("report_paper")
 
 
 def gate_row(policy, epoch, lifted, episodes=100):

@@ -315,6 +315,27 @@ def test_an_exception_in_the_set_up_of_one_rank_ends_the_job_fast(tmp_path):
     assert gone_within(tmp_path / "early", 60)
 
 
+def run_with_read_only(folder: Path, cmd: list[str]) -> subprocess.CompletedProcess:
+    """Run ``cmd`` with ``folder`` unwritable to it: a read-only bind mount for root (which writes
+    through modes), mode 555 for anyone else; skips the test where no such mount can be made."""
+    if os.geteuid() == 0:
+        import shlex
+
+        quoted = shlex.quote(str(folder))
+        cmd = ["unshare", "-m", "sh", "-c", f"mount --bind {quoted} {quoted} && mount -o remount,ro,bind {quoted} "
+               f"&& exec {shlex.join(cmd)}"]
+    else:
+        folder.chmod(0o555)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    finally:
+        folder.chmod(0o755)
+    if os.geteuid() == 0 and "mount" in proc.stderr and "music.train" not in proc.stderr:
+        pytest.skip(f"no read-only bind mount here: {proc.stderr.strip()}")
+    return proc
+
+
 @pytest.mark.mpi
 def test_an_unwritable_log_folder_is_bad_input_on_every_rank_and_nothing_is_written(tmp_path):
     # as a Docker volume made by root for a container running as uid 1000
@@ -322,21 +343,8 @@ def test_an_unwritable_log_folder_is_bad_input_on_every_rank_and_nothing_is_writ
     folder.mkdir()
     train_cmd = [mpiexec(), "-n", "2", sys.executable, "-m", "music.train", *SMALL, "--n_epochs", "1",
                  "--logdir", str(folder / "push")]
-    if os.geteuid() == 0:  # root may write anywhere a mode allows not: make the folder a read-only mount
-        import shlex
-
-        quoted = shlex.quote(str(folder))
-        cmd = ["unshare", "-m", "sh", "-c", f"mount --bind {quoted} {quoted} && mount -o remount,ro,bind {quoted} "
-               f"&& exec {shlex.join(train_cmd)}"]
-    else:
-        folder.chmod(0o555)
-        cmd = train_cmd
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
     start = time.time()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
-    folder.chmod(0o755)
-    if os.geteuid() == 0 and "mount" in proc.stderr and "music.train" not in proc.stderr:
-        pytest.skip(f"no read-only bind mount here: {proc.stderr.strip()}")
+    proc = run_with_read_only(folder, train_cmd)
     assert proc.returncode == 2 and time.time() - start < 60, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     why = "a read-only file system" if os.geteuid() == 0 else "owned by uid "
@@ -350,22 +358,9 @@ def test_a_resume_whose_checkpoints_folder_is_read_only_stops_before_training(fu
     run = tmp_path / "run"
     shutil.copytree(full_run, run)
     checkpoints = run / "checkpoints"
-    resume = [sys.executable, "-m", "music.train", "--resume", str(run), "--n_epochs", "4"]
-    if os.geteuid() == 0:  # root writes through modes: make the folder a read-only mount
-        import shlex
-
-        quoted = shlex.quote(str(checkpoints))
-        cmd = ["unshare", "-m", "sh", "-c", f"mount --bind {quoted} {quoted} && mount -o remount,ro,bind {quoted} "
-               f"&& exec {shlex.join(resume)}"]
-    else:
-        checkpoints.chmod(0o555)
-        cmd = resume
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
     before = (run / "progress.csv").read_bytes()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
-    checkpoints.chmod(0o755)
-    if os.geteuid() == 0 and "mount" in proc.stderr and "music.train" not in proc.stderr:
-        pytest.skip(f"no read-only bind mount here: {proc.stderr.strip()}")
+    proc = run_with_read_only(checkpoints, [sys.executable, "-m", "music.train", "--resume", str(run), "--n_epochs",
+                                            "4"])
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith(
         f"music.train: error: --resume {checkpoints}: uid {os.geteuid()} cannot write in {checkpoints} (")
