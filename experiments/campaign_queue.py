@@ -1,0 +1,217 @@
+"""The campaigns in the order the issues set, one after the other, so that the cores never wait for a session.
+
+    .venv/bin/python experiments/campaign_queue.py start     # in the background; log: ~/music-runs/queue.log
+    .venv/bin/python experiments/campaign_queue.py status
+    .venv/bin/python experiments/campaign_queue.py stop      # the running campaign checkpoints; start resumes
+
+The steps, each taken when the ones before it are done (decided from what is committed in the
+clone, so a stop anywhere resumes at the right step, on this machine or a new one):
+
+1. the paper campaign's stage 1: FetchPickAndPlace SAC+MUSIC, seed 0, 16 workers;
+2. its gate and grasping by epoch: ``experiments/paper_gate.py`` and ``experiments/grasp_rate.py
+   --untrained --scripted`` on the kept policies, their JSON files committed;
+3. if the gate passed, the paper campaign's stage 2 (seeds 1 and 2);
+4. the medium campaign's stages 4-6 (the paper's other figures), on the clone's commit of the
+   day they start.
+
+Each campaign runs with its own runner (``music.campaign``: its worktree at a fixed commit,
+checkpoints, exports committed as runs finish); this process starts it, waits for it and
+stops it. A step that ends without its runs done (a run failed) stops the queue: read the
+campaign's log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from music.campaign import MEDIUM, PAPER, Campaign, Layout, commit_paths, default_root, runner_pid, start, stop  # noqa: E402
+
+PAPER_EVAL = Path("experiments") / "results" / "paper_eval"
+FINAL_EPOCH = PAPER.scale.n_epochs - 1
+
+
+@dataclass(frozen=True)
+class Step:
+    """What to do next: run a campaign's stages, or measure the paper run (the gate)."""
+
+    name: str
+    campaign: Campaign | None = None
+    stages: tuple[int, ...] = ()
+    # start the stages on the clone's commit the first time (they need code newer than the campaign's);
+    # else every run of the campaign keeps the commit it started with
+    new_code: bool = False
+
+
+def runs_done(campaign: Campaign, stages: tuple[int, ...], repo: Path) -> bool:
+    """Whether every run of the stages (and the pretraining runs they load) is exported in the clone."""
+    results = repo / "experiments" / "results" / campaign.name
+    return all((results / job.task / job.variant / f"seed{job.seed}" / "sweep.json").exists()
+               for job in campaign.jobs(list(stages)))
+
+
+def gate_of(repo: Path) -> dict | None:
+    """The committed gate of the finished paper run (None until it has measured the final policy)."""
+    path = repo / PAPER_EVAL / "gate.json"
+    gate = json.loads(path.read_text()) if path.exists() else None
+    if gate is None or not any(row.get("epoch") == FINAL_EPOCH for row in gate["rows"]):
+        return None
+    return gate
+
+
+def grasp_measured(repo: Path) -> bool:
+    path = repo / PAPER_EVAL / "grasp.json"
+    return path.exists() and any(row.get("epoch") == FINAL_EPOCH for row in json.loads(path.read_text())["rows"])
+
+
+def next_step(repo: Path) -> Step | None:
+    """The first step of the module docstring that is not done; None when all are."""
+    if not runs_done(PAPER, (1,), repo):
+        return Step("paper stage 1", PAPER, (1,))
+    gate = gate_of(repo)
+    if gate is None or not grasp_measured(repo):
+        return Step("the paper gate")
+    if gate["passed"] and not runs_done(PAPER, (2,), repo):
+        return Step("paper stage 2", PAPER, (2,))
+    if not runs_done(MEDIUM, (4, 5, 6), repo):
+        return Step("medium stages 4-6", MEDIUM, (4, 5, 6), new_code=True)
+    return None
+
+
+def log_line(text: str) -> None:
+    print(f"{datetime.datetime.now():%Y-%m-%d %H:%M:%S} queue: {text}", flush=True)
+
+
+class Stopping:
+    """SIGTERM/SIGINT: stop the campaign that is running (checkpoints) and leave."""
+
+    def __init__(self):
+        self.asked = False
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        self.asked = True
+
+
+def run_campaign(step: Step, repo: Path, stopping: Stopping) -> bool:
+    """Start the step's campaign runner (or join the one already running) and wait for it to end."""
+    layout = Layout(default_root(step.campaign.name))
+    state = json.loads(layout.state.read_text()) if layout.state.exists() else {}
+    first_start = not set(step.stages) <= set(state.get("stages", ()))
+    commit = "HEAD" if step.new_code and first_start else None
+    start(step.campaign, layout, repo, list(step.stages), commit, commit_exports=True)
+    while runner_pid(layout):
+        if stopping.asked:
+            log_line(f"stopping the {step.campaign.name} runner")
+            stop(layout)
+            return False
+        time.sleep(5)
+    return True
+
+
+def run_gate(repo: Path) -> bool:
+    """paper_gate.py and grasp_rate.py on the finished paper run; commit what they wrote."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(repo)}
+    for script in (["experiments/paper_gate.py"], ["experiments/grasp_rate.py", "--untrained", "--scripted"]):
+        log_line(f"running {' '.join(script)}")
+        done = subprocess.run([sys.executable, *script], cwd=repo, env=env, capture_output=True, text=True)
+        print(done.stdout[-3000:], flush=True)
+        if done.returncode != 0:
+            log_line(f"{script[0]} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+            return False
+    paths = [repo / PAPER_EVAL / "gate.json", repo / PAPER_EVAL / "grasp.json"]
+    gate = json.loads(paths[0].read_text())
+    committed = commit_paths(repo, paths, f"Paper campaign: the gate of seed 0 ({gate['verdict'].split(':')[0]}) "
+                                          "and grasping by epoch, measured")
+    log_line(f"gate: {gate['verdict']}" + ("" if committed else "; could not commit it: commit it by hand"))
+    return True
+
+
+def run(repo: Path) -> int:
+    """The queue itself (foreground): take the steps until all are done, one fails or a signal comes."""
+    stopping = Stopping()
+    log_line(f"started (pid {os.getpid()}), clone {repo}")
+    while not stopping.asked:
+        step = next_step(repo)
+        if step is None:
+            log_line("every step is done")
+            return 0
+        log_line(f"next: {step.name}")
+        if step.campaign is None:
+            if not run_gate(repo):
+                return 1
+            continue
+        if not run_campaign(step, repo, stopping):
+            log_line("stopped; `start` resumes")
+            return 143
+        if not runs_done(step.campaign, step.stages, repo):
+            log_line(f"the {step.campaign.name} runner ended before {step.name} was done; see its campaign.log")
+            return 1
+    log_line("stopped; `start` resumes")
+    return 143
+
+
+def queue_files() -> tuple[Path, Path]:
+    root = default_root("queue").parent  # beside the campaigns' folders
+    return root / "queue.pid", root / "queue.log"
+
+
+def alive(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("command", choices=["start", "stop", "status", "run"])
+    args = p.parse_args(argv)
+    pid_file, log = queue_files()
+    pid = alive(pid_file)
+    if args.command == "status":
+        step = next_step(REPO)
+        print(f"queue: {f'running (pid {pid})' if pid else 'not running'}; next step: "
+              f"{step.name if step else 'none, every step is done'}; log: {log}")
+        return 0
+    if args.command == "start":
+        if pid:
+            print(f"queue: already running (pid {pid}); log: {log}")
+            return 0
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a") as out:
+            proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "run"], cwd=REPO, stdout=out,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        pid_file.write_text(str(proc.pid))
+        print(f"queue: started (pid {proc.pid}); next step: {next_step(REPO).name if next_step(REPO) else 'none'}; "
+              f"log: {log}")
+        return 0
+    if args.command == "stop":
+        if not pid:
+            print("queue: not running")
+            return 0
+        os.kill(pid, signal.SIGTERM)
+        while alive(pid_file):
+            time.sleep(1)
+        pid_file.unlink(missing_ok=True)
+        print("\n".join(log.read_text().splitlines()[-3:]))
+        return 0
+    return run(REPO)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
