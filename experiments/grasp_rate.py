@@ -20,7 +20,9 @@ contacts after every step. Per episode:
 
 A policy of epoch k is the one that explores during epoch k + 1, so the curve over epochs is
 the grasping that training saw. Prints one line per policy and writes the fractions, their
-95 % Wilson intervals and the mean number of grasped steps per episode as JSON.
+95 % Wilson intervals, the mean number of grasped steps per episode and, per kind of episode
+(the furthest it got: grasped, pinched, touched, untouched), the mean MI reward under the
+policy's own MINE, as JSON.
 """
 
 from __future__ import annotations
@@ -68,7 +70,9 @@ class ContactRecorder:
         self.object_body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, OBJECT_BODY)
         self.episodes: list[np.ndarray] = []
         self.starts: list[float] = []
+        self.observations: list[np.ndarray] = []  # per finished episode, (T+1, dimo)
         self._steps: list[tuple[float, float, float]] = []
+        self._observations: list[np.ndarray] = []
 
     def __getattr__(self, name):  # everything else is the wrapped env's (spec, unwrapped, compute_reward, ...)
         return getattr(self.env, name)
@@ -77,11 +81,10 @@ class ContactRecorder:
         return float(self.env.unwrapped.data.xpos[self.object_body][2])
 
     def reset(self, **kwargs):
-        if self._steps:
-            self.episodes.append(np.asarray(self._steps))
-            self._steps = []
+        self.finish()
         result = self.env.reset(**kwargs)
         self.starts.append(self._object_height())
+        self._observations = [np.array(result[0]["observation"])]
         return result
 
     def step(self, action):
@@ -94,13 +97,15 @@ class ContactRecorder:
                 for i, geoms in enumerate(self.finger_geoms):
                     touching[i] |= bool(pair & geoms)
         self._steps.append((float(touching[0]), float(touching[1]), self._object_height()))
+        self._observations.append(np.array(result[0]["observation"]))
         return result
 
     def finish(self) -> None:
-        """Close the last episode (the next reset would)."""
+        """Close the last episode (the next reset does too)."""
         if self._steps:
             self.episodes.append(np.asarray(self._steps))
-            self._steps = []
+            self.observations.append(np.asarray(self._observations))
+            self._steps, self._observations = [], []
 
 
 def episode_figures(steps: np.ndarray, start_height: float) -> dict[str, float]:
@@ -174,8 +179,29 @@ def measure(policy, episodes: int, seed: int) -> dict:
     recorder.finish()
     if len(recorder.episodes) != episodes:
         raise RuntimeError(f"recorded {len(recorder.episodes)} episodes of {episodes} (NaN retries?)")
-    return {"episodes": episodes, "seed": seed, "object_displacement": summary["object_displacement_mean"],
-            "object_lifted_evaluate": summary["object_lifted"], **recorded_figures(recorder)}
+    result = {"episodes": episodes, "seed": seed, "object_displacement": summary["object_displacement_mean"],
+              "object_lifted_evaluate": summary["object_lifted"], **recorded_figures(recorder)}
+    if policy.mine is not None:
+        result["mi_reward_by_kind"] = mi_reward_by_kind(policy, recorder)
+    return result
+
+
+def episode_kind(figures: dict[str, float]) -> str:
+    """The furthest an episode got: grasped, pinched, touched or untouched."""
+    return next((name for name in ("grasped", "pinched", "touched") if figures[name]), "untouched")
+
+
+def mi_reward_by_kind(policy, recorder: ContactRecorder) -> dict[str, dict]:
+    """The episodes' mean MI reward (``music.evaluate.episode_mi_reward``, the policy's own MINE) for
+    each kind of episode: does the reward the critic sees favour the grasps?"""
+    from music.evaluate import episode_mi_reward
+
+    by_kind: dict[str, list[float]] = {}
+    for steps, start, observations in zip(recorder.episodes, recorder.starts, recorder.observations, strict=True):
+        kind = episode_kind(episode_figures(steps, start))
+        by_kind.setdefault(kind, []).append(episode_mi_reward(policy, observations))
+    return {kind: {"episodes": len(values), "mi_reward_mean": float(np.mean(values))}
+            for kind, values in sorted(by_kind.items())}
 
 
 def untrained_policy(run: Path):
@@ -235,8 +261,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: touched {row['touched']['count']}, pinched {row['pinched']['count']}, grasped "
               f"{row['grasped']['count']}, lifted 5 cm {row['lifted']['count']} of {args.episodes}; grasped "
               f"{row['grasped_steps_mean']:.2f} steps per episode"
-              + (f"; displacement {row['object_displacement']:.3f} m" if "object_displacement" in row else ""),
-              flush=True)
+              + (f"; displacement {row['object_displacement']:.3f} m" if "object_displacement" in row else "")
+              + "".join(f"; MI reward {kind} {v['mi_reward_mean']:.3f} ({v['episodes']})"
+                        for kind, v in row.get("mi_reward_by_kind", {}).items()), flush=True)
     first = {"scripted pick": -2, "untrained": -1}
     ordered = sorted(rows.values(), key=lambda row: first[row["policy"]] if row["epoch"] is None else row["epoch"])
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -117,6 +117,17 @@ def grasp_lines(grasp: dict, source: Path, figures: Path, out_md: Path, rel: Cal
     facts.append(f"the newest (epoch {last['epoch']}): touched in {last['touched']['count']}, pinched in "
                  f"{last['pinched']['count']}, grasped in {last['grasped']['count']}, lifted in "
                  f"{last['lifted']['count']} of {last['episodes']}")
+    kinds = ("grasped", "pinched", "touched", "untouched")
+    pooled = {kind: [(r["mi_reward_by_kind"][kind]["mi_reward_mean"], r["mi_reward_by_kind"][kind]["episodes"])
+                     for r in rows if kind in r.get("mi_reward_by_kind", {})] for kind in kinds}
+    if any(pooled.values()):
+        def mean_of(pairs):
+            return sum(v * n for v, n in pairs) / sum(n for _, n in pairs)
+
+        facts.append("the MI reward the critic sees (clip(5000 MI, 0, 1) - 1, each epoch's own MINE), by how far "
+                     "the episode got, over all epochs: " + ", ".join(
+                         f"{kind} {mean_of(pooled[kind]):.3f} ({sum(n for _, n in pooled[kind])} episodes)"
+                         for kind in kinds if pooled[kind]))
     if untrained is not None:
         facts.append(f"untrained: touched in {untrained['touched']['count']}, grasped in "
                      f"{untrained['grasped']['count']} of {untrained['episodes']}")

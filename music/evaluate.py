@@ -52,6 +52,14 @@ def fraction_lifted(lifts) -> float:
     return float(np.mean(lifts >= LIFT_THRESHOLD)) if lifts.size else math.nan
 
 
+def episode_mi_reward(policy, observations: np.ndarray) -> float:
+    """The mean MI reward of an episode's two-step windows as the critic sees it,
+    clip(MI_R_SCALE * MI, 0, 1) - 1, under the policy's MINE; observations (T+1, dimo)."""
+    pairs = np.stack([observations[:-1], observations[1:]], axis=1)  # (T, 2, dimo)
+    mi = -policy.run_mi(pairs).reshape(-1)
+    return float(np.mean(np.clip(MI_R_SCALE * mi, 0.0, 1.0) - 1.0))
+
+
 def evaluate(policy_file: Path, episodes: int, seed: int = 0, mode: str = "test", mine: Path | None = None) -> dict:
     """Load the policy (and ``mine``'s MINE) and run the episodes; returns the summary."""
     from music.save_weight import load_policy
@@ -97,9 +105,7 @@ def evaluate_policy(policy, episodes: int, seed: int = 0, mode: str = "test", ma
         skill = np.eye(policy.dimz)[[i % policy.dimz]]
         episode = worker.generate_rollouts(generated_goal=goal, z_s_onehot=skill)
         if policy.mine is not None:
-            pairs = np.stack([episode["o"][0, :-1], episode["o"][0, 1:]], axis=1)  # (T, 2, dimo)
-            mi = -policy.run_mi(pairs).reshape(-1)
-            mi_rewards.append(float(np.mean(np.clip(MI_R_SCALE * mi, 0.0, 1.0) - 1.0)))
+            mi_rewards.append(episode_mi_reward(policy, episode["o"][0]))
         if worker.object_slice is not None and worker.initial_object.shape[1] == 3:  # a 3-D object position
             fell.append(ends_off_the_table(take(episode["o"][0], worker.object_slice)[:, 2]))
     successes = int(round(sum(worker.success_history)))

@@ -90,3 +90,32 @@ def test_the_gripper_reaches_most_targets_above_the_table(unlimited):
     errors = fetch_joint_limits.reach(unlimited)
     assert errors.shape == (125,)
     assert np.median(errors) < fetch_joint_limits.REACHED
+
+
+class ConstantMine:
+    """A stand-in policy whose MINE says MI = 1e-4 for windows where the object (3:6) moves, else 0."""
+
+    mine = True
+
+    def run_mi(self, pairs):
+        moved = np.abs(pairs[:, 1, 3:6] - pairs[:, 0, 3:6]).sum(axis=1) > 1e-6  # a resting block settles by ~1e-8
+        return -(1e-4 * moved).reshape(-1, 1)  # run_mi gives the negative estimate, as the original's tensor
+
+
+def test_the_mi_reward_per_kind_of_episode_is_the_critics_clipped_reward_of_its_windows():
+    from music.evaluate import episode_mi_reward
+
+    still = np.zeros((51, 25))
+    moving = np.zeros((51, 25))
+    moving[:, 3] = np.arange(51) * (np.arange(51) >= 26)  # still for 26 steps, then moving: 25 of 50 windows
+    # clip(5000 x 1e-4, 0, 1) - 1 = -0.5 where it moves, -1 elsewhere
+    assert episode_mi_reward(ConstantMine(), still) == -1.0
+    assert episode_mi_reward(ConstantMine(), moving) == pytest.approx((25 * -0.5 + 25 * -1.0) / 50)
+
+    recorder = grasp_rate.ContactRecorder(make_env("FetchPickAndPlace-v1", quiet=True))
+    run_episode(recorder, grasp_rate.scripted_pick, 0)
+    run_episode(recorder, lambda observation, t: np.zeros(4), 1)
+    assert [o.shape for o in recorder.observations] == [(51, 25), (51, 25)]  # the reset's and every step's
+    by_kind = grasp_rate.mi_reward_by_kind(ConstantMine(), recorder)
+    assert sorted(by_kind) == ["grasped", "untouched"] and by_kind["untouched"]["mi_reward_mean"] == -1.0
+    assert by_kind["grasped"]["mi_reward_mean"] > -1.0 and by_kind["grasped"]["episodes"] == 1

@@ -93,10 +93,18 @@ def test_without_runs_or_gate_the_headline_is_not_answered_and_no_curve_is_drawn
     grasp = {"run": "seed0.partial", "rows": [grasp_row("untrained", None, (0, 0, 0, 0)),
                                               grasp_row("epoch 0", 0, (5, 1, 0, 0)),
                                               grasp_row("epoch 1", 1, (40, 10, 4, 1))]}
+    grasp["rows"][1]["mi_reward_by_kind"] = {"touched": {"episodes": 4, "mi_reward_mean": -0.9},
+                                             "untouched": {"episodes": 96, "mi_reward_mean": -1.0}}
+    grasp["rows"][2]["mi_reward_by_kind"] = {"grasped": {"episodes": 4, "mi_reward_mean": -0.4},
+                                             "touched": {"episodes": 36, "mi_reward_mean": -0.7},
+                                             "untouched": {"episodes": 60, "mi_reward_mean": -1.0}}
     text, verdict, drawn = section(tmp_path, grasp=grasp)
     assert verdict.startswith("not answered yet: 0 of 3 paper-scale runs are in")
     assert drawn == []
     assert "- the most grasps: epoch 1, 4 of 100 (0.016-0.098), pinched in 10, lifted in 1" in text
+    # touched pooled over both epochs: (4 x -0.9 + 36 x -0.7) / 40 = -0.72
+    assert ("over all epochs: grasped -0.400 (4 episodes), touched -0.720 (40 episodes), untouched -1.000 "
+            "(156 episodes)") in text
     assert (tmp_path / "figures" / "paper" / "grasp_by_epoch.png").is_file()
 
 
