@@ -343,6 +343,24 @@ def test_the_task_verdict_rests_on_success_measures_only():
     assert report.task_verdict([displacement], interim=False) == "SAC+MUSIC-f: no success measure compared"
 
 
+def test_our_variant_gets_a_verdict_against_sac_of_its_own_and_waits_only_for_its_own_runs():
+    def comparison(measure, outcome, variant):
+        return report.Comparison("FetchPush-v1", measure, variant, outcome, "...", True)
+
+    ours = "SAC+MUSIC-f-with-normalizers"
+    authors = [comparison("mean success over epochs", "same", "SAC+MUSIC-f"),
+               comparison(report.FINAL_MEASURE, "same", "SAC+MUSIC-f")]
+    beats = [comparison("mean success over epochs", "better", ours), comparison(report.FINAL_MEASURE, "better", ours)]
+    # the authors' -f is in, ours is still running: -f's verdict is final, ours is "so far"
+    assert report.task_verdict(authors + beats, interim={ours}) == (
+        "SAC+MUSIC-f: does not learn faster beyond the noise, does not end higher beyond the noise: disagrees with "
+        f"the paper at this scale; {ours}: learns faster (mean success over epochs), ends higher (final policy's "
+        "success): ours, not the paper's: beats SAC so far")
+    same = [comparison("mean success over epochs", "same", ours), comparison(report.FINAL_MEASURE, "same", ours)]
+    assert report.task_verdict(same, interim=set()).endswith("ours, not the paper's: does not beat SAC at this scale")
+    assert report.task_verdict(same, interim={ours}).endswith("ours, not the paper's: not shown by the runs in so far")
+
+
 def test_the_simulated_luck_matches_the_binomial_for_independent_epochs():
     luck = report.luck_in_a_run(0.0567, 40, 50, [0.1, 0.2])
     for threshold in (0.1, 0.2):
