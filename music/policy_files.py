@@ -141,7 +141,8 @@ def load_policy(path: Path | str):
         parts = str(path).removeprefix("pretrained:").split("/")
         if len(parts) - (parts[0] in SHIPPED_CAMPAIGNS) < 3:
             raise PolicyFileError(f"{path}: name the shipped run fully, e.g. pretrained:FetchPush-v1/SAC+MUSIC/seed0 "
-                                  "(pretrained:seed<k> alone is for load_weight, which knows the task and variant)")
+                                  "or pretrained:paper/FetchPickAndPlace-v1/SAC+MUSIC/seed0 (pretrained:seed<k> "
+                                  "alone is for load_weight, which knows the task and variant)")
         try:
             path = shipped_weights(str(path), "", "")
         except ParamsError as err:

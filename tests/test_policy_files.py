@@ -99,6 +99,7 @@ def test_a_shipped_weights_file_loads_as_the_agent_of_its_runs_params(name):
     ("policy_1.npz", "not a zip", "is not an .npz archive \\(a zip file\\); give a policy_\\*.npz"),
     ("notes.txt", "hello", "is neither a policy_\\*.npz nor a policy_\\*.pkl file"),
     ("pretrained:seed0", None, "name the shipped run fully, e.g. pretrained:FetchPush-v1/SAC\\+MUSIC/seed0"),
+    ("pretrained:paper/seed0", None, "or pretrained:paper/FetchPickAndPlace-v1/SAC\\+MUSIC/seed0"),
 ])
 def test_files_that_are_not_policies_are_refused_by_name(tmp_path, file_name, text, message):
     from music.policy_files import PolicyFileError, load_policy
