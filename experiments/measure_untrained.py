@@ -42,8 +42,9 @@ def main() -> None:
                    help="what to take from --policy (default all four; 'main target' without the normalizers is "
                         "what an -f run starts from)")
     p.add_argument("--param", action="append", default=[], help="KEY=VALUE (JSON) override, as music.train's")
-    p.add_argument("--modes", nargs="+", choices=["test", "train"], default=["test", "train"],
-                   help="test: greedy, env goals; train: exploration, the variant's goals")
+    p.add_argument("--modes", nargs="+", choices=["test", "train", "play"], default=["test", "train"],
+                   help="test: greedy, env goals; train: exploration, the variant's goals; play: greedy, the "
+                        "variant's goals (the original's play.py)")
     p.add_argument("--out", required=True)
     args = p.parse_args()
 

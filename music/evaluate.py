@@ -1,7 +1,9 @@
 """Evaluate a policy without rendering: ``python -m music.evaluate POLICY --episodes 100``.
 
 Runs ``--episodes`` episodes (``test`` mode: greedy actions and the env's goals, as the
-training logs' test rollouts; ``train`` mode: the exploration and goals of training) and
+training logs' test rollouts; ``train`` mode: the exploration and goals of training; ``play``
+mode: greedy actions and the goals of training, as the original's play.py, which recorded
+the authors' demos) and
 prints, and optionally writes as JSON or CSV: the success rate with a 95 % Wilson
 interval, the object's displacement and lift (m), the fractions of episodes that lift it
 at least 5 cm and that end with it off the table, the displacement of the episodes that end
@@ -28,6 +30,7 @@ FALL_DROP = 0.2
 # The Fetch blocks are 5 cm cubes: tipped onto an edge, a block's centre rises 2.5 cm x (sqrt 2 - 1)
 # = 1.0 cm, pushed it does not rise; so an episode whose object rises this much has picked it up.
 LIFT_THRESHOLD = 0.05
+MODES = ("test", "train", "play")
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -88,17 +91,20 @@ def evaluate_policy(policy, episodes: int, seed: int = 0, mode: str = "test", ma
     from music.envs import take
     from music.rollout import RolloutWorker
 
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+
     if make_env is None:
         from music.envs import make_env
     env_name = policy.env_name
     worker = RolloutWorker(lambda: make_env(env_name, quiet=True), policy, dict(policy.input_dims), T=policy.T,
-                           rollout_batch_size=1, exploit=mode == "test", compute_Q=False,
+                           rollout_batch_size=1, exploit=mode in ("test", "play"), compute_Q=False,
                            noise_eps=policy.params.noise_eps, random_eps=policy.params.random_eps,
                            use_target_net=policy.params.test_with_polyak, env_name=env_name,
                            history_len=episodes)
     worker.seed(seed)
     policy.rng = np.random.default_rng(seed)
-    zero_goals = mode == "train" and policy.params.goal_generation == "Zero"
+    zero_goals = mode in ("train", "play") and policy.params.goal_generation == "Zero"
     goal = np.zeros((1, policy.dimg)) if zero_goals else None
     mi_rewards, fell = [], []
     for i in range(episodes):
@@ -150,8 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("policy_file", help="policy_*.npz (no pickle) or policy_*.pkl")
     p.add_argument("--episodes", type=int, default=100, help="episodes to run")
     p.add_argument("--seed", type=int, default=0, help="seed of the env and the exploration")
-    p.add_argument("--mode", choices=["test", "train"], default="test",
-                   help="test: greedy, env goals; train: training's exploration and goals")
+    p.add_argument("--mode", choices=MODES, default="test",
+                   help="test: greedy, env goals; train: training's exploration and goals; play: greedy, "
+                        "training's goals (the original's play.py)")
     p.add_argument("--mine", default=None, help="score MI with this policy's MINE (default: the policy's own)")
     p.add_argument("--json", default=None, help="also write the summary to this JSON file")
     p.add_argument("--csv", default=None, help="also append the summary as a row of this CSV file")

@@ -67,13 +67,17 @@ MEDIUM = {"episodes": 300, "lifted": 4, "fraction": 4 / 300, "ci95": [0.0052, 0.
 
 def test_a_failed_gate_says_not_reproduced_with_the_best_policy_and_medium(tmp_path):
     gate = {"rows": [gate_row("untrained", None, 0), gate_row("epoch 10", 10, 2), gate_row("epoch 49", 49, 3)],
+            "play_rows": [gate_row("untrained", None, 0), gate_row("epoch 49", 49, 4)],
             "medium": MEDIUM, "passed": False, "verdict": "not passed: ..."}
     text, verdict, drawn = section(tmp_path, gate=gate, runs=1)
-    # the most lifts: epoch 49, 3 of 100; Wilson 95 % of 3/100 = 0.010-0.085
-    assert "| epoch 49 | 3 of 100 (0.010-0.085) | 0.400 | 0.30 | -0.900 |" in text
-    assert "| medium (2 workers), final policies of 3 seeds pooled | 4 of 300 (0.005-0.034) | - | - | - |" in text
+    # the most lifts: epoch 49, 3 of 100; Wilson 95 % of 3/100 = 0.010-0.085, of 4/100 = 0.016-0.098
+    assert "| epoch 49 | train | 3 of 100 (0.010-0.085) | 0.400 | 0.30 | -0.900 |" in text
+    assert "| epoch 49 | play | 4 of 100 (0.016-0.098) | 0.400 | 0.30 | -0.900 |" in text
+    assert ("| medium (2 workers), final policies of 3 seeds pooled | train | 4 of 300 (0.005-0.034) | - | - | - |"
+            in text)
     assert verdict.startswith("**not reproduced at the paper's scale either**")
-    assert "the most: epoch 49, 3 of 100; medium 4 of 300" in verdict
+    assert verdict.endswith("the most: epoch 49, 3 of 100; medium 4 of 300); played greedily with zero goals (the "
+                            "authors' demos), the most is epoch 49: 4 of 100")
     assert "Runs in: 1 of 3 (seeds 0), 10.0 h each on Intel Xeon, 2 cores." in text
     # both scales' training curves, the paper's run folder and medium's
     assert [argv[argv.index("--metric") + 1] for argv in drawn] == ["train/object_displacement", "train/object_lift"]
