@@ -75,3 +75,29 @@ def test_nan_observations_are_retried_then_refused(agent, caplog):
         w.generate_rollouts()
     assert w.nan_retries == 3
     assert "NaN caught during rollout generation" in caplog.text
+
+
+@pytest.mark.parametrize("mode, greedy, goals", [("test", True, "Env"), ("train", False, "Zero"),
+                                                 ("play", True, "Zero")])
+def test_evaluate_modes_set_exploration_and_goals_as_the_originals_logs_and_play(agent, mode, greedy, goals):
+    # play is the original's play.py: greedy, with the goals of training (Zero for MUSIC)
+    from music.evaluate import evaluate_policy
+
+    seen = []
+    act = agent.get_actions
+
+    def spy(o, z, ag, g, noise_eps=0.0, random_eps=0.0, **kw):
+        seen.append((noise_eps, random_eps, bool(np.any(g))))
+        return act(o, z, ag, g, noise_eps=noise_eps, random_eps=random_eps, **kw)
+
+    agent.get_actions = spy
+    try:
+        summary = evaluate_policy(agent, 1, seed=3, mode=mode)
+    finally:
+        del agent.get_actions
+    assert summary["goals"] == goals and len(seen) == 50
+    exploration = {(n, r) for n, r, _ in seen}
+    assert exploration == ({(0.0, 0.0)} if greedy else {(agent.params.noise_eps, agent.params.random_eps)})
+    assert all(nonzero_goal == (goals == "Env") for _, _, nonzero_goal in seen)
+    with pytest.raises(ValueError, match="mode 'greedy': expected one of test, train, play"):
+        evaluate_policy(agent, 1, mode="greedy")
