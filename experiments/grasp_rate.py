@@ -1,7 +1,7 @@
 """How often a FetchPickAndPlace policy's exploring episodes touch, pinch, grasp and lift the block.
 
     .venv/bin/python experiments/grasp_rate.py [--run DIR] [--epochs 0 5 10 ...] [--episodes 100]
-        [--untrained] [--scripted] [--out experiments/results/paper_eval/grasp.json]
+        [--untrained] [--scripted] [--mode train|play] [--out experiments/results/paper_eval/grasp.json]
 
 Issue 25 asks, if the paper-scale run does not lift the block: is lifting never tried, or
 tried and not reinforced? For each kept policy ``policy_<epoch>.npz`` of a run (default: the
@@ -9,8 +9,9 @@ paper campaign's FetchPickAndPlace SAC+MUSIC seed 0, every epoch it kept), and w
 ``--untrained`` the fresh agent of the run's params and seed (and with ``--scripted`` a
 scripted pick, ``scripted_pick``: what the simulator allows), this runs ``--episodes``
 exploring episodes as training does (``music.evaluate.evaluate_policy`` in train mode: the
-exploration noise, random actions and Zero goals of training) and reads the simulator's
-contacts after every step. Per episode:
+exploration noise, random actions and Zero goals of training; ``--mode play``: greedy with
+Zero goals, as the original's play.py) and reads the simulator's contacts after every step.
+Per episode:
 
 - touched: a finger touches the block at some step;
 - pinched: both fingers touch it at the same step;
@@ -163,8 +164,8 @@ def measure_scripted(episodes: int, seed: int) -> dict:
     return {"episodes": episodes, "seed": seed, **recorded_figures(recorder)}
 
 
-def measure(policy, episodes: int, seed: int) -> dict:
-    """The figures of ``episodes`` exploring episodes of ``policy`` (see the module docstring)."""
+def measure(policy, episodes: int, seed: int, mode: str = "train") -> dict:
+    """The figures of ``episodes`` episodes of ``policy`` in ``mode`` (music.evaluate's; train: exploring)."""
     from music.envs import make_env
     from music.evaluate import evaluate_policy
 
@@ -174,7 +175,7 @@ def measure(policy, episodes: int, seed: int) -> dict:
         recorders.append(ContactRecorder(make_env(env_name, quiet=quiet)))
         return recorders[-1]
 
-    summary = evaluate_policy(policy, episodes, seed, "train", make_env=recorded_env)
+    summary = evaluate_policy(policy, episodes, seed, mode, make_env=recorded_env)
     (recorder,) = recorders
     recorder.finish()
     if len(recorder.episodes) != episodes:
@@ -236,8 +237,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="the exploration's seed (the same for every policy)")
     p.add_argument("--untrained", action="store_true", help="measure the run's fresh agent first")
     p.add_argument("--scripted", action="store_true", help="measure a scripted pick first (what the simulator allows)")
-    p.add_argument("--out", type=Path, default=REPO / "experiments" / "results" / "paper_eval" / "grasp.json")
+    p.add_argument("--mode", choices=["train", "play"], default="train",
+                   help="train: exploring, as training (default); play: greedy, zero goals (the original's play.py)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="default experiments/results/paper_eval/grasp.json (train), grasp_play.json (play)")
     args = p.parse_args(argv)
+    args.out = args.out or REPO / "experiments" / "results" / "paper_eval" / (
+        "grasp.json" if args.mode == "train" else f"grasp_{args.mode}.json")
     if args.run is None:
         base = default_root("paper") / "runs" / "paper" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed0"
         args.run = base if base.is_dir() else base.with_name("seed0.partial")
@@ -256,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             row = {"policy": name, "epoch": None, **measure_scripted(args.episodes, args.seed)}
         else:
             policy = untrained_policy(args.run) if epoch is None else load_policy(args.run / f"policy_{epoch}.npz")
-            row = {"policy": name, "epoch": epoch, **measure(policy, args.episodes, args.seed)}
+            row = {"policy": name, "epoch": epoch, **measure(policy, args.episodes, args.seed, args.mode)}
         rows[name] = row
         print(f"{name}: touched {row['touched']['count']}, pinched {row['pinched']['count']}, grasped "
               f"{row['grasped']['count']}, lifted 5 cm {row['lifted']['count']} of {args.episodes}; grasped "
@@ -267,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     first = {"scripted pick": -2, "untrained": -1}
     ordered = sorted(rows.values(), key=lambda row: first[row["policy"]] if row["epoch"] is None else row["epoch"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"run": args.run.name, "mode": "train", "grasp_rise": GRASP_RISE,
+    args.out.write_text(json.dumps({"run": args.run.name, "mode": args.mode, "grasp_rise": GRASP_RISE,
                                     "rows": ordered}, indent=1) + "\n")
     return 0
 
