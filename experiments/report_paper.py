@@ -139,6 +139,21 @@ def grasp_lines(grasp: dict, source: Path, figures: Path, out_md: Path, rel: Cal
     return out + [f"- {fact}" for fact in facts] + [""]
 
 
+def play_grasp_lines(grasp: dict, source: Path, rel: Callable[[Path], str]) -> list[str]:
+    """The same counts for greedy episodes with zero goals (the demos' setting), summed over the epochs."""
+    rows = [row for row in grasp["rows"] if row["epoch"] is not None]
+    if not rows:
+        return []
+    totals = {name: sum(row[name]["count"] for row in rows) for name, _ in GRASP_FIGURES}
+    episodes = sum(row["episodes"] for row in rows)
+    most = max(rows, key=lambda row: (row["lifted"]["count"], row["grasped"]["count"], -row["epoch"]))
+    return [f"Played greedily with zero goals (the setting of the authors' demos; `{rel(source)}`), the same "
+            f"policies' {episodes} episodes over epochs {rows[0]['epoch']}-{rows[-1]['epoch']}: touched in "
+            f"{totals['touched']}, pinched in {totals['pinched']}, grasped in {totals['grasped']}, lifted 5 cm in "
+            f"{totals['lifted']}; the most lifts: epoch {most['epoch']}, {most['lifted']['count']} of "
+            f"{most['episodes']}.", ""]
+
+
 def joint_limit_lines(limits: dict) -> list[str]:
     models = ("v4", "unlimited arm")
     policy = limits[limits["policy"]]
@@ -191,7 +206,8 @@ def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, ou
                   ) -> tuple[list[str], str]:
     """The section's lines and its one-line verdict (for the summary)."""
     runs = finished_runs(paper)
-    gate, grasp, limits = (read_json(paper_eval / name) for name in ("gate.json", "grasp.json", "joint_limits.json"))
+    gate, grasp, grasp_play, limits = (read_json(paper_eval / name) for name in
+                                       ("gate.json", "grasp.json", "grasp_play.json", "joint_limits.json"))
     verdict = headline_verdict(gate, runs, planned_seeds)
     out = ["## 3. At the paper's scale (16 workers): does MUSIC alone pick up the block?", "",
            f"Paper: {PAPER_HEADLINE}", "",
@@ -215,6 +231,8 @@ def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, ou
         out += gate_table(gate) + [f"Gate: {gate['verdict']}.", ""]
     if grasp is not None:
         out += grasp_lines(grasp, paper_eval / "grasp.json", figures, out_md, rel)
+    if grasp_play is not None:
+        out += play_grasp_lines(grasp_play, paper_eval / "grasp_play.json", rel)
     if runs:
         task_runs = [rel(paper / TASK / VARIANT), rel(medium / TASK / VARIANT)]
         for metric in ("train/object_displacement", "train/object_lift"):

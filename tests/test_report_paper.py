@@ -41,10 +41,11 @@ def fake_run(root: Path, seed: int, workers: int, displacement: list[float]) -> 
                                                    "machines": ["Intel Xeon, 2 cores"]}))
 
 
-def section(tmp_path, gate=None, grasp=None, limits=None, runs=0):
+def section(tmp_path, gate=None, grasp=None, limits=None, runs=0, grasp_play=None):
     paper, paper_eval, medium = tmp_path / "paper", tmp_path / "paper_eval", tmp_path / "medium"
     paper_eval.mkdir(parents=True, exist_ok=True)
-    for name, data in (("gate.json", gate), ("grasp.json", grasp), ("joint_limits.json", limits)):
+    for name, data in (("gate.json", gate), ("grasp.json", grasp), ("joint_limits.json", limits),
+                       ("grasp_play.json", grasp_play)):
         if data is not None:
             (paper_eval / name).write_text(json.dumps(data))
     for seed in range(runs):
@@ -110,6 +111,11 @@ def test_without_runs_or_gate_the_headline_is_not_answered_and_no_curve_is_drawn
     assert ("over all epochs: grasped -0.400 (4 episodes), touched -0.720 (40 episodes), untouched -1.000 "
             "(156 episodes)") in text
     assert (tmp_path / "figures" / "paper" / "grasp_by_epoch.png").is_file()
+    played = {"run": "seed0.partial", "rows": [grasp_row("epoch 0", 0, (50, 2, 0, 0)),
+                                               grasp_row("epoch 1", 1, (90, 6, 1, 2))]}
+    text, _, _ = section(tmp_path, grasp=grasp, grasp_play=played)
+    assert ("the same policies' 200 episodes over epochs 0-1: touched in 140, pinched in 8, grasped in 1, lifted 5 cm "
+            "in 2; the most lifts: epoch 1, 2 of 100.") in text
 
 
 def test_the_joint_limits_paragraph_gives_both_models(tmp_path):
