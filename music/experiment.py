@@ -500,7 +500,7 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
     from music.training import Preempted, standard_hooks, train
     from music.workers import build_workers, global_rank, rank_seed
 
-    made_logdir = not logdir.exists()
+    made_logdir = rank == 0 and not logdir.exists()  # rank 0 makes it, and would remove it (setup_interrupted)
     if rank == 0:
         logdir.mkdir(parents=True, exist_ok=True)
     comm.Barrier()
