@@ -23,7 +23,6 @@ campaign's log.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import signal
@@ -36,7 +35,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from music import campaign  # noqa: E402
 from music.campaign import MEDIUM, PAPER, Campaign, Layout, commit_paths, default_root, runner_pid, start, stop  # noqa: E402
+from music.training import StopRequest  # noqa: E402
 
 PAPER_EVAL = Path("experiments") / "results" / "paper_eval"
 FINAL_EPOCH = PAPER.scale.n_epochs - 1
@@ -90,22 +91,10 @@ def next_step(repo: Path) -> Step | None:
 
 
 def log_line(text: str) -> None:
-    print(f"{datetime.datetime.now():%Y-%m-%d %H:%M:%S} queue: {text}", flush=True)
+    campaign.log_line(f"queue: {text}")
 
 
-class Stopping:
-    """SIGTERM/SIGINT: stop the campaign that is running (checkpoints) and leave."""
-
-    def __init__(self):
-        self.asked = False
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._handle)
-
-    def _handle(self, signum, frame) -> None:
-        self.asked = True
-
-
-def run_campaign(step: Step, repo: Path, stopping: Stopping) -> bool:
+def run_campaign(step: Step, repo: Path, stopping: StopRequest) -> bool:
     """Start the step's campaign runner (or join the one already running) and wait for it to end."""
     layout = Layout(default_root(step.campaign.name))
     state = json.loads(layout.state.read_text()) if layout.state.exists() else {}
@@ -113,7 +102,7 @@ def run_campaign(step: Step, repo: Path, stopping: Stopping) -> bool:
     commit = "HEAD" if step.new_code and first_start else None
     start(step.campaign, layout, repo, list(step.stages), commit, commit_exports=True)
     while runner_pid(layout):
-        if stopping.asked:
+        if stopping.signum:
             log_line(f"stopping the {step.campaign.name} runner")
             stop(layout)
             return False
@@ -141,9 +130,10 @@ def run_gate(repo: Path) -> bool:
 
 def run(repo: Path) -> int:
     """The queue itself (foreground): take the steps until all are done, one fails or a signal comes."""
-    stopping = Stopping()
+    stopping = StopRequest()  # SIGTERM/SIGINT: stop the running campaign (it checkpoints) and leave
+    stopping.install()
     log_line(f"started (pid {os.getpid()}), clone {repo}")
-    while not stopping.asked:
+    while not stopping.signum:
         step = next_step(repo)
         if step is None:
             log_line("every step is done")

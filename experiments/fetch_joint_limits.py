@@ -29,6 +29,7 @@ import argparse
 import itertools
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -138,23 +139,6 @@ def tilt(recorder: LimitRecorder) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(np.abs(axes @ recorder.initial_axis), 0.0, 1.0)))
 
 
-class UniformPolicy:
-    """Stands in for a policy in evaluate_policy: every action uniform in [-1, 1] (random_eps 1)."""
-
-    def __init__(self, policy):
-        object.__setattr__(self, "_policy", policy)
-
-    def __getattr__(self, name):
-        return getattr(self._policy, name)
-
-    def __setattr__(self, name, value):  # evaluate_policy seeds the policy's rng: the wrapped one's
-        setattr(self._policy, name, value)
-
-    def get_actions(self, o, z, ag, g, noise_eps=0.0, random_eps=0.0, use_target_net=False, compute_Q=False):
-        return self._policy.get_actions(o, z, ag, g, noise_eps=noise_eps, random_eps=1.0,
-                                        use_target_net=use_target_net, compute_Q=compute_Q)
-
-
 def exploring(policy, episodes: int, seed: int) -> dict:
     """Both models' figures over the same exploring episodes of ``policy``."""
     from music.evaluate import evaluate_policy
@@ -218,8 +202,11 @@ def main(argv: list[str] | None = None) -> int:
                                          f"{r['grip_tilt_max_degrees']:.1f} deg"
                                          for name, r in result["scripted picks"].items()), flush=True)
     policy = load_policy(args.policy)
-    for name, acting in ((args.policy.name, policy), ("uniform random actions", UniformPolicy(policy))):
-        figures = exploring(acting, args.episodes, args.seed)
+    trained = policy.params
+    # random_eps 1: evaluate_policy's exploration replaces every action with a uniform one
+    for name, params in ((args.policy.name, trained), ("uniform random actions", replace(trained, random_eps=1.0))):
+        policy.params = params
+        figures = exploring(policy, args.episodes, args.seed)
         result[name] = figures
         print(f"{name}: " + "; ".join(model_line(model, figures[model]) for model in MODELS)
               + f"; grippers apart by up to {figures['grip_distance_max']:.4f} m", flush=True)

@@ -205,21 +205,6 @@ def mi_reward_by_kind(policy, recorder: ContactRecorder) -> dict[str, dict]:
             for kind, values in sorted(by_kind.items())}
 
 
-def untrained_policy(run: Path):
-    """The fresh agent of the run's params.json and seed (the weights training started from)."""
-    from music.config import configure_dims, default_params
-    from music.ddpg import configure_ddpg
-    from music.envs import make_env
-
-    params = {**default_params(), **json.loads((run / "params.json").read_text())}
-    params["load_weight"] = None
-    env = make_env(params["env_name"], quiet=True)
-    try:
-        return configure_ddpg(configure_dims(env), params, env, seed=int(params.get("seed", 0)))
-    finally:
-        env.close()
-
-
 def kept_epochs(run: Path) -> list[int]:
     found = (re.fullmatch(r"policy_(\d+)\.npz", path.name) for path in run.glob("policy_*.npz"))
     return sorted(int(match.group(1)) for match in found if match)
@@ -227,6 +212,7 @@ def kept_epochs(run: Path) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     from music.campaign import default_root
+    from music.policy_files import agent_of_run
     from music.save_weight import load_policy
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -261,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "scripted pick":
             row = {"policy": name, "epoch": None, **measure_scripted(args.episodes, args.seed)}
         else:
-            policy = untrained_policy(args.run) if epoch is None else load_policy(args.run / f"policy_{epoch}.npz")
+            policy = (agent_of_run(args.run / "params.json") if epoch is None  # the weights training started from
+                      else load_policy(args.run / f"policy_{epoch}.npz"))
             row = {"policy": name, "epoch": epoch, **measure(policy, args.episodes, args.seed, args.mode)}
         rows[name] = row
         print(f"{name}: touched {row['touched']['count']}, pinched {row['pinched']['count']}, grasped "

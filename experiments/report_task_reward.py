@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "experiments"))
 import report_paper  # noqa: E402
-from report_paper import paper_section  # noqa: E402
 
 from music import plot  # noqa: E402
 from music.campaign import CAMPAIGNS, MEDIUM, PAPER  # noqa: E402
@@ -756,8 +755,9 @@ def main(argv: list[str] | None = None) -> int:
             summary.append(f"- With task reward, {name}: {task_verdicts[name]}")
     paper_eval = args.paper.with_name(args.paper.name + "_eval")
     if args.results.name == MEDIUM.name and (args.paper.is_dir() or paper_eval.is_dir()):
-        paper, verdict = paper_section(args.paper, paper_eval, args.results, args.figures.with_name("paper"),
-                                       args.out, len(PAPER.scale.seeds), figure, rel)
+        paper, verdict = report_paper.paper_section(args.paper, paper_eval, args.results,
+                                                    args.figures.with_name("paper"), args.out,
+                                                    len(PAPER.scale.seeds), figure, rel)
         summary.append(f"- MUSIC alone at the paper's scale, {report_paper.TASK}: {verdict}")
         task += paper
     out += summary + [""] + intrinsic + task

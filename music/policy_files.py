@@ -81,30 +81,36 @@ def read_weights(path: Path | str) -> dict[str, np.ndarray]:
 WEIGHTS_SUFFIXES = ("_weight.npz", "_weight.pkl")
 
 
-def policy_from_weights(path: Path):
-    """A play-only policy from a weights file (name -> array, e.g. a shipped
-    ``policy_49_weight.npz``) and the ``params.json`` of its run beside it: the arrays alone do
-    not say which agent they fill (env, networks, SAC or DDPG)."""
+def agent_of_run(run_params: Path, context: str = ""):
+    """The agent a run's ``params.json`` describes, with the fresh weights of its seed (the ones
+    its training started from). ``context`` starts the message of an agent that cannot be rebuilt."""
     from music.config import configure_dims, default_params
     from music.ddpg import configure_ddpg
     from music.envs import make_env
 
-    run_params = path.parent / "params.json"
-    if not run_params.exists():
-        raise PolicyFileError(f"{path} holds weights only, and no params.json of its run is beside it to say which "
-                              "agent they fill; put the run's params.json there, or give its policy_*.npz")
     try:
         params = {**default_params(), **json.loads(run_params.read_text())}
     except ValueError as err:
         raise PolicyFileError(f"{run_params} is damaged ({type(err).__name__})") from None
-    weights = read_weights(path)
     env = make_env(params["env_name"], quiet=True)
     try:
-        policy = configure_ddpg(configure_dims(env), params, env, seed=int(params.get("seed", 0)))
+        return configure_ddpg(configure_dims(env), params, env, seed=int(params.get("seed", 0)))
     except (TypeError, ValueError, KeyError) as err:
-        raise PolicyFileError(f"{path}: cannot rebuild the agent of {run_params} ({err})") from None
+        raise PolicyFileError(f"{context}cannot rebuild the agent of {run_params} ({err})") from None
     finally:
         env.close()
+
+
+def policy_from_weights(path: Path):
+    """A play-only policy from a weights file (name -> array, e.g. a shipped
+    ``policy_49_weight.npz``) and the ``params.json`` of its run beside it: the arrays alone do
+    not say which agent they fill (env, networks, SAC or DDPG)."""
+    run_params = path.parent / "params.json"
+    if not run_params.exists():
+        raise PolicyFileError(f"{path} holds weights only, and no params.json of its run is beside it to say which "
+                              "agent they fill; put the run's params.json there, or give its policy_*.npz")
+    weights = read_weights(path)
+    policy = agent_of_run(run_params, context=f"{path}: ")
     report = policy.load_weight(weights, include=[""], verbose=False)
     if report["missing"] or report["shape_mismatch"]:
         raise PolicyFileError(f"{path}: the weights do not fit the agent of {run_params} (missing "
