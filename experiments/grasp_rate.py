@@ -210,9 +210,32 @@ def kept_epochs(run: Path) -> list[int]:
     return sorted(int(match.group(1)) for match in found if match)
 
 
+def rows_of_these_weights(rows: list[dict], held: dict[str, str]) -> tuple[dict[str, dict], list[str]]:
+    """The earlier rows (by policy name) that measured the weights the run folder holds now, and a
+    line for each one dropped. ``held``: policy name -> weights digest of what the folder holds.
+
+    A run trained again from the start (its folder lost with a machine) writes new policy files
+    under the old names; a row of the lost run is kept only if the new weights are the same bits,
+    so that one file never mixes measurements of two runs."""
+    kept, dropped = {}, []
+    for row in rows:
+        name, recorded = row["policy"], row.get("weights_sha256")
+        now = held.get(name)
+        if name == "scripted pick" or (now is not None and recorded == now):
+            kept[name] = row
+        elif now is None:
+            dropped.append(f"{name}: the run folder holds no such policy now")
+        elif recorded is None:
+            dropped.append(f"{name}: no weights digest was recorded with it; measure it again")
+        else:
+            dropped.append(f"{name}: it measured other weights than the run folder's (a run trained again?)")
+    return kept, dropped
+
+
 def main(argv: list[str] | None = None) -> int:
     from music.campaign import default_root
-    from music.policy_files import agent_of_run
+    from music.experiment import weights_digest
+    from music.policy_files import agent_of_run, policy_weights_sha256
     from music.save_weight import load_policy
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -242,14 +265,21 @@ def main(argv: list[str] | None = None) -> int:
     policies = ([("scripted pick", None)] if args.scripted else []) + ([("untrained", None)] if args.untrained else [])
     policies += [(f"epoch {e}", e) for e in epochs]
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    rows = {row["policy"]: row for row in previous.get("rows", []) if row.get("episodes") == args.episodes}
+    previous_rows = [row for row in previous.get("rows", []) if row.get("episodes") == args.episodes]
+    held = {f"epoch {e}": policy_weights_sha256(args.run / f"policy_{e}.npz") for e in kept_epochs(args.run)}
+    if any(row["policy"] == "untrained" for row in previous_rows) and not args.untrained:
+        held["untrained"] = weights_digest(agent_of_run(args.run / "params.json"))
+    rows, dropped = rows_of_these_weights(previous_rows, held)
+    for line in dropped:
+        print(f"{args.out.name}: dropped {line}", flush=True)
     for name, epoch in policies:
         if name == "scripted pick":
             row = {"policy": name, "epoch": None, **measure_scripted(args.episodes, args.seed)}
         else:
             policy = (agent_of_run(args.run / "params.json") if epoch is None  # the weights training started from
                       else load_policy(args.run / f"policy_{epoch}.npz"))
-            row = {"policy": name, "epoch": epoch, **measure(policy, args.episodes, args.seed, args.mode)}
+            row = {"policy": name, "epoch": epoch, "weights_sha256": weights_digest(policy),
+                   **measure(policy, args.episodes, args.seed, args.mode)}
         rows[name] = row
         print(f"{name}: touched {row['touched']['count']}, pinched {row['pinched']['count']}, grasped "
               f"{row['grasped']['count']}, lifted 5 cm {row['lifted']['count']} of {args.episodes}; grasped "

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from music.cli import EXIT_BAD_INPUT, EXIT_TRAINING_FAILED, fail
-from music.files import repo_relative
+from music.files import repo_relative, weights_sha256
 from music.mpi_launch import MpiLauncherError, mpi_fork
 
 # Options that define a run: on resume the run keeps its own (its params.json holds them);
@@ -226,14 +226,8 @@ def resolve_load_weight(params: dict, seed: int) -> Path | None:
 
 
 def weights_digest(policy) -> str:
-    """sha256 of every variable of the policy (names and bytes, in a fixed order)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for name, value in sorted(policy.save_weight().items()):
-        digest.update(name.encode())
-        digest.update(np.ascontiguousarray(value).tobytes())
-    return digest.hexdigest()
+    """sha256 of every variable of the policy (music.files.weights_sha256)."""
+    return weights_sha256(policy.save_weight())
 
 
 def check_ranks_agree(policy, logger, comm) -> bool:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+import numpy as np
 
 
 @contextmanager
@@ -47,6 +49,17 @@ def file_sha256(path: Path | str) -> str:
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_sha256(weights: Mapping[str, np.ndarray]) -> str:
+    """sha256 of a name -> array dict (names and bytes, in name order): the same for the same
+    numbers whatever file or process they sit in, which a file's own sha256 is not (an .npz
+    records when it was written)."""
+    digest = hashlib.sha256()
+    for name, value in sorted(weights.items()):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
     return digest.hexdigest()
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from music.files import atomic_write, file_sha256
+from music.files import atomic_write, file_sha256, weights_sha256
 
 
 class PolicyFileError(ValueError):
@@ -60,6 +60,17 @@ def load_safe_policy(path: Path):
         raise PolicyFileError(f"{path}: weights do not match the agent they describe ({report['missing'][:2]}, "
                               f"{report['shape_mismatch'][:2]})")
     return policy
+
+
+def policy_weights_sha256(path: Path | str) -> str:
+    """The weights digest (``music.files.weights_sha256``) of a ``policy_<x>.npz``, read without
+    rebuilding the agent: equal to ``music.experiment.weights_digest`` of the loaded policy."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            weights = {k[len("var/"):]: data[k] for k in data.files if k.startswith("var/")}
+    except Exception as err:
+        raise PolicyFileError(f"{path} is not a music policy archive ({type(err).__name__}: {err})") from None
+    return weights_sha256(weights)
 
 
 def read_weights(path: Path | str) -> dict[str, np.ndarray]:

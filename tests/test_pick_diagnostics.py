@@ -30,6 +30,20 @@ def test_episode_figures_count_touch_pinch_grasp_and_lift_as_defined():
                                                           "lifted": 1.0, "grasped_steps": 0.0}
 
 
+def test_earlier_rows_are_kept_only_for_the_weights_the_run_folder_holds():
+    rows = [{"policy": "scripted pick", "epoch": None},
+            {"policy": "epoch 0", "epoch": 0, "weights_sha256": "a"},
+            {"policy": "epoch 1", "epoch": 1, "weights_sha256": "b"},
+            {"policy": "epoch 2", "epoch": 2},
+            {"policy": "epoch 3", "epoch": 3, "weights_sha256": "d"}]
+    # the run trained again: epoch 0 came out the same bits, epoch 1 did not, epoch 3 is not reached yet
+    kept, dropped = grasp_rate.rows_of_these_weights(rows, {"epoch 0": "a", "epoch 1": "B", "epoch 2": "c"})
+    assert list(kept) == ["scripted pick", "epoch 0"]
+    assert dropped == ["epoch 1: it measured other weights than the run folder's (a run trained again?)",
+                       "epoch 2: no weights digest was recorded with it; measure it again",
+                       "epoch 3: the run folder holds no such policy now"]
+
+
 def run_episode(recorder, act, seed):
     obs, _ = recorder.reset(seed=seed)
     for t in range(50):

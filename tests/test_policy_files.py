@@ -61,6 +61,33 @@ def test_format2_round_trip_keeps_params_run_facts_and_actions(tmp_path):
         np.testing.assert_array_equal(policy.get_actions(o, z, ag, g), expected)
 
 
+def test_a_policy_files_weights_digest_is_the_loaded_agents_and_moves_with_one_weight(tmp_path):
+    import hashlib
+    import time
+
+    from music.experiment import weights_digest
+    from music.policy_files import load_policy, policy_weights_sha256, save_safe_policy
+
+    agent = make_agent(hidden=16, seed=3)
+    save_safe_policy(agent, tmp_path / "policy_0.npz")
+    time.sleep(2.1)  # an .npz records when it was written: the file's own sha256 changes, the digest must not
+    save_safe_policy(agent, tmp_path / "policy_1.npz")
+    digest = policy_weights_sha256(tmp_path / "policy_0.npz")
+    assert digest == policy_weights_sha256(tmp_path / "policy_1.npz") == weights_digest(load_policy(tmp_path / "policy_0.npz"))
+    # by hand: names and bytes in name order
+    by_hand = hashlib.sha256()
+    for name, value in sorted(agent.save_weight().items()):
+        by_hand.update(name.encode() + np.ascontiguousarray(value).tobytes())
+    assert digest == by_hand.hexdigest()
+    weights = agent.save_weight()
+    name = "main/pi/_0/kernel"
+    weights[name] = weights[name].copy()
+    weights[name].flat[0] = np.nextafter(weights[name].flat[0], np.float32(1))
+    agent.load_weight(weights, include=[""], verbose=False)
+    save_safe_policy(agent, tmp_path / "policy_2.npz")
+    assert policy_weights_sha256(tmp_path / "policy_2.npz") != digest
+
+
 def test_a_policy_file_with_an_unknown_parameter_is_refused_in_one_line(tmp_path):
     from music.policy_files import PolicyFileError, load_safe_policy, save_safe_policy
 
