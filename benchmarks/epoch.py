@@ -230,11 +230,9 @@ def main() -> None:
         parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["breakdown"].items(), key=lambda kv: -kv[1]))
         print(f"{variant}: {r['seconds']:.1f} s ({parts}); retraces after warm-up: {r['retraces_after_first_epoch']}",
               flush=True)
-    (args.out / "epoch.json").write_text(json.dumps(result, indent=1))
-    from provenance import record
+    from provenance import write_result
 
-    record(args.out, "epoch")
-    print(f"wrote {args.out / 'epoch.json'}")
+    print(f"wrote {write_result(args.out, 'epoch', result)}")
 
 
 if __name__ == "__main__":

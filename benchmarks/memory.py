@@ -52,12 +52,10 @@ def main() -> None:
         out = subprocess.run([sys.executable, "-c", CHILD, dtype, repo], capture_output=True, text=True, check=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(rows[-1], flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "memory.json").write_text(json.dumps(rows, indent=1))
-    from provenance import record
+    from provenance import write_result
 
-    record(args.out, "memory")
-    print(f"wrote {args.out / 'memory.json'} (this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} kB)")
+    written = write_result(args.out, "memory", rows)
+    print(f"wrote {written} (this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} kB)")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,16 @@ def record(out: Path, name: str) -> None:
     path.write_text(json.dumps(entries, indent=1, sort_keys=True) + "\n")
 
 
+def write_result(out: Path, name: str, result) -> Path:
+    """Write ``out/<name>.json`` and note where and when it was measured; the path written."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.json"
+    path.write_text(json.dumps(result, indent=1))
+    record(out, name)
+    return path
+
+
 def describe(results: Path, name: str) -> str:
     """One line for RESULTS.md: the machine, date and commit of ``name``'s results."""
     path = Path(results) / FILE

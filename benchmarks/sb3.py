@@ -12,7 +12,6 @@ torch and TF each on 1 thread. Writes sb3.json.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -52,12 +51,9 @@ def main() -> None:
     for algo in args.algos:
         rows.append(run(algo))
         print(rows[-1], flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "sb3.json").write_text(json.dumps(rows, indent=1))
-    from provenance import record
+    from provenance import write_result
 
-    record(args.out, "sb3")
-    print(f"wrote {args.out / 'sb3.json'}")
+    print(f"wrote {write_result(args.out, 'sb3', rows)}")
 
 
 if __name__ == "__main__":

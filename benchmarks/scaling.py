@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import subprocess
 import sys
@@ -66,12 +65,9 @@ def main() -> None:
     result = {"variant": args.variant, "n_cycles": args.n_cycles, "cores": cores, "runs": rows,
               "allreduce_140k_float32_2ranks_ms": allreduce_ms}
     print(f"Allreduce of 140,545 float32 at 2 ranks: {allreduce_ms:.3f} ms", flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "scaling.json").write_text(json.dumps(result, indent=1))
-    from provenance import record
+    from provenance import write_result
 
-    record(args.out, "scaling")
-    print(f"wrote {args.out / 'scaling.json'}")
+    print(f"wrote {write_result(args.out, 'scaling', result)}")
 
 
 if __name__ == "__main__":

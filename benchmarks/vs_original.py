@@ -54,7 +54,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
-import json
 import math
 import multiprocessing
 import os
@@ -706,13 +705,11 @@ def main() -> None:
         sys.exit(1 if failed else 0)
     result["epochs"] = implied_epochs(result["pieces"], facts_by_variant, result["floors"])
     result["machine"]["load_average_after"] = os.getloadavg()
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "vs_original.json").write_text(json.dumps(result, indent=1))
-    from provenance import record
+    from provenance import write_result
 
-    record(args.out, "vs_original")
+    written = write_result(args.out, "vs_original", result)
     print("\n".join(vs_original_section(result)))
-    print(f"wrote {args.out / 'vs_original.json'}", file=sys.stderr)
+    print(f"wrote {written}", file=sys.stderr)
     if failed:
         print("error: a number check failed (see the table): nothing was timed for that variant", file=sys.stderr)
         sys.exit(1)

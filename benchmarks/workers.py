@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import subprocess
 import sys
@@ -111,12 +110,9 @@ def main() -> None:
                          "peak_rss_mb": peak_mb, "oversubscribed": processes > cores})
             print(rows[-1], flush=True)
     result = {"variant": args.variant, "n_cycles": args.n_cycles, "cores": cores, "runs": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "workers.json").write_text(json.dumps(result, indent=1))
-    from provenance import record
+    from provenance import write_result
 
-    record(args.out, "workers")
-    print(f"wrote {args.out / 'workers.json'}")
+    print(f"wrote {write_result(args.out, 'workers', result)}")
 
 
 if __name__ == "__main__":

@@ -45,3 +45,20 @@ def test_epochs_and_the_ports_floor_follow_the_formula():
     assert (f"| SAC+MUSIC | {epoch['original_s']:.1f} | {floor:.1f} | {epoch['original_s'] / floor:.2f} | "
             f"{sequence:.1f} | {epoch['original_s'] / sequence:.2f} |") in text
     assert "| in_sequence | - | 6.50 | 6.60 |" in text
+
+
+def test_a_benchmarks_result_is_written_with_where_and_when_it_was_measured(tmp_path):
+    import json
+    import subprocess
+
+    import provenance
+
+    out = tmp_path / "results"
+    written = provenance.write_result(out, "sb3", [{"algo": "SAC", "epoch_s": 1.5}])
+    assert written == out / "sb3.json" and json.loads(written.read_text()) == [{"algo": "SAC", "epoch_s": 1.5}]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=ROOT).stdout.strip()
+    entry = json.loads((out / "machines.json").read_text())["sb3"]
+    assert entry["commit"] == (commit or None) and entry["machine"]
+    assert provenance.describe(out, "sb3") == f"_Measured on {entry['machine']}, {entry['date']}, commit {commit}._"
+    assert provenance.describe(out, "memory").startswith("_Measured before machines were recorded")
