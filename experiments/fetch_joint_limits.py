@@ -173,6 +173,7 @@ def model_line(model: str, figures: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from music.campaign import default_root
+    from music.experiment import weights_digest
     from music.save_weight import load_policy
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -189,8 +190,11 @@ def main(argv: list[str] | None = None) -> int:
         if not kept:
             raise SystemExit(f"no kept policy in {run}; give --policy")
         args.policy = kept[-1]
+    policy = load_policy(args.policy)
     errors = {name: reach(unlimited) for name, unlimited in zip(MODELS, (False, True), strict=True)}
-    result = {"policy": args.policy.name, "episodes": args.episodes, "seed": args.seed,
+    # which weights were measured, so that a run trained again can be checked to be the same bits
+    result = {"policy": args.policy.name, "weights_sha256": weights_digest(policy),
+              "episodes": args.episodes, "seed": args.seed,
               "reach": {name: {"targets": len(e), "reached": int((e <= REACHED).sum()), "error_max": float(e.max()),
                                "error_median": float(np.median(e))} for name, e in errors.items()}}
     print("reach of 125 targets above the table: " + "; ".join(
@@ -201,7 +205,6 @@ def main(argv: list[str] | None = None) -> int:
     print("scripted picks: " + "; ".join(f"{name}: lifted 5 cm in {r['lifted']} of {r['episodes']}, tilted up to "
                                          f"{r['grip_tilt_max_degrees']:.1f} deg"
                                          for name, r in result["scripted picks"].items()), flush=True)
-    policy = load_policy(args.policy)
     trained = policy.params
     # random_eps 1: evaluate_policy's exploration replaces every action with a uniform one
     for name, params in ((args.policy.name, trained), ("uniform random actions", replace(trained, random_eps=1.0))):
