@@ -205,30 +205,49 @@ def mi_reward_by_kind(policy, recorder: ContactRecorder) -> dict[str, dict]:
             for kind, values in sorted(by_kind.items())}
 
 
+def policy_file(run: Path, epoch: int) -> Path | None:
+    """The kept policy of ``epoch``: ``policy_<epoch>.npz`` of a run folder, else the
+    ``policy_<epoch>_weight.npz`` of a committed export (its params.json beside it)."""
+    for path in (run / f"policy_{epoch}.npz", run / f"policy_{epoch}_weight.npz"):
+        if path.is_file():
+            return path
+    return None
+
+
 def kept_epochs(run: Path) -> list[int]:
-    found = (re.fullmatch(r"policy_(\d+)\.npz", path.name) for path in run.glob("policy_*.npz"))
-    return sorted(int(match.group(1)) for match in found if match)
+    found = (re.fullmatch(r"policy_(\d+)(_weight)?\.npz", path.name) for path in run.glob("policy_*.npz"))
+    return sorted({int(match.group(1)) for match in found if match})
 
 
 def rows_of_these_weights(rows: list[dict], held: dict[str, str]) -> tuple[dict[str, dict], list[str]]:
-    """The earlier rows (by policy name) that measured the weights the run folder holds now, and a
-    line for each one dropped. ``held``: policy name -> weights digest of what the folder holds.
+    """The earlier rows (by policy name) that measured the run whose policies are here, and a line
+    for each one dropped. ``held``: policy name -> weights digest of what the folder holds now.
 
     A run trained again from the start (its folder lost with a machine) writes new policy files
-    under the old names; a row of the lost run is kept only if the new weights are the same bits,
-    so that one file never mixes measurements of two runs."""
-    kept, dropped = {}, []
+    under the old names, and a committed export holds only some epochs of a run. A row is kept if
+    it measured the weights held now; a row of a policy not held now is kept only if the earlier
+    rows are of this same run: some held policy has the weights its row measured, and none has
+    other ones (training is deterministic, so the same bits at one epoch are the same run). So one
+    file never mixes measurements of two runs."""
+    verdicts = {}
     for row in rows:
         name, recorded = row["policy"], row.get("weights_sha256")
         now = held.get(name)
-        if name == "scripted pick" or (now is not None and recorded == now):
-            kept[name] = row
-        elif now is None:
-            dropped.append(f"{name}: the run folder holds no such policy now")
-        elif recorded is None:
-            dropped.append(f"{name}: no weights digest was recorded with it; measure it again")
+        verdicts[name] = ("kept" if name == "scripted pick" or (now is not None and recorded == now) else
+                          "not held" if now is None else "no digest" if recorded is None else "other weights")
+    same_run = "kept" in (verdicts[row["policy"]] for row in rows if row["policy"] in held) and \
+        "other weights" not in verdicts.values()
+    reasons = {"other weights": "it measured other weights than the run folder's (a run trained again?)",
+               "no digest": "no weights digest was recorded with it; measure it again",
+               "not held": "the run folder holds no such policy now, and no policy it holds shows the "
+                           "earlier rows to be of this run"}
+    kept, dropped = {}, []
+    for row in rows:
+        verdict = verdicts[row["policy"]]
+        if verdict == "kept" or (verdict == "not held" and same_run and row.get("weights_sha256")):
+            kept[row["policy"]] = row
         else:
-            dropped.append(f"{name}: it measured other weights than the run folder's (a run trained again?)")
+            dropped.append(f"{row['policy']}: {reasons[verdict]}")
     return kept, dropped
 
 
@@ -253,20 +272,22 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     args.out = args.out or REPO / "experiments" / "results" / "paper_eval" / (
         "grasp.json" if args.mode == "train" else f"grasp_{args.mode}.json")
-    if args.run is None:
+    if args.run is None:  # the run folder, finished or partial, else its committed export
         base = default_root("paper") / "runs" / "paper" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed0"
-        args.run = base if base.is_dir() else base.with_name("seed0.partial")
+        export = REPO / "experiments" / "results" / "paper" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed0"
+        args.run = next((path for path in (base, base.with_name("seed0.partial"), export) if path.is_dir()), base)
     if not (args.run / "params.json").is_file():
         raise SystemExit(f"{args.run} is not a run folder (no params.json); give --run")
     epochs = args.epochs if args.epochs is not None else kept_epochs(args.run)
-    missing = [e for e in epochs if not (args.run / f"policy_{e}.npz").is_file()]
+    missing = [e for e in epochs if policy_file(args.run, e) is None]
     if missing:
-        raise SystemExit(f"{args.run} has no policy_<epoch>.npz for epochs {missing}; it keeps {kept_epochs(args.run)}")
+        raise SystemExit(f"{args.run} has no policy_<epoch>.npz (nor an exported policy_<epoch>_weight.npz) for "
+                         f"epochs {missing}; it keeps {kept_epochs(args.run)}")
     policies = ([("scripted pick", None)] if args.scripted else []) + ([("untrained", None)] if args.untrained else [])
     policies += [(f"epoch {e}", e) for e in epochs]
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
     previous_rows = [row for row in previous.get("rows", []) if row.get("episodes") == args.episodes]
-    held = {f"epoch {e}": policy_weights_sha256(args.run / f"policy_{e}.npz") for e in kept_epochs(args.run)}
+    held = {f"epoch {e}": policy_weights_sha256(policy_file(args.run, e)) for e in kept_epochs(args.run)}
     if any(row["policy"] == "untrained" for row in previous_rows) and not args.untrained:
         held["untrained"] = weights_digest(agent_of_run(args.run / "params.json"))
     rows, dropped = rows_of_these_weights(previous_rows, held)
@@ -277,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             row = {"policy": name, "epoch": None, **measure_scripted(args.episodes, args.seed)}
         else:
             policy = (agent_of_run(args.run / "params.json") if epoch is None  # the weights training started from
-                      else load_policy(args.run / f"policy_{epoch}.npz"))
+                      else load_policy(policy_file(args.run, epoch)))
             row = {"policy": name, "epoch": epoch, "weights_sha256": weights_digest(policy),
                    **measure(policy, args.episodes, args.seed, args.mode)}
         rows[name] = row

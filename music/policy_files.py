@@ -63,8 +63,11 @@ def load_safe_policy(path: Path):
 
 
 def policy_weights_sha256(path: Path | str) -> str:
-    """The weights digest (``music.files.weights_sha256``) of a ``policy_<x>.npz``, read without
-    rebuilding the agent: equal to ``music.experiment.weights_digest`` of the loaded policy."""
+    """The weights digest (``music.files.weights_sha256``) of a ``policy_<x>.npz`` or a weights file
+    ``policy_<x>_weight.npz``, read without rebuilding the agent: equal to
+    ``music.experiment.weights_digest`` of the policy ``load_policy`` makes of it."""
+    if str(path).endswith(WEIGHTS_SUFFIXES):
+        return weights_sha256(read_weights(path))
     try:
         with np.load(path, allow_pickle=False) as data:
             weights = {k[len("var/"):]: data[k] for k in data.files if k.startswith("var/")}

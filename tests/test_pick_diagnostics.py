@@ -30,18 +30,42 @@ def test_episode_figures_count_touch_pinch_grasp_and_lift_as_defined():
                                                           "lifted": 1.0, "grasped_steps": 0.0}
 
 
-def test_earlier_rows_are_kept_only_for_the_weights_the_run_folder_holds():
-    rows = [{"policy": "scripted pick", "epoch": None},
-            {"policy": "epoch 0", "epoch": 0, "weights_sha256": "a"},
-            {"policy": "epoch 1", "epoch": 1, "weights_sha256": "b"},
-            {"policy": "epoch 2", "epoch": 2},
-            {"policy": "epoch 3", "epoch": 3, "weights_sha256": "d"}]
-    # the run trained again: epoch 0 came out the same bits, epoch 1 did not, epoch 3 is not reached yet
-    kept, dropped = grasp_rate.rows_of_these_weights(rows, {"epoch 0": "a", "epoch 1": "B", "epoch 2": "c"})
+def test_earlier_rows_are_kept_only_for_the_run_whose_policies_are_held():
+    def rows(*digests):
+        return [{"policy": "scripted pick", "epoch": None}] + [
+            {"policy": f"epoch {e}", "epoch": e, **({"weights_sha256": d} if d else {})} for e, d in enumerate(digests)]
+
+    # the run trained again: epoch 0 came out the same bits, epoch 1 did not, so every row not held
+    # (epoch 3) may be the other run's and goes too; epoch 2 has no digest to check
+    kept, dropped = grasp_rate.rows_of_these_weights(rows("a", "b", None, "d"), {"epoch 0": "a", "epoch 1": "B",
+                                                                                  "epoch 2": "c"})
     assert list(kept) == ["scripted pick", "epoch 0"]
     assert dropped == ["epoch 1: it measured other weights than the run folder's (a run trained again?)",
                        "epoch 2: no weights digest was recorded with it; measure it again",
-                       "epoch 3: the run folder holds no such policy now"]
+                       "epoch 3: the run folder holds no such policy now, and no policy it holds shows the "
+                       "earlier rows to be of this run"]
+    # a committed export holds epochs 1 and 3 of the same run: the other epochs' rows stay
+    kept, dropped = grasp_rate.rows_of_these_weights(rows("a", "b", "c", "d"), {"epoch 1": "b", "epoch 3": "d"})
+    assert list(kept) == ["scripted pick", "epoch 0", "epoch 1", "epoch 2", "epoch 3"] and dropped == []
+    # a run trained again that has not reached the earlier rows' epochs shows nothing: they go
+    kept, dropped = grasp_rate.rows_of_these_weights(rows("a", "b"), {})
+    assert list(kept) == ["scripted pick"] and len(dropped) == 2
+
+
+def test_a_committed_exports_weights_are_kept_policies_with_the_run_folders_digests(tmp_path):
+    from music.experiment import weights_digest
+    from music.policy_files import policy_weights_sha256, save_safe_policy
+    from music.save_weight import write_weights
+
+    agent = make_agent(hidden=16, seed=5)
+    save_safe_policy(agent, tmp_path / "policy_3.npz")
+    write_weights(agent.save_weight(), tmp_path / "policy_7_weight.npz")
+    (tmp_path / "policy_best.npz").touch()
+    assert grasp_rate.kept_epochs(tmp_path) == [3, 7]
+    assert grasp_rate.policy_file(tmp_path, 7) == tmp_path / "policy_7_weight.npz"
+    assert grasp_rate.policy_file(tmp_path, 5) is None
+    assert policy_weights_sha256(tmp_path / "policy_7_weight.npz") == policy_weights_sha256(
+        tmp_path / "policy_3.npz") == weights_digest(agent)
 
 
 def run_episode(recorder, act, seed):
