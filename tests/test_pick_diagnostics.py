@@ -6,7 +6,7 @@ import pytest
 
 from music.envs import make_env
 
-from conftest import experiment_script, make_agent
+from conftest import REPO, experiment_script, make_agent
 
 grasp_rate, fetch_joint_limits = experiment_script("grasp_rate"), experiment_script("fetch_joint_limits")
 
@@ -157,3 +157,25 @@ def test_the_mi_reward_per_kind_of_episode_is_the_critics_clipped_reward_of_its_
     by_kind = grasp_rate.mi_reward_by_kind(ConstantMine(), recorder)
     assert sorted(by_kind) == ["grasped", "untouched"] and by_kind["untouched"]["mi_reward_mean"] == -1.0
     assert by_kind["grasped"]["mi_reward_mean"] > -1.0 and by_kind["grasped"]["episodes"] == 1
+
+
+def test_measuring_a_run_trained_again_replaces_the_lost_runs_rows(tmp_path, capsys):
+    import json
+    import shutil
+
+    from music.policy_files import policy_weights_sha256
+
+    export = REPO / "experiments" / "results" / "medium" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed0"
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(export / "params.json", run / "params.json")
+    shutil.copy(export / "policy_49_weight.npz", run / "policy_0_weight.npz")
+    out = tmp_path / "grasp.json"
+    lost = [{"policy": f"epoch {e}", "epoch": e, "episodes": 1, "weights_sha256": "lost run"} for e in (0, 5)]
+    out.write_text(json.dumps({"rows": lost}))
+    assert grasp_rate.main(["--run", str(run), "--epochs", "0", "--episodes", "1", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [row["policy"] for row in rows] == ["epoch 0"]
+    assert rows[0]["weights_sha256"] == policy_weights_sha256(run / "policy_0_weight.npz") and rows[0]["episodes"] == 1
+    printed = capsys.readouterr().out
+    assert "grasp.json: dropped epoch 0: it measured other weights" in printed and "dropped epoch 5" in printed
