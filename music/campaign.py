@@ -138,12 +138,34 @@ def ensure_worktree(repo: Path, code: Path, commit: str) -> None:
     _git(repo, "worktree", "add", "--detach", str(code), commit)
 
 
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` is running. A child that has exited and not been waited for (a
+    zombie: the queue starts the runner and then waits in ``stop``) still answers ``kill(pid, 0)``;
+    it counts as ended, and is reaped if it is this process's child."""
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    if state != "Z":
+        return True
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # another process's zombie: its parent reaps it
+        pass
+    return False
+
+
 def runner_pid(layout: Layout) -> int | None:
     """The pid of a live runner of this campaign, else None."""
     try:
         pid = int(layout.pid.read_text())
-        os.kill(pid, 0)
     except (OSError, ValueError):
+        return None
+    if not process_alive(pid):
         return None
     try:  # a recycled pid is not our runner
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
@@ -337,9 +359,7 @@ def stop(layout: Layout, timeout: float = 900.0) -> int:
     os.kill(pid, signal.SIGTERM)
     deadline = time.time() + timeout
     while time.time() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
+        if not process_alive(pid):
             break
         time.sleep(1.0)
     else:

@@ -271,3 +271,25 @@ def test_a_campaign_refuses_export_epochs_its_runs_do_not_have():
     scale = Scale("t", 1, 1, 3, (0,), ("FetchPush-v1",))  # 1 rank, 1 epoch of 3 cycles
     with pytest.raises(ValueError, match=r"export_epochs \[1\] are not epochs of its 1-epoch runs"):
         Campaign("t", scale, {1: [("FetchPush-v1", "SAC+MUSIC", (0,))]}, export_epochs=(0, 1))
+
+
+def test_stop_returns_when_the_runner_it_started_itself_has_exited(tmp_path):
+    """The queue starts the runner as its own child and waits in stop(): the exited runner stays a
+    zombie until waited for, which kill(pid, 0) cannot tell from a live one (stop hung 900 s)."""
+    from music.campaign import Layout, process_alive, runner_pid, stop
+
+    layout = Layout(tmp_path)
+    # stands in for the runner: named like one, exits at SIGTERM after a moment
+    script = tmp_path / "campaign_runner.py"
+    script.write_text("import signal, sys, time\n"
+                      "signal.signal(signal.SIGTERM, lambda *_: (time.sleep(0.3), sys.exit(143)))\n"
+                      "time.sleep(60)\n")
+    child = subprocess.Popen([sys.executable, str(script)])
+    layout.pid.write_text(str(child.pid))
+    time.sleep(0.5)
+    assert runner_pid(layout) == child.pid and process_alive(child.pid)
+    started = time.time()
+    assert stop(layout, timeout=20) == 0
+    assert time.time() - started < 10 and not process_alive(child.pid) and not layout.pid.exists()
+    with pytest.raises(ChildProcessError):  # stop() reaped it
+        os.waitpid(child.pid, 0)
