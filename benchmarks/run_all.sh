@@ -15,4 +15,5 @@ $PY benchmarks/memory.py
 $PY benchmarks/scaling.py --ranks 1 2 4 8
 $PY benchmarks/workers.py --workers 1 2 4 8 16
 if [ -n "${MUSIC_ORIGINAL:-}" ]; then $PY benchmarks/vs_original.py; else echo "MUSIC_ORIGINAL not set (a checkout of ruizhaogit/music): skipping (g)"; fi
+$PY benchmarks/abort_output.py --runs 150 --json benchmarks/results/abort_output.json
 $PY benchmarks/report.py

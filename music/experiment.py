@@ -47,6 +47,8 @@ def install_excepthook(comm, logdir: Path | None) -> None:
     exists, ``crash_rank<r>.txt`` and log.txt), then every rank is aborted, so that no rank is
     left waiting in a collective for one that died. Installed as soon as MPI is up, before the
     set-up, and again with the log folder once it is made."""
+    from music.mpi_util import abort_all_ranks  # MPI is up by now (see launch)
+
     def hook(exc_type, exc, tb):
         text = "".join(traceback.format_exception(exc_type, exc, tb))
         rank = comm.Get_rank()
@@ -58,9 +60,9 @@ def install_excepthook(comm, logdir: Path | None) -> None:
                     f.write(f"rank {rank} failed:\n{text}")
             except OSError:
                 pass
-        sys.stdout.flush()
         if comm.Get_size() > 1:
-            comm.Abort(1)
+            abort_all_ranks(1, comm)
+        sys.stdout.flush()
         os._exit(1)
 
     sys.excepthook = hook
@@ -490,6 +492,7 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
     from music.ddpg import MineNaNError
     from music.envs import episode_length, make_env
     from music.logger import CycleProgress, Logger
+    from music.mpi_util import abort_all_ranks
     from music.rollout import RolloutError
     from music.training import Preempted, standard_hooks, train
     from music.workers import build_workers, global_rank, rank_seed
@@ -605,7 +608,7 @@ def launch(args, argv: list[str], extra_hooks: tuple = ()) -> int:
         with open(logdir / "log.txt", "a") as f:
             f.write(message + "\n")
         if size > 1:
-            comm.Abort(EXIT_TRAINING_FAILED)
+            abort_all_ranks(EXIT_TRAINING_FAILED, comm)
         return EXIT_TRAINING_FAILED
     check_ranks_agree(policy, logger, comm)
     logger.close()
