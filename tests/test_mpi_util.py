@@ -26,7 +26,7 @@ def test_scalar_input_is_refused():
         mpi_moments(np.float64(3.0))
 
 
-def test_a_rank_that_aborts_the_job_gives_the_launcher_time_to_forward_its_last_words(monkeypatch, capsys):
+def test_a_rank_that_aborts_the_job_gives_the_launcher_time_to_forward_its_last_words(monkeypatch):
     # mpiexec may end an aborted job before forwarding what the rank wrote last (benchmarks/abort_output.py)
     from music import mpi_util
 
