@@ -62,9 +62,12 @@ def main() -> None:
         one_rank(args.rank)
         return
     sys.path.insert(0, str(REPO))
+    from music.mpi_launch import find_mpiexec
     from music.mpi_util import ABORT_GRACE_SECONDS
 
-    mpiexec = str(Path(sys.executable).parent / "mpiexec")
+    mpiexec = find_mpiexec()
+    if mpiexec is None:
+        sys.exit("abort_output.py: no mpiexec found (install the mpich extra or a system MPI)")
     result = {}
     for grace in args.graces or [0.0, ABORT_GRACE_SECONDS]:
         result[f"{grace:g} s"] = {"runs": args.runs, "stderr lost": lost(args.runs, grace, mpiexec)}
