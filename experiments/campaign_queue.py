@@ -104,7 +104,8 @@ def run_campaign(step: Step, repo: Path, stopping: StopRequest) -> bool:
     while runner_pid(layout):
         if stopping.signum:
             log_line(f"stopping the {step.campaign.name} runner")
-            stop(layout)
+            if stop(layout) == 0:  # and pack its half-way runs, if the runner's code did not
+                campaign.carry_halfway(step.campaign, layout, repo, commit=True, log=log_line)
             return False
         time.sleep(5)
     return True

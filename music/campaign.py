@@ -13,17 +13,23 @@ default ``~/music-runs/<name>``):
 
 ``start`` launches the runner in the background (it survives the shell that started it),
 ``stop`` sends it SIGTERM: the running training writes a checkpoint at its next cycle end
-and the next ``start`` resumes it. ``status`` says what is done, half-way and to do. A
-finished run is exported at once, copied into the clone's ``experiments/results/<name>/``
-and, with ``--commit-exports``, committed there (only those files). On a machine whose
-runs folder is gone, finished runs come back from those committed exports
-(``restore_committed``); only the unfinished ones run again.
+and the next ``start`` resumes it. A campaign whose runs outlast a session (``carry_halfway``)
+then packs each half-way run's checkpoint into the clone (``music.checkpoint_pack``:
+the replay buffers kept as their actions, tens of MB) and commits it with the exports, so a
+machine without the runs folder resumes the run from the pack (``restore_halfway``) instead
+of training it again; ``pack`` does the same for a runner that stopped without it.
+``status`` says what is done, half-way and to do. A finished run is exported at once,
+copied into the clone's ``experiments/results/<name>/`` and, with ``--commit-exports``,
+committed there (only those files). On a machine whose runs folder is gone, finished runs
+come back from those committed exports (``restore_committed``), half-way runs of such a
+campaign from their packs; only the others run again.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import shutil
@@ -50,6 +56,7 @@ from music.sweep import (
 )
 
 SMALL_FILES = ("progress.csv", "params.json", "log.txt", "sweep.json")
+HALFWAY = "halfway"  # beside a run's export in the clone: the pack of its checkpoint while it is half-way
 # Variants whose final weights other variants load (MUSIC alone, DIAYN, ...): exported as npz.
 PRETRAINING_VARIANTS = sorted({variant for variant, _ in PRETRAINING.values()})
 
@@ -64,6 +71,10 @@ class Campaign:
     # epochs whose weights a pretraining run exports besides its final ones (to measure a
     # behaviour during training, not only at its end)
     export_epochs: tuple[int, ...] = ()
+    # commit the checkpoint of a run stopped half-way as a pack (music.checkpoint_pack), so that
+    # a machine without the runs folder resumes it rather than training it again: for runs
+    # longer than a working session
+    carry_halfway: bool = False
 
     def __post_init__(self):
         late = [e for e in self.export_epochs if not 0 <= e < self.scale.n_epochs]
@@ -246,8 +257,8 @@ def restore_committed(jobs: list[Job], runs: Path, repo_results: Path, export_ro
         if (folder / "sweep.json").exists() or folder.with_name(folder.name + ".partial").exists():
             continue
         source = repo_results / job.task / job.variant / f"seed{job.seed}"
-        if not source.is_dir():
-            continue
+        if not source.is_dir() or not (source / "sweep.json").exists() and (source / HALFWAY).is_dir():
+            continue  # not there, or half-way (restore_halfway)
         missing = [name for name in SMALL_FILES if not (source / name).exists()]
         if job.variant in PRETRAINING_VARIANTS and not list(source.glob("policy_*_weight.npz")):
             missing.append("policy_<epoch>_weight.npz")
@@ -263,6 +274,119 @@ def restore_committed(jobs: list[Job], runs: Path, repo_results: Path, export_ro
         log(f"{job.name()}: finished run restored from the repository's export")
         restored.append(job)
     return restored
+
+
+def halfway_pack(repo_results: Path, job: Job) -> Path:
+    return repo_results / job.task / job.variant / f"seed{job.seed}" / HALFWAY
+
+
+def restore_halfway(jobs: list[Job], runs: Path, repo_results: Path, log=print) -> list[Job]:
+    """Make the run folder of each half-way run the runs folder lacks (a new machine) again from
+    the pack the repository holds (``music.checkpoint_pack.unpack``: its replay buffers rebuilt
+    and checked), so that it resumes where it stopped. Returns the jobs restored."""
+    from music.checkpoint_pack import PackError, read_pack, unpack
+
+    restored = []
+    for job in jobs:
+        folder = run_dir(runs, job)
+        partial = folder.with_name(folder.name + ".partial")
+        source = halfway_pack(repo_results, job)
+        if (folder / "sweep.json").exists() or partial.exists() or not (source / "pack.json").exists():
+            continue
+        tmp = partial.with_name(partial.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        started = time.time()
+        try:
+            record = read_pack(source)
+            unpack(source, tmp, processes=os.cpu_count() or 1, log=functools.partial(_prefixed, log, job.name()))
+        except PackError as err:
+            shutil.rmtree(tmp, ignore_errors=True)
+            log(f"{job.name()}: the repository's pack cannot be used ({err}); the run starts again")
+            continue
+        os.replace(tmp, partial)
+        log(f"{job.name()}: half-way run restored from the repository's pack (epoch {record['epoch']}, cycle "
+            f"{record['cycle']}) in {time.time() - started:.0f} s")
+        restored.append(job)
+    return restored
+
+
+def _prefixed(log, prefix: str, text: str) -> None:
+    log(f"{prefix}: {text}")
+
+
+def pack_halfway(jobs: list[Job], layout: Layout, repo_results: Path, export_epochs: tuple[int, ...],
+                 log=print) -> list[Path]:
+    """Pack the checkpoint of every half-way run into the clone (``halfway/`` beside where its
+    export will go); returns the packs written. Carried policies: policy_best and the epochs the
+    campaign exports (the others are rewritten by training or not exported)."""
+    from music.checkpoint_pack import PackError, pack
+
+    kept = {"policy_best.npz", "policy_best.pkl", *(f"policy_{epoch}.npz" for epoch in export_epochs)}
+    written = []
+    for job in jobs:
+        folder = run_dir(layout.runs, job)
+        partial = folder.with_name(folder.name + ".partial")
+        manifest = resumable(partial) if partial.exists() else None
+        dest = halfway_pack(repo_results, job)
+        if manifest is None or _packed_at(dest) == (manifest["epoch"], manifest["cycle"]):
+            continue  # nothing half-way, or packed already
+        try:
+            record = pack(partial, dest, commit=running_commit(), policies=kept.__contains__)
+        except PackError as err:
+            log(f"{job.name()}: its checkpoint cannot be packed ({err}); a machine without {layout.runs} "
+                "trains it again")
+            continue
+        size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
+        log(f"packed {job.name()}'s checkpoint (epoch {record['epoch']}, cycle {record['cycle']}) into {dest} "
+            f"({size / 1e6:.1f} MB)")
+        written.append(dest)
+    return written
+
+
+def _packed_at(pack_folder: Path) -> tuple[int, int] | None:
+    try:
+        record = json.loads((pack_folder / "pack.json").read_text())
+        return record["epoch"], record["cycle"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def carry_halfway(campaign: Campaign, layout: Layout, repo: Path, commit: bool, log=print) -> list[Path]:
+    """Pack the checkpoints of the campaign's half-way runs into the clone (those not packed yet at
+    their latest checkpoint) and, with ``commit``, commit each. The runner does it when it stops;
+    ``stop`` does it again for a runner of code older than this. Returns the packs written."""
+    if not campaign.carry_halfway:
+        return []
+    repo_results = repo / "experiments" / "results" / campaign.name
+    jobs = campaign.jobs(list(campaign.stages))
+    written = pack_halfway(jobs, layout, repo_results, campaign.export_epochs, log=log)
+    for dest in written if commit else []:
+        epoch = json.loads((dest / "pack.json").read_text())["epoch"]
+        ok = commit_paths(repo, [dest], f"Campaign {campaign.name}: {dest.parent.relative_to(repo_results)} "
+                                        f"half-way at epoch {epoch}, its checkpoint packed")
+        log(f"committed {dest}" if ok else f"could not commit {dest}: commit it by hand")
+    return written
+
+
+def running_commit() -> str | None:
+    """The commit of the code this process runs (the campaign's worktree), None outside a git checkout."""
+    import music
+
+    return _git(Path(music.__file__).resolve().parent.parent, "rev-parse", "HEAD", check=False) or None
+
+
+def halfway_commit(campaign: Campaign, repo: Path) -> str | None:
+    """The code commit of the runs half-way in the repository's packs (None if there are none);
+    a new machine must resume them on it."""
+    from music.checkpoint_pack import read_pack
+
+    commits = {read_pack(path.parent)["commit"]
+               for path in (repo / "experiments" / "results" / campaign.name).glob(f"*/*/seed*/{HALFWAY}/pack.json")}
+    commits.discard(None)
+    if len(commits) > 1:
+        raise SweepError(f"campaign {campaign.name}: the repository's half-way packs were made by different commits "
+                         f"({', '.join(sorted(c[:10] for c in commits))}); resume each with --commit")
+    return commits.pop() if commits else None
 
 
 def commit_paths(repo: Path, paths: list[Path], message: str, attempts: int = 5) -> bool:
@@ -306,10 +430,14 @@ def run(campaign: Campaign, layout: Layout, stages: list[int], repo: Path | None
     jobs = campaign.jobs(stages)
     if repo_results is not None:
         restore_committed(jobs, layout.runs, repo_results, layout.export, log=log_line)
+        if campaign.carry_halfway:
+            restore_halfway(jobs, layout.runs, repo_results, log=log_line)
     try:
         run_sweep(jobs, campaign.scale, layout.runs, log=log_line, on_finish=on_finish)
     except SweepStopped as stopped:
         log_line(f"runner stopped ({stopped}); `start` resumes the campaign")
+        if repo is not None:
+            carry_halfway(campaign, layout, repo, commit_exports, log=log_line)
         return stopped.exit_code
     log_line(f"stages {stages} finished")
     return 0
@@ -324,14 +452,15 @@ def start(campaign: Campaign, layout: Layout, repo: Path, stages: list[int] | No
         print(f"campaign {campaign.name}: runner {pid} is already running (log: {layout.log})")
         return 0
     state = json.loads(layout.state.read_text()) if layout.state.exists() else {}
-    wanted = _git(repo, "rev-parse", commit or state.get("commit") or "HEAD")
+    wanted = _git(repo, "rev-parse", commit or state.get("commit") or halfway_commit(campaign, repo) or "HEAD")
     if state.get("commit") and wanted != state["commit"]:
         halfway = [p for p in layout.runs.glob("**/seed*.partial") if resumable(p)]
         if halfway:
             raise SweepError(f"campaign {campaign.name} runs commit {state['commit'][:10]} and "
                              f"{len(halfway)} run(s) are half-way (e.g. {halfway[0]}); they must finish on the "
                              "code they started with")
-    state.update(commit=wanted, stages=sorted(stages or state.get("stages") or [min(campaign.stages)]))
+    state.update(commit=wanted, stages=sorted(stages or state.get("stages") or [min(campaign.stages)]),
+                 commit_exports=commit_exports)
     state.setdefault("created", datetime.datetime.now().isoformat(timespec="seconds"))
     ensure_worktree(repo, layout.code, wanted)
     layout.state.write_text(json.dumps(state, indent=1))
@@ -403,7 +532,7 @@ def status(campaign: Campaign, layout: Layout) -> list[dict]:
 def main(campaign: Campaign, argv: list[str] | None = None) -> int:
     """Command line: start | stop | status | run (the runner itself)."""
     p = argparse.ArgumentParser(prog=f"campaign {campaign.name}", description=__doc__.split("\n\n")[0])
-    p.add_argument("command", choices=["start", "stop", "status", "run"])
+    p.add_argument("command", choices=["start", "stop", "status", "pack", "run"])
     p.add_argument("--root", type=Path, default=None, help=f"campaign folder (default {default_root(campaign.name)})")
     p.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent,
                    help="the clone whose commit runs and which receives the exports")
@@ -414,6 +543,8 @@ def main(campaign: Campaign, argv: list[str] | None = None) -> int:
     p.add_argument("--name", default=campaign.name, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     layout = Layout(args.root or default_root(campaign.name))
+    state = json.loads(layout.state.read_text()) if layout.state.exists() else {}
+    commit_packs = args.commit_exports or bool(state.get("commit_exports"))  # as the runner commits its exports
     try:
         if args.command == "start":
             return start(campaign, layout, args.repo, args.stages, args.commit, args.commit_exports)
@@ -422,7 +553,16 @@ def main(campaign: Campaign, argv: list[str] | None = None) -> int:
             copied = copy_exports(layout.export, args.repo / "experiments" / "results" / campaign.name)
             for path in copied:
                 print(f"exported (commit it): {path}")
+            if code == 0:
+                carry_halfway(campaign, layout, args.repo, commit_packs)
             return code
+        if args.command == "pack":
+            if runner_pid(layout):
+                raise SweepError("the runner is running; `stop` packs the half-way runs when it has stopped")
+            if not carry_halfway(campaign, layout, args.repo, commit_packs):
+                print(f"campaign {campaign.name}: no half-way run to pack (or packed already, or the campaign "
+                      "does not carry them)")
+            return 0
         if args.command == "status":
             status(campaign, layout)
             return 0
@@ -468,6 +608,7 @@ PAPER = Campaign(
         2: [("FetchPickAndPlace-v1", "SAC+MUSIC", (1, 2))],
     },
     export_epochs=(10, 20, 30, 40),
+    carry_halfway=True,  # a run takes 6 h, longer than a working session
 )
 CAMPAIGNS = {"medium": MEDIUM, "paper": PAPER}
 

@@ -63,6 +63,14 @@ def weights_sha256(weights: Mapping[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
+def array_sha256(value: np.ndarray) -> str:
+    """sha256 of one array's dtype, shape and bytes: equal digests mean equal arrays, bit for bit."""
+    value = np.ascontiguousarray(value)
+    digest = hashlib.sha256(f"{value.dtype.str}{value.shape}".encode())
+    digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
 REPO = Path(__file__).resolve().parent.parent
 
 

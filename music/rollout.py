@@ -28,6 +28,12 @@ def object_motion(path: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             np.where(lift < RESTING_TOLERANCE, 0.0, lift))
 
 
+def exploring_goals(params: dict, rollout_worker) -> np.ndarray | None:
+    """The goals the exploring episodes pursue in place of the env's (``goal_generation`` Zero:
+    the origin), else None (the env's own)."""
+    return np.zeros(rollout_worker.g.shape) if params["goal_generation"] == "Zero" else None
+
+
 class RolloutError(RuntimeError):
     """Episodes kept failing (NaN observations) after the allowed number of retries."""
 

@@ -22,6 +22,7 @@ from mpi4py import MPI
 
 from music import checkpoint
 from music.mpi_launch import resume_command
+from music.rollout import exploring_goals
 
 
 class Preempted(Exception):
@@ -164,8 +165,8 @@ def train(*, workers, logger, params: dict, n_epochs: int, comm, loop: dict | No
             for index, (agent, rollout_worker, _) in enumerate(workers):
                 z, z_onehot = sample_skill(params["num_skills"], params["rollout_batch_size"], params["use_skill_n"],
                                            agent.rng)
-                goal = np.zeros(rollout_worker.g.shape) if params["goal_generation"] == "Zero" else None
-                episode = rollout_worker.generate_rollouts(generated_goal=goal, z_s_onehot=z_onehot)
+                episode = rollout_worker.generate_rollouts(generated_goal=exploring_goals(params, rollout_worker),
+                                                           z_s_onehot=z_onehot)
                 frames = None
                 if rollout_worker.renderer is not None:
                     frames, episode = episode

@@ -232,6 +232,93 @@ def test_a_virtual_worker_campaign_logs_the_stage_eta_and_exports_the_kept_epoch
         assert not np.array_equal(first["main/pi/_0/kernel"], last["main/pi/_0/kernel"])
 
 
+HALFWAY_SCRIPT = """
+import sys
+sys.path.insert(0, {repo!r})
+from music.campaign import Campaign, main
+from music.sweep import Scale
+scale = Scale("tinyhw", ranks=1, workers_per_rank=2, n_epochs=3, n_cycles=2, seeds=(0,), tasks=("FetchPush-v1",),
+              params=("n_test_rollouts=1", "buffer_size=5000", "n_batches=4"))
+if __name__ == "__main__":  # unpacking replays the episodes in worker processes, which import this file
+    sys.exit(main(Campaign("tinyhw", scale, {{1: [("FetchPush-v1", "SAC+MUSIC", (0,))]}}, export_epochs=(1,),
+                           carry_halfway=True), sys.argv[1:]))
+"""
+
+
+def stop_at_epoch_1(cmd, partial, env):
+    runner = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        manifest = partial / "checkpoints" / "manifest.json"
+        if manifest.exists() and json.loads(manifest.read_text())["epoch"] >= 1:
+            break
+        assert runner.poll() is None, runner.stdout.read()
+        time.sleep(0.2)
+    runner.send_signal(signal.SIGTERM)
+    out, _ = runner.communicate(timeout=300)
+    assert runner.returncode == 143, out
+    return out
+
+
+@pytest.mark.slow
+def test_a_half_way_run_resumes_on_a_machine_without_its_runs_folder_from_the_committed_pack(tmp_path):
+    script = tmp_path / "tinyhw.py"
+    script.write_text(HALFWAY_SCRIPT.format(repo=str(REPO)))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    repo, root = init_repo(tmp_path / "clone"), tmp_path / "runs"
+    cmd = [sys.executable, str(script), "run", "--root", str(root), "--repo", str(repo), "--commit-exports"]
+    partial = root / "runs" / "tinyhw" / "FetchPush-v1" / "SAC+MUSIC" / "seed0.partial"
+    pack = repo / "experiments" / "results" / "tinyhw" / "FetchPush-v1" / "SAC+MUSIC" / "seed0" / "halfway"
+
+    # 1. stopped half-way: the checkpoint is packed into the clone and committed
+    out = stop_at_epoch_1(cmd, partial, env)
+    stopped_at = json.loads((partial / "checkpoints" / "manifest.json").read_text())
+    assert f"packed FetchPush-v1/SAC+MUSIC/seed0's checkpoint (epoch {stopped_at['epoch']}, cycle " in out
+    assert git(repo, "log", "-1", "--format=%s").strip() == (
+        f"Campaign tinyhw: FetchPush-v1/SAC+MUSIC/seed0 half-way at epoch {stopped_at['epoch']}, its checkpoint packed")
+    tracked = git(repo, "ls-files").split()
+    assert any(p.endswith("halfway/pack.json") for p in tracked) and git(repo, "status", "--porcelain") == ""
+    # policies carried: the best and the exported epoch's, not the others
+    carried = {"policy_best.npz", "policy_best.pkl"} | {p.name for p in partial.glob("policy_1.npz")}
+    assert (partial / "policy_0.npz").exists() and (partial / "policy_latest.npz").exists()
+    assert {p.name for p in (pack / "files").glob("policy_*")} == carried
+
+    # a runner of older code stopped without packing: `pack` (and `stop`) do it for it, once
+    import shutil
+
+    shutil.rmtree(pack)
+    git(repo, "commit", "-qam", "as if the runner had not packed it")
+    packing = [sys.executable, str(script), "pack", "--root", str(root), "--repo", str(repo), "--commit-exports"]
+    made = subprocess.run(packing, capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert made.returncode == 0 and "committed" in made.stdout, made.stdout + made.stderr
+    assert (pack / "pack.json").exists() and "its checkpoint packed" in git(repo, "log", "-1", "--format=%s")
+    again = subprocess.run(packing, capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert again.returncode == 0 and "no half-way run to pack (or packed already" in again.stdout
+
+    # 2. a new machine: no runs folder. The run resumes from the pack, finishes, and its pack leaves the tree
+    shutil.rmtree(root)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (f"FetchPush-v1/SAC+MUSIC/seed0: half-way run restored from the repository's pack (epoch "
+            f"{stopped_at['epoch']}, cycle {stopped_at['cycle']})") in done.stdout
+    assert (f"resuming FetchPush-v1/SAC+MUSIC/seed0 from its checkpoint of epoch {stopped_at['epoch']}, "
+            f"cycle {stopped_at['cycle']}") in done.stdout
+    assert not pack.exists() and not any("halfway" in p for p in git(repo, "ls-files").split())
+    export = pack.parent
+    assert json.loads((export / "sweep.json").read_text())["sessions"] == 2
+
+    # 3. the same weights as the run never interrupted
+    other = init_repo(tmp_path / "other")
+    whole = subprocess.run([sys.executable, str(script), "run", "--root", str(tmp_path / "runs2"), "--repo",
+                            str(other)], capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    reference = other / "experiments" / "results" / "tinyhw" / "FetchPush-v1" / "SAC+MUSIC" / "seed0"
+    for name in ("policy_1_weight.npz", "policy_2_weight.npz"):
+        with np.load(export / name) as resumed, np.load(reference / name) as uninterrupted:
+            assert resumed.files == uninterrupted.files
+            assert all(np.array_equal(resumed[k], uninterrupted[k]) for k in resumed.files), name
+
+
 def test_the_paper_campaign_is_16_workers_on_2_processes_with_seed_0_first():
     from music.campaign import PAPER
 
