@@ -16,8 +16,9 @@ default ``~/music-runs/<name>``):
 and the next ``start`` resumes it. A campaign whose runs outlast a session (``carry_halfway``)
 then packs each half-way run's checkpoint into the clone (``music.checkpoint_pack``:
 the replay buffers kept as their actions, tens of MB) and commits it with the exports, so a
-machine without the runs folder resumes the run from the pack (``restore_halfway``) instead
-of training it again; ``pack`` does the same for a runner that stopped without it.
+machine without the runs folder resumes the run from the pack (``restore_halfway``, done by
+``start`` with the clone's code, so that a runner older than the packs resumes them too) instead
+of training it again; ``pack`` packs for a runner that stopped without it.
 ``status`` says what is done, half-way and to do. A finished run is exported at once,
 copied into the clone's ``experiments/results/<name>/`` and, with ``--commit-exports``,
 committed there (only those files). On a machine whose runs folder is gone, finished runs
@@ -315,10 +316,11 @@ def _prefixed(log, prefix: str, text: str) -> None:
 
 
 def pack_halfway(jobs: list[Job], layout: Layout, repo_results: Path, export_epochs: tuple[int, ...],
-                 log=print) -> list[Path]:
+                 code_commit: str | None, log=print) -> list[Path]:
     """Pack the checkpoint of every half-way run into the clone (``halfway/`` beside where its
-    export will go); returns the packs written. Carried policies: policy_best and the epochs the
-    campaign exports (the others are rewritten by training or not exported)."""
+    export will go), recording ``code_commit`` as the code that trained it; returns the packs
+    written. Carried policies: policy_best and the epochs the campaign exports (the others are
+    rewritten by training or not exported)."""
     from music.checkpoint_pack import PackError, pack
 
     kept = {"policy_best.npz", "policy_best.pkl", *(f"policy_{epoch}.npz" for epoch in export_epochs)}
@@ -331,7 +333,7 @@ def pack_halfway(jobs: list[Job], layout: Layout, repo_results: Path, export_epo
         if manifest is None or _packed_at(dest) == (manifest["epoch"], manifest["cycle"]):
             continue  # nothing half-way, or packed already
         try:
-            record = pack(partial, dest, commit=running_commit(), policies=kept.__contains__)
+            record = pack(partial, dest, commit=code_commit, policies=kept.__contains__)
         except PackError as err:
             log(f"{job.name()}: its checkpoint cannot be packed ({err}); a machine without {layout.runs} "
                 "trains it again")
@@ -359,7 +361,10 @@ def carry_halfway(campaign: Campaign, layout: Layout, repo: Path, commit: bool, 
         return []
     repo_results = repo / "experiments" / "results" / campaign.name
     jobs = campaign.jobs(list(campaign.stages))
-    written = pack_halfway(jobs, layout, repo_results, campaign.export_epochs, log=log)
+    # the runner's commit, which is not this process's code when `stop`/`pack` run from the clone
+    state = json.loads(layout.state.read_text()) if layout.state.exists() else {}
+    code_commit = state.get("commit") or running_commit()
+    written = pack_halfway(jobs, layout, repo_results, campaign.export_epochs, code_commit, log=log)
     for dest in written if commit else []:
         epoch = json.loads((dest / "pack.json").read_text())["epoch"]
         ok = commit_paths(repo, [dest], f"Campaign {campaign.name}: {dest.parent.relative_to(repo_results)} "
@@ -464,7 +469,12 @@ def start(campaign: Campaign, layout: Layout, repo: Path, stages: list[int] | No
     state.setdefault("created", datetime.datetime.now().isoformat(timespec="seconds"))
     ensure_worktree(repo, layout.code, wanted)
     layout.state.write_text(json.dumps(state, indent=1))
-    copy_exports(layout.export, repo / "experiments" / "results" / campaign.name)
+    repo_results = repo / "experiments" / "results" / campaign.name
+    copy_exports(layout.export, repo_results)
+    if campaign.carry_halfway:
+        # here, with the clone's code, and not only in the runner: a runner of a commit older than
+        # the packs (the one that trained the run) could not unpack them
+        restore_halfway(campaign.jobs(state["stages"]), layout.runs, repo_results, log=log_line)
     cmd = [sys.executable, "-m", "music.campaign", "run", "--name", campaign.name, "--root", str(layout.root),
            "--repo", str(repo.resolve()), "--stages", *map(str, state["stages"])]
     if commit_exports:

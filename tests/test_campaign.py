@@ -261,6 +261,15 @@ def stop_at_epoch_1(cmd, partial, env):
 
 
 @pytest.mark.slow
+def wait_for_exit(root, timeout=60.0):
+    from music.campaign import Layout, runner_pid
+
+    deadline = time.time() + timeout
+    while runner_pid(Layout(root)) and time.time() < deadline:
+        time.sleep(0.5)
+    assert not runner_pid(Layout(root)), f"the runner of {root} is still running"
+
+
 def test_a_half_way_run_resumes_on_a_machine_without_its_runs_folder_from_the_committed_pack(tmp_path):
     script = tmp_path / "tinyhw.py"
     script.write_text(HALFWAY_SCRIPT.format(repo=str(REPO)))
@@ -288,19 +297,32 @@ def test_a_half_way_run_resumes_on_a_machine_without_its_runs_folder_from_the_co
 
     shutil.rmtree(pack)
     git(repo, "commit", "-qam", "as if the runner had not packed it")
+    # the pack names the campaign's commit (the runner's code), not that of the process packing it
+    runner_commit = git(repo, "rev-parse", "HEAD").strip()
+    (root / "campaign.json").write_text(json.dumps({"commit": runner_commit, "stages": [1]}))
     packing = [sys.executable, str(script), "pack", "--root", str(root), "--repo", str(repo), "--commit-exports"]
     made = subprocess.run(packing, capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
     assert made.returncode == 0 and "committed" in made.stdout, made.stdout + made.stderr
     assert (pack / "pack.json").exists() and "its checkpoint packed" in git(repo, "log", "-1", "--format=%s")
+    assert json.loads((pack / "pack.json").read_text())["commit"] == runner_commit
     again = subprocess.run(packing, capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
     assert again.returncode == 0 and "no half-way run to pack (or packed already" in again.stdout
 
-    # 2. a new machine: no runs folder. The run resumes from the pack, finishes, and its pack leaves the tree
+    # 2. a new machine: no runs folder. `start` restores the run from the pack with the clone's code
+    # before it launches the runner (which may be of code older than the packs), at the pack's commit
     shutil.rmtree(root)
+    starting = [sys.executable, str(script), "start", "--root", str(root), "--repo", str(repo)]
+    started = subprocess.run(starting, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert (f"FetchPush-v1/SAC+MUSIC/seed0: half-way run restored from the repository's pack (epoch "
+            f"{stopped_at['epoch']}, cycle {stopped_at['cycle']})") in started.stdout
+    assert f"started from commit {runner_commit[:10]}" in started.stdout
+    assert json.loads((partial / "checkpoints" / "manifest.json").read_text())["epoch"] == stopped_at["epoch"]
+    # (that runner is the worktree of a clone without the package: it exits at once; resume in the foreground)
+    wait_for_exit(root / "runner.pid")
+    # it resumes, finishes, and its pack leaves the tree
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert (f"FetchPush-v1/SAC+MUSIC/seed0: half-way run restored from the repository's pack (epoch "
-            f"{stopped_at['epoch']}, cycle {stopped_at['cycle']})") in done.stdout
     assert (f"resuming FetchPush-v1/SAC+MUSIC/seed0 from its checkpoint of epoch {stopped_at['epoch']}, "
             f"cycle {stopped_at['cycle']}") in done.stdout
     assert not pack.exists() and not any("halfway" in p for p in git(repo, "ls-files").split())
