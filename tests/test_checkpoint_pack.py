@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from music.checkpoint import load_rank, read_manifest
-from music.checkpoint_pack import PackError, _replayable, pack, read_pack, unpack
+from music.checkpoint_pack import PackError, _replayable, pack, read_pack, unpack, verify
 
 from conftest import REPO
 
@@ -73,6 +73,7 @@ def test_an_unpacked_checkpoint_is_the_packed_one_and_resumes_to_the_same_weight
 @pytest.mark.slow
 def test_episodes_the_simulator_does_not_reproduce_are_refused_by_name(halfway, tmp_path):
     pack(halfway, tmp_path / "pack")
+    verify(tmp_path / "pack", [0, 1], processes=2, log=lambda _: None)  # a good pack passes, writing nothing
     # another run's actions for rank 1's first episodes, consistently recorded: the pack is whole,
     # but replaying it does not give the observations it was made with
     record = read_pack(tmp_path / "pack")
@@ -89,6 +90,14 @@ def test_episodes_the_simulator_does_not_reproduce_are_refused_by_name(halfway, 
                                         r"simulator steps differently .*resume on that build"):
         unpack(tmp_path / "pack", tmp_path / "bad", log=lambda _: None)
     assert not (tmp_path / "bad" / "checkpoints" / "manifest.json").exists()  # no checkpoint to resume from
+    # verify finds it in the rank that has it, and only there
+    verify(tmp_path / "pack", [0], log=lambda _: None)
+    with pytest.raises(PackError, match=r"rank 1: the rebuilt buffer/o differs"):
+        verify(tmp_path / "pack", [1], log=lambda _: None)
+    cli = subprocess.run([sys.executable, "-m", "music.checkpoint_pack", "verify", str(tmp_path / "pack"), "--ranks",
+                          "0", "2"], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert cli.returncode == 2 and cli.stderr.strip().splitlines() == [
+        f"checkpoint_pack: error: {tmp_path / 'pack'} packs ranks 0-1; there is no rank 2"], cli.stderr
 
     # a damaged file of the pack is named before anything is replayed
     (tmp_path / "pack" / "arrays" / entry["files"][0]).write_bytes(b"\x93NUMPY")
