@@ -15,9 +15,9 @@ clone, so a stop anywhere resumes at the right step, on this machine or a new on
    day they start.
 
 Each campaign runs with its own runner (``music.campaign``: its worktree at a fixed commit,
-checkpoints, exports committed as runs finish); this process starts it, waits for it and
-stops it. A step that ends without its runs done (a run failed) stops the queue: read the
-campaign's log.
+checkpoints, exports committed as runs finish); this process starts it, waits for it, packs
+and commits its half-way runs every hour meanwhile (``PACK_INTERVAL``) and stops it. A step
+that ends without its runs done (a run failed) stops the queue: read the campaign's log.
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ from music.campaign import MEDIUM, PAPER, Campaign, Layout, commit_paths, defaul
 from music.training import StopRequest  # noqa: E402
 
 PAPER_EVAL = Path("experiments") / "results" / "paper_eval"
+# Seconds between packs of a running campaign's half-way runs (music.campaign.carry_halfway):
+# what a session cut off without a stop loses of a run whose run folder is then gone. Each
+# pack adds its new weights and policies to the repository (~12 MB at the paper's scale).
+PACK_INTERVAL = 3600.0
 FINAL_EPOCH = PAPER.scale.n_epochs - 1
 
 
@@ -94,20 +98,31 @@ def log_line(text: str) -> None:
     campaign.log_line(f"queue: {text}")
 
 
-def run_campaign(step: Step, repo: Path, stopping: StopRequest) -> bool:
-    """Start the step's campaign runner (or join the one already running) and wait for it to end."""
-    layout = Layout(default_root(step.campaign.name))
+def run_campaign(step: Step, repo: Path, stopping: StopRequest, layout: Layout | None = None,
+                 pack_interval: float = PACK_INTERVAL, poll: float = 5.0) -> bool:
+    """Start the step's campaign runner (or join the one already running) and wait for it to end,
+    packing and committing its half-way runs every ``pack_interval`` seconds meanwhile."""
+    layout = layout or Layout(default_root(step.campaign.name))
     state = json.loads(layout.state.read_text()) if layout.state.exists() else {}
     first_start = not set(step.stages) <= set(state.get("stages", ()))
     commit = "HEAD" if step.new_code and first_start else None
     start(step.campaign, layout, repo, list(step.stages), commit, commit_exports=True)
+    next_pack = time.time() + pack_interval
     while runner_pid(layout):
         if stopping.signum:
             log_line(f"stopping the {step.campaign.name} runner")
             if stop(layout) == 0:  # and pack its half-way runs, if the runner's code did not
                 campaign.carry_halfway(step.campaign, layout, repo, commit=True, log=log_line)
             return False
-        time.sleep(5)
+        if time.time() >= next_pack:
+            # nothing new to pack (no checkpoint yet, or packed at it already): look again soon
+            try:
+                packed = campaign.carry_halfway(step.campaign, layout, repo, commit=True, log=log_line)
+            except Exception as err:  # noqa: BLE001 - a failed pack must not end the queue that stops the runner
+                log_line(f"packing the half-way runs failed ({type(err).__name__}: {err}); trying again later")
+                packed = []
+            next_pack = time.time() + (pack_interval if packed else min(pack_interval, 300.0))
+        time.sleep(poll)
     return True
 
 

@@ -18,7 +18,9 @@ then packs each half-way run's checkpoint into the clone (``music.checkpoint_pac
 the replay buffers kept as their actions, tens of MB) and commits it with the exports, so a
 machine without the runs folder resumes the run from the pack (``restore_halfway``, done by
 ``start`` with the clone's code, so that a runner older than the packs resumes them too) instead
-of training it again; ``pack`` packs for a runner that stopped without it.
+of training it again; ``pack`` packs for a runner that stopped without it, or beside one
+that trains (the campaign queue does so every hour: a session cut off without a stop loses
+an hour of the run, not all of it).
 ``status`` says what is done, half-way and to do. A finished run is exported at once,
 copied into the clone's ``experiments/results/<name>/`` and, with ``--commit-exports``,
 committed there (only those files). On a machine whose runs folder is gone, finished runs
@@ -320,7 +322,11 @@ def pack_halfway(jobs: list[Job], layout: Layout, repo_results: Path, export_epo
     """Pack the checkpoint of every half-way run into the clone (``halfway/`` beside where its
     export will go), recording ``code_commit`` as the code that trained it; returns the packs
     written. Carried policies: policy_best and the epochs the campaign exports (the others are
-    rewritten by training or not exported)."""
+    rewritten by training or not exported).
+
+    Safe beside a runner that is training: a checkpoint's rank files stay until the one after the
+    next is written (``music.checkpoint``), an epoch later, and files the loop wrote since (a
+    progress.csv row) are cut back by the resume. A run that finished meanwhile is not packed."""
     from music.checkpoint_pack import PackError, pack
 
     kept = {"policy_best.npz", "policy_best.pkl", *(f"policy_{epoch}.npz" for epoch in export_epochs)}
@@ -337,6 +343,12 @@ def pack_halfway(jobs: list[Job], layout: Layout, repo_results: Path, export_epo
         except PackError as err:
             log(f"{job.name()}: its checkpoint cannot be packed ({err}); a machine without {layout.runs} "
                 "trains it again")
+            continue
+        except OSError as err:  # packing beside a running runner, whose run just finished (its export moved it)
+            log(f"{job.name()}: not packed ({type(err).__name__}: {err})")
+            continue
+        if not partial.exists():  # packed while the runner ran, and the run finished meanwhile: its export rules
+            shutil.rmtree(dest, ignore_errors=True)
             continue
         size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
         log(f"packed {job.name()}'s checkpoint (epoch {record['epoch']}, cycle {record['cycle']}) into {dest} "
@@ -356,7 +368,9 @@ def _packed_at(pack_folder: Path) -> tuple[int, int] | None:
 def carry_halfway(campaign: Campaign, layout: Layout, repo: Path, commit: bool, log=print) -> list[Path]:
     """Pack the checkpoints of the campaign's half-way runs into the clone (those not packed yet at
     their latest checkpoint) and, with ``commit``, commit each. The runner does it when it stops;
-    ``stop`` does it again for a runner of code older than this. Returns the packs written."""
+    ``stop`` does it again for a runner of code older than this, and the campaign queue
+    (``experiments/campaign_queue.py``) every hour while the runner trains, so that a session
+    cut off without a stop loses an hour, not the run. Returns the packs written."""
     if not campaign.carry_halfway:
         return []
     repo_results = repo / "experiments" / "results" / campaign.name
@@ -567,8 +581,6 @@ def main(campaign: Campaign, argv: list[str] | None = None) -> int:
                 carry_halfway(campaign, layout, args.repo, commit_packs)
             return code
         if args.command == "pack":
-            if runner_pid(layout):
-                raise SweepError("the runner is running; `stop` packs the half-way runs when it has stopped")
             if not carry_halfway(campaign, layout, args.repo, commit_packs):
                 print(f"campaign {campaign.name}: no half-way run to pack (or packed already, or the campaign "
                       "does not carry them)")

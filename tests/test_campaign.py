@@ -260,7 +260,6 @@ def stop_at_epoch_1(cmd, partial, env):
     return out
 
 
-@pytest.mark.slow
 def wait_for_exit(root, timeout=60.0):
     from music.campaign import Layout, runner_pid
 
@@ -270,6 +269,7 @@ def wait_for_exit(root, timeout=60.0):
     assert not runner_pid(Layout(root)), f"the runner of {root} is still running"
 
 
+@pytest.mark.slow
 def test_a_half_way_run_resumes_on_a_machine_without_its_runs_folder_from_the_committed_pack(tmp_path):
     script = tmp_path / "tinyhw.py"
     script.write_text(HALFWAY_SCRIPT.format(repo=str(REPO)))

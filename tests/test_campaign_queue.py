@@ -1,10 +1,15 @@
 """experiments/campaign_queue.py: the order of the campaigns' steps, decided from what the clone holds."""
 
 import json
+import os
+import subprocess
+import sys
+
+import pytest
 
 from music.campaign import MEDIUM, PAPER
 
-from conftest import experiment_script
+from conftest import REPO, experiment_script
 
 queue = experiment_script("campaign_queue")
 
@@ -61,3 +66,62 @@ def test_the_medium_stages_count_the_pretraining_runs_they_load(tmp_path):
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "sweep.json").write_text("{}")
     assert not queue.runs_done(MEDIUM, (4, 5, 6), tmp_path)
+
+
+LIVE_SCRIPT = """
+import sys
+sys.path.insert(0, {repo!r})
+from music.campaign import Campaign, main
+from music.sweep import Scale
+scale = Scale("tinylive", ranks=1, workers_per_rank=2, n_epochs=3, n_cycles=2, seeds=(0,), tasks=("FetchPush-v1",),
+              params=("n_test_rollouts=1", "buffer_size=5000", "n_batches=4"))
+CAMPAIGN = Campaign("tinylive", scale, {{1: [("FetchPush-v1", "SAC+MUSIC", (0,))]}}, carry_halfway=True)
+if __name__ == "__main__":
+    sys.exit(main(CAMPAIGN, sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_the_queue_commits_packs_of_the_run_while_it_trains_and_each_rebuilds(tmp_path, monkeypatch):
+    # a session cut off without a stop (no pack at the stop) must not lose the whole run: the queue
+    # packs the running run's checkpoints and commits them; each committed pack rebuilds its checkpoint
+    from test_campaign import git, init_repo
+
+    from music.campaign import Layout
+    from music.checkpoint_pack import verify
+    from music.training import StopRequest
+
+    script = tmp_path / "tinylive_campaign.py"  # a runner's command line names a campaign (runner_pid)
+    script.write_text(LIVE_SCRIPT.format(repo=str(REPO)))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import tinylive_campaign
+
+    repo, layout = init_repo(tmp_path / "clone"), Layout(tmp_path / "runs")
+
+    def start_tiny(campaign, layout, repo, stages, commit, commit_exports):  # the runner of the tiny campaign
+        layout.root.mkdir(parents=True, exist_ok=True)
+        with open(layout.log, "a") as log:
+            proc = subprocess.Popen([sys.executable, str(script), "run", "--root", str(layout.root), "--repo",
+                                     str(repo), "--commit-exports"], stdout=log, stderr=subprocess.STDOUT,
+                                    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, cwd=REPO)
+        layout.pid.write_text(str(proc.pid))
+
+    monkeypatch.setattr(queue, "start", start_tiny)
+    step = queue.Step("tiny", tinylive_campaign.CAMPAIGN, (1,))
+    assert queue.run_campaign(step, repo, StopRequest(), layout=layout, pack_interval=0.0, poll=0.1)
+    assert "stages [1] finished" in layout.log.read_text(), layout.log.read_text()
+
+    packed = [line.split(" ", 1) for line in git(repo, "log", "--format=%H %s").splitlines()
+              if "its checkpoint packed" in line]
+    assert packed, git(repo, "log", "--format=%s") + layout.log.read_text()
+    pack_path = "experiments/results/tinylive/FetchPush-v1/SAC+MUSIC/seed0/halfway"
+    for sha, subject in packed:
+        shown = tmp_path / f"pack_{sha[:8]}"
+        git(repo, "worktree", "add", "-q", "--detach", str(shown), sha)
+        record = json.loads((shown / pack_path / "pack.json").read_text())
+        assert f"half-way at epoch {record['epoch']}, its checkpoint packed" in subject
+        # raises if a rebuilt array differs from the packed checkpoint's
+        verify(shown / pack_path, ranks=list(range(record["ranks"])))
+    # the finished run's export replaced its pack
+    assert not any("halfway" in p for p in git(repo, "ls-files").split())
+    assert "tinylive/FetchPush-v1/SAC+MUSIC/seed0/sweep.json" in git(repo, "ls-files")
