@@ -32,7 +32,7 @@ venv: $(BIN)/.installed
 test: venv
 	$(BIN)/python -m ruff check music tests experiments launch benchmarks
 	$(BIN)/hadolint Dockerfile
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=25 tests
 	for setting in $(PORTABLE); do echo "== $$setting"; \
 		env $$setting $(BIN)/python -m pytest -q -p no:cacheprovider -m "bitexact and not slow" tests || exit 1; done
 

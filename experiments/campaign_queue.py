@@ -103,7 +103,7 @@ def run_campaign(step: Step, repo: Path, stopping: StopRequest, layout: Layout |
     """Start the step's campaign runner (or join the one already running) and wait for it to end,
     packing and committing its half-way runs every ``pack_interval`` seconds meanwhile."""
     layout = layout or Layout(default_root(step.campaign.name))
-    state = json.loads(layout.state.read_text()) if layout.state.exists() else {}
+    state = layout.read_state()
     first_start = not set(step.stages) <= set(state.get("stages", ()))
     commit = "HEAD" if step.new_code and first_start else None
     start(step.campaign, layout, repo, list(step.stages), commit, commit_exports=True)
@@ -115,13 +115,12 @@ def run_campaign(step: Step, repo: Path, stopping: StopRequest, layout: Layout |
                 campaign.carry_halfway(step.campaign, layout, repo, commit=True, log=log_line)
             return False
         if time.time() >= next_pack:
-            # nothing new to pack (no checkpoint yet, or packed at it already): look again soon
             try:
-                packed = campaign.carry_halfway(step.campaign, layout, repo, commit=True, log=log_line)
+                campaign.carry_halfway(step.campaign, layout, repo, commit=True, live=True, log=log_line)
             except Exception as err:  # noqa: BLE001 - a failed pack must not end the queue that stops the runner
-                log_line(f"packing the half-way runs failed ({type(err).__name__}: {err}); trying again later")
-                packed = []
-            next_pack = time.time() + (pack_interval if packed else min(pack_interval, 300.0))
+                log_line(f"packing the half-way runs failed ({type(err).__name__}: {err}); trying again in "
+                         f"{pack_interval:.0f} s")
+            next_pack = time.time() + pack_interval
         time.sleep(poll)
     return True
 

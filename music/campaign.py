@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from music.config import PRETRAINING
+from music.files import folder_bytes
 from music.sweep import (
     SCALES,
     Job,
@@ -126,6 +127,10 @@ class Layout:
     @property
     def pid(self) -> Path:
         return self.root / "runner.pid"
+
+    def read_state(self) -> dict:
+        """campaign.json ({} before the first start)."""
+        return json.loads(self.state.read_text()) if self.state.exists() else {}
 
 
 def default_root(name: str) -> Path:
@@ -260,7 +265,7 @@ def restore_committed(jobs: list[Job], runs: Path, repo_results: Path, export_ro
         if (folder / "sweep.json").exists() or folder.with_name(folder.name + ".partial").exists():
             continue
         source = repo_results / job.task / job.variant / f"seed{job.seed}"
-        if not source.is_dir() or not (source / "sweep.json").exists() and (source / HALFWAY).is_dir():
+        if not source.is_dir() or (not (source / "sweep.json").exists() and (source / HALFWAY).is_dir()):
             continue  # not there, or half-way (restore_halfway)
         missing = [name for name in SMALL_FILES if not (source / name).exists()]
         if job.variant in PRETRAINING_VARIANTS and not list(source.glob("policy_*_weight.npz")):
@@ -318,67 +323,66 @@ def _prefixed(log, prefix: str, text: str) -> None:
 
 
 def pack_halfway(jobs: list[Job], layout: Layout, repo_results: Path, export_epochs: tuple[int, ...],
-                 code_commit: str | None, log=print) -> list[Path]:
+                 code_commit: str | None, live: bool = False, n_epochs: int | None = None, log=print) -> list[Path]:
     """Pack the checkpoint of every half-way run into the clone (``halfway/`` beside where its
     export will go), recording ``code_commit`` as the code that trained it; returns the packs
-    written. Carried policies: policy_best and the epochs the campaign exports (the others are
-    rewritten by training or not exported).
+    written. Carried policies: policy_best and the epochs the campaign exports; a run restored
+    from the pack has no policy of the other epochs before its checkpoint.
 
-    Safe beside a runner that is training: a checkpoint's rank files stay until the one after the
-    next is written (``music.checkpoint``), an epoch later, and files the loop wrote since (a
-    progress.csv row) are cut back by the resume. A run that finished meanwhile is not packed."""
-    from music.checkpoint_pack import PackError, pack
+    ``live``: the runner is training meanwhile. That is safe for the checkpoint (its rank files
+    stay until the one after the next is written, an epoch later; ``music.checkpoint``) and for
+    what the loop wrote since (a progress.csv row: the resume cuts it). A run in its last epoch
+    (of ``n_epochs``) is not packed then: it may finish, and its export replace the folder the
+    pack is written into, while it packs."""
+    from music.checkpoint import CheckpointError
+    from music.checkpoint_pack import pack
 
-    kept = {"policy_best.npz", "policy_best.pkl", *(f"policy_{epoch}.npz" for epoch in export_epochs)}
+    carried_policies = {"policy_best.npz", "policy_best.pkl", *(f"policy_{epoch}.npz" for epoch in export_epochs)}
     written = []
     for job in jobs:
         folder = run_dir(layout.runs, job)
         partial = folder.with_name(folder.name + ".partial")
         manifest = resumable(partial) if partial.exists() else None
         dest = halfway_pack(repo_results, job)
-        if manifest is None or _packed_at(dest) == (manifest["epoch"], manifest["cycle"]):
+        if manifest is None or _packed_checkpoint(dest) == manifest["sha256"]:
             continue  # nothing half-way, or packed already
+        if live and manifest["epoch"] >= n_epochs - 1:
+            continue
         try:
-            record = pack(partial, dest, commit=code_commit, policies=kept.__contains__)
-        except PackError as err:
+            record = pack(partial, dest, commit=code_commit, policies=carried_policies.__contains__)
+        except CheckpointError as err:  # one that cannot be packed (PackError), or is damaged
             log(f"{job.name()}: its checkpoint cannot be packed ({err}); a machine without {layout.runs} "
                 "trains it again")
             continue
-        except OSError as err:  # packing beside a running runner, whose run just finished (its export moved it)
-            log(f"{job.name()}: not packed ({type(err).__name__}: {err})")
-            continue
-        if not partial.exists():  # packed while the runner ran, and the run finished meanwhile: its export rules
-            shutil.rmtree(dest, ignore_errors=True)
-            continue
-        size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
         log(f"packed {job.name()}'s checkpoint (epoch {record['epoch']}, cycle {record['cycle']}) into {dest} "
-            f"({size / 1e6:.1f} MB)")
+            f"({folder_bytes(dest) / 1e6:.1f} MB)")
         written.append(dest)
     return written
 
 
-def _packed_at(pack_folder: Path) -> tuple[int, int] | None:
+def _packed_checkpoint(pack_folder: Path) -> list[str] | None:
+    """The sha256 of the rank files of the checkpoint packed in ``pack_folder`` (None: no pack)."""
     try:
-        record = json.loads((pack_folder / "pack.json").read_text())
-        return record["epoch"], record["cycle"]
+        return json.loads((pack_folder / "pack.json").read_text())["checkpoint_sha256"]
     except (OSError, ValueError, KeyError):
         return None
 
 
-def carry_halfway(campaign: Campaign, layout: Layout, repo: Path, commit: bool, log=print) -> list[Path]:
+def carry_halfway(campaign: Campaign, layout: Layout, repo: Path, commit: bool, live: bool = False,
+                  log=print) -> list[Path]:
     """Pack the checkpoints of the campaign's half-way runs into the clone (those not packed yet at
     their latest checkpoint) and, with ``commit``, commit each. The runner does it when it stops;
     ``stop`` does it again for a runner of code older than this, and the campaign queue
-    (``experiments/campaign_queue.py``) every hour while the runner trains, so that a session
-    cut off without a stop loses an hour, not the run. Returns the packs written."""
+    (``experiments/campaign_queue.py``) every hour while the runner trains (``live``), so that a
+    session cut off without a stop loses an hour, not the run. Returns the packs written."""
     if not campaign.carry_halfway:
         return []
     repo_results = repo / "experiments" / "results" / campaign.name
     jobs = campaign.jobs(list(campaign.stages))
     # the runner's commit, which is not this process's code when `stop`/`pack` run from the clone
-    state = json.loads(layout.state.read_text()) if layout.state.exists() else {}
-    code_commit = state.get("commit") or running_commit()
-    written = pack_halfway(jobs, layout, repo_results, campaign.export_epochs, code_commit, log=log)
+    code_commit = layout.read_state().get("commit") or running_commit()
+    written = pack_halfway(jobs, layout, repo_results, campaign.export_epochs, code_commit, live=live,
+                           n_epochs=campaign.scale.n_epochs, log=log)
     for dest in written if commit else []:
         epoch = json.loads((dest / "pack.json").read_text())["epoch"]
         ok = commit_paths(repo, [dest], f"Campaign {campaign.name}: {dest.parent.relative_to(repo_results)} "
@@ -470,7 +474,7 @@ def start(campaign: Campaign, layout: Layout, repo: Path, stages: list[int] | No
     if pid:
         print(f"campaign {campaign.name}: runner {pid} is already running (log: {layout.log})")
         return 0
-    state = json.loads(layout.state.read_text()) if layout.state.exists() else {}
+    state = layout.read_state()
     wanted = _git(repo, "rev-parse", commit or state.get("commit") or halfway_commit(campaign, repo) or "HEAD")
     if state.get("commit") and wanted != state["commit"]:
         halfway = [p for p in layout.runs.glob("**/seed*.partial") if resumable(p)]
@@ -526,7 +530,7 @@ def stop(layout: Layout, timeout: float = 900.0) -> int:
 
 def status(campaign: Campaign, layout: Layout) -> list[dict]:
     """One row per job of every stage: done (hours), half-way (checkpoint) or to do."""
-    state = json.loads(layout.state.read_text()) if layout.state.exists() else {}
+    state = layout.read_state()
     rows = []
     stage_of = {(task, variant, seed): stage for stage, entries in campaign.stages.items()
                 for task, variant, seeds in entries for seed in seeds}
@@ -567,7 +571,7 @@ def main(campaign: Campaign, argv: list[str] | None = None) -> int:
     p.add_argument("--name", default=campaign.name, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     layout = Layout(args.root or default_root(campaign.name))
-    state = json.loads(layout.state.read_text()) if layout.state.exists() else {}
+    state = layout.read_state()
     commit_packs = args.commit_exports or bool(state.get("commit_exports"))  # as the runner commits its exports
     try:
         if args.command == "start":
@@ -581,7 +585,7 @@ def main(campaign: Campaign, argv: list[str] | None = None) -> int:
                 carry_halfway(campaign, layout, args.repo, commit_packs)
             return code
         if args.command == "pack":
-            if not carry_halfway(campaign, layout, args.repo, commit_packs):
+            if not carry_halfway(campaign, layout, args.repo, commit_packs, live=bool(runner_pid(layout))):
                 print(f"campaign {campaign.name}: no half-way run to pack (or packed already, or the campaign "
                       "does not carry them)")
             return 0

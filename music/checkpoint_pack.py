@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from music.checkpoint import FORMAT_VERSION, CheckpointError, checkpoint_dir, load_rank, verified_manifest
-from music.files import array_sha256, atomic_write, atomic_write_text
+from music.files import array_sha256, atomic_write, atomic_write_text, folder_bytes
 
 PACK_FORMAT = 1
 PACK_JSON = "pack.json"
@@ -105,9 +105,22 @@ def pack(logdir: Path, dest: Path, commit: str | None = None, policies=None) -> 
     logdir, dest = Path(logdir), Path(dest)
     manifest, _ = verified_manifest(logdir)
     params = json.loads((logdir / "params.json").read_text())
-    tmp = dest.with_name(dest.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / FILES).mkdir(parents=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # a name of its own: two packers of one run (a stop beside the queue's hourly pack) do not mix files
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    tmp.chmod(0o755)  # mkdtemp's 0700 would stay on the pack folder
+    try:
+        record = _write_pack(logdir, manifest, params, tmp, commit, policies)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a refused or failed pack leaves nothing in the clone
+        raise
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(tmp, dest)
+    return record
+
+
+def _write_pack(logdir: Path, manifest: dict, params: dict, tmp: Path, commit: str | None, policies) -> dict:
+    (tmp / FILES).mkdir()
     (tmp / ARRAYS).mkdir()
     ranks = []
     for rank in range(manifest["ranks"]):
@@ -128,7 +141,9 @@ def pack(logdir: Path, dest: Path, commit: str | None = None, policies=None) -> 
               **{key: manifest[key] for key in ("epoch", "cycle", "ranks")},
               "with_buffer": manifest.get("with_buffer", True), "env_name": params["env_name"],
               "seed": params["seed"], "rollout_batch_size": params["rollout_batch_size"],
-              "commit": commit, "versions": simulator_versions(), "ranks_state": ranks}
+              "commit": commit, "versions": simulator_versions(), "ranks_state": ranks,
+              # which checkpoint this is (a run trained again reaches the same epoch and cycle with other files)
+              "checkpoint_sha256": list(manifest["sha256"])}
 
     carried = [name for name in RUN_FILES if (logdir / name).exists()]
     carried += sorted(p.name for p in logdir.glob("policy_*") if p.suffix in (".npz", ".pkl")
@@ -137,8 +152,6 @@ def pack(logdir: Path, dest: Path, commit: str | None = None, policies=None) -> 
         shutil.copy2(logdir / name, tmp / FILES / name)
     record["files"] = carried
     atomic_write_text(tmp / PACK_JSON, json.dumps(record, indent=1))
-    shutil.rmtree(dest, ignore_errors=True)
-    os.replace(tmp, dest)
     return record
 
 
@@ -324,9 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "pack":
             record = pack(args.logdir, args.dest)
-            size = sum(f.stat().st_size for f in args.dest.rglob("*") if f.is_file())
             print(f"packed the checkpoint of epoch {record['epoch']}, cycle {record['cycle']} into {args.dest} "
-                  f"({size / 1e6:.1f} MB)")
+                  f"({folder_bytes(args.dest) / 1e6:.1f} MB)")
         elif args.command == "verify":
             verify(args.source, args.ranks, args.processes)
             print(f"{args.source}: rank(s) {', '.join(map(str, args.ranks))} rebuilt and identical to the "

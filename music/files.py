@@ -44,6 +44,11 @@ def atomic_write_text(path: Path | str, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
+def folder_bytes(folder: Path | str) -> int:
+    """The size of every file under ``folder``."""
+    return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
+
+
 def file_sha256(path: Path | str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

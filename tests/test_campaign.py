@@ -319,7 +319,7 @@ def test_a_half_way_run_resumes_on_a_machine_without_its_runs_folder_from_the_co
     assert f"started from commit {runner_commit[:10]}" in started.stdout
     assert json.loads((partial / "checkpoints" / "manifest.json").read_text())["epoch"] == stopped_at["epoch"]
     # (that runner is the worktree of a clone without the package: it exits at once; resume in the foreground)
-    wait_for_exit(root / "runner.pid")
+    wait_for_exit(root)
     # it resumes, finishes, and its pack leaves the tree
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -113,7 +113,10 @@ def test_the_queue_commits_packs_of_the_run_while_it_trains_and_each_rebuilds(tm
 
     packed = [line.split(" ", 1) for line in git(repo, "log", "--format=%H %s").splitlines()
               if "its checkpoint packed" in line]
-    assert packed, git(repo, "log", "--format=%s") + layout.log.read_text()
+    # the checkpoint of epoch 1 (of 3); not that of epoch 2: the run is in its last epoch, it may finish
+    # while it packs and its export replace the folder of the pack
+    assert [subject.split(" half-way at ")[1] for _, subject in packed] == ["epoch 1, its checkpoint packed"], (
+        git(repo, "log", "--format=%s") + layout.log.read_text())
     pack_path = "experiments/results/tinylive/FetchPush-v1/SAC+MUSIC/seed0/halfway"
     for sha, subject in packed:
         shown = tmp_path / f"pack_{sha[:8]}"
@@ -125,3 +128,28 @@ def test_the_queue_commits_packs_of_the_run_while_it_trains_and_each_rebuilds(tm
     # the finished run's export replaced its pack
     assert not any("halfway" in p for p in git(repo, "ls-files").split())
     assert "tinylive/FetchPush-v1/SAC+MUSIC/seed0/sweep.json" in git(repo, "ls-files")
+
+
+def test_the_queue_packs_every_pack_interval_and_goes_on_when_a_pack_fails(tmp_path, monkeypatch, capsys):
+    from music.campaign import Layout
+    from music.training import StopRequest
+
+    clock = [0.0]
+    monkeypatch.setattr(queue.time, "time", lambda: clock[0])
+    monkeypatch.setattr(queue.time, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    monkeypatch.setattr(queue, "start", lambda *args, **kwargs: 0)
+    monkeypatch.setattr(queue, "runner_pid", lambda layout: 123 if clock[0] < 10_000 else None)  # trains 10,000 s
+    calls = []
+
+    def carry_halfway(campaign, layout, repo, commit, live=False, log=print):
+        calls.append((clock[0], live))
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return []
+
+    monkeypatch.setattr(queue.campaign, "carry_halfway", carry_halfway)
+    step = queue.Step("paper stage 1", PAPER, (1,))
+    assert queue.run_campaign(step, tmp_path, StopRequest(), layout=Layout(tmp_path / "runs"), pack_interval=3600.0)
+    assert calls == [(3600.0, True), (7200.0, True)]
+    out = capsys.readouterr().out
+    assert "packing the half-way runs failed (RuntimeError: disk full); trying again in 3600 s" in out

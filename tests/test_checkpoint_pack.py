@@ -49,6 +49,7 @@ def rank_files(logdir):
 def test_an_unpacked_checkpoint_is_the_packed_one_and_resumes_to_the_same_weights(halfway, tmp_path):
     record = pack(halfway, tmp_path / "pack", commit="abc")
     assert (record["epoch"], record["cycle"], record["ranks"], record["commit"]) == (2, 0, 2, "abc")
+    assert record["checkpoint_sha256"] == read_manifest(halfway)["sha256"]  # names the checkpoint's files
     for state in record["ranks_state"]:  # the observations are not in the pack, the actions are
         entries = {entry["key"]: entry for entry in state["arrays"]}
         assert "files" not in entries["buffer/o"] and "files" not in entries["buffer/ag"]
@@ -103,6 +104,21 @@ def test_episodes_the_simulator_does_not_reproduce_are_refused_by_name(halfway, 
     (tmp_path / "pack" / "arrays" / entry["files"][0]).write_bytes(b"\x93NUMPY")
     with pytest.raises(PackError, match=r"a file of buffer/u cannot be read \(ValueError"):
         unpack(tmp_path / "pack", tmp_path / "bad2", log=lambda _: None)
+
+
+@pytest.mark.slow
+def test_a_pack_that_fails_leaves_the_pack_before_it_and_no_files_of_its_own(halfway, tmp_path):
+    # (the campaign packs into the clone: a half-written pack would be committed with the next commit -a)
+    pack(halfway, tmp_path / "halfway")
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+
+    def disk_full(name):  # fails once the arrays are written, while the run's files are copied
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        pack(halfway, tmp_path / "halfway", policies=disk_full)
+    assert {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["halfway"]
 
 
 def test_unpacking_over_a_checkpoint_is_refused(tmp_path):
