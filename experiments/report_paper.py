@@ -220,8 +220,11 @@ def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, ou
                 f"{np.mean(hours):.1f} h each on {', '.join(sorted({m for _, r in runs for m in r['machines']}))}.",
                 ""]
     else:
-        out += [f"Runs in: 0 of {planned_seeds}; seed 0 is training. What follows is measured on the policies it "
-                "has kept so far.", ""]
+        out += [f"Runs in: 0 of {planned_seeds}; seed 0 is training. What follows was measured on the policies "
+                "seed 0's training had kept when it was measured. Each row names the weights it measured "
+                "(`weights_sha256` in the JSON files): a training done again on another CPU kind gives other "
+                "weights, whose epochs `grasp_rate.py` and the gate measure again, dropping the rows they replace.",
+                ""]
     if gate is not None:
         out += ["### Lifting, per kept policy (the gate)", "",
                 f"{gate['rows'][0]['episodes']} episodes per policy and mode (`experiments/paper_gate.py`; each "

@@ -14,8 +14,9 @@ episode (the simulator's steps), some 40 min on 2 cores for 16 workers at epoch 
 2-5 h to train those epochs again. ``verify`` rebuilds a few ranks only, to check a pack
 before the checkpoint it came from is gone.
 
-The campaign runner commits the pack of a run it stops half-way, so that a new machine,
-whose runs folder is gone, resumes it instead of training it again (``music.campaign``).
+The campaign runner commits the pack of a run it stops half-way, and the campaign queue one
+every hour while the run trains, so that a new machine, whose runs folder is gone, resumes
+it instead of training it again (``music.campaign``).
 
 Packing refuses a checkpoint it could not rebuild: a rank whose buffer overwrote an
 episode (full) or whose rollouts were retried after NaN observations (the envs were reset
