@@ -41,6 +41,21 @@ def init_repo(path):
     return path
 
 
+def stop_at_epoch_1(cmd, partial, env):
+    runner = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        manifest = partial / "checkpoints" / "manifest.json"
+        if manifest.exists() and json.loads(manifest.read_text())["epoch"] >= 1:
+            break
+        assert runner.poll() is None, runner.stdout.read()
+        time.sleep(0.2)
+    runner.send_signal(signal.SIGTERM)
+    out, _ = runner.communicate(timeout=300)
+    assert runner.returncode == 143, out
+    return out
+
+
 @pytest.mark.slow
 def test_runner_stops_with_a_checkpoint_resumes_exports_commits_and_skips(tmp_path):
     script = tmp_path / "tiny.py"
@@ -53,17 +68,7 @@ def test_runner_stops_with_a_checkpoint_resumes_exports_commits_and_skips(tmp_pa
     partial = root / "runs" / "tiny" / "FetchPush-v1" / "SAC+MUSIC" / "seed0.partial"
 
     # 1. stop the runner once the run has a checkpoint of epoch 1
-    runner = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        manifest = partial / "checkpoints" / "manifest.json"
-        if manifest.exists() and json.loads(manifest.read_text())["epoch"] >= 1:
-            break
-        assert runner.poll() is None, runner.stdout.read()
-        time.sleep(0.2)
-    runner.send_signal(signal.SIGTERM)
-    out, _ = runner.communicate(timeout=300)
-    assert runner.returncode == 143, out
+    out = stop_at_epoch_1(cmd, partial, env)
     assert "the next start resumes it from epoch" in out
     stopped_at = json.loads((partial / "checkpoints" / "manifest.json").read_text())
     assert stopped_at["epoch"] >= 1 and (partial / "sweep_segments.json").exists()
@@ -243,21 +248,6 @@ if __name__ == "__main__":  # unpacking replays the episodes in worker processes
     sys.exit(main(Campaign("tinyhw", scale, {{1: [("FetchPush-v1", "SAC+MUSIC", (0,))]}}, export_epochs=(1,),
                            carry_halfway=True), sys.argv[1:]))
 """
-
-
-def stop_at_epoch_1(cmd, partial, env):
-    runner = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        manifest = partial / "checkpoints" / "manifest.json"
-        if manifest.exists() and json.loads(manifest.read_text())["epoch"] >= 1:
-            break
-        assert runner.poll() is None, runner.stdout.read()
-        time.sleep(0.2)
-    runner.send_signal(signal.SIGTERM)
-    out, _ = runner.communicate(timeout=300)
-    assert runner.returncode == 143, out
-    return out
 
 
 def wait_for_exit(root, timeout=60.0):
