@@ -57,7 +57,7 @@ FILES = "files"  # the run folder's own small files, as they were
 # loop appends to them) and the pickle-free and pickled policies it kept (policy_<epoch>,
 # policy_best, policy_latest). TensorBoard's event files are not carried: progress.csv holds
 # the same numbers.
-RUN_FILES = ("params.json", "progress.csv", "log.txt", "sweep_segments.json")
+RUN_FILES = ("params.json", "progress.csv", "log.txt", "sweep_segments.json")  # the last: music.sweep.SEGMENTS
 REPLAYED = ("buffer/o", "buffer/ag", "buffer/g")  # and every buffer/info_*: recomputed by unpack
 
 
@@ -83,7 +83,7 @@ def simulator_versions() -> dict:
     return found
 
 
-def _replayable(meta: dict, rank: int) -> None:
+def _check_replayable(meta: dict, rank: int) -> None:
     buffer, worker = meta["buffer"], meta["rollout_worker"]
     if not buffer["saved"]:
         return
@@ -126,7 +126,7 @@ def _write_pack(logdir: Path, manifest: dict, params: dict, tmp: Path, commit: s
     ranks = []
     for rank in range(manifest["ranks"]):
         _, arrays, meta = load_rank(logdir, rank, manifest["ranks"], manifest)
-        _replayable(meta, rank)
+        _check_replayable(meta, rank)
         entries, dropped = [], {}
         for key, value in arrays.items():
             entry = {"key": key, "sha256": array_sha256(value), "shape": list(value.shape), "dtype": value.dtype.str}
@@ -279,15 +279,9 @@ def unpack(source: Path, logdir: Path, processes: int = 1, log=print) -> dict:
     if (folder / "manifest.json").exists():
         raise PackError(f"{logdir} holds a checkpoint already; unpack into a new folder")
     folder.mkdir(parents=True, exist_ok=True)
-    episodes = sum(state["meta"]["buffer"]["current_size"] for state in record["ranks_state"] if state["replayed"])
-    log(f"rebuilding the checkpoint of epoch {record['epoch']}, cycle {record['cycle']} ({record['ranks']} ranks): "
-        f"replaying {episodes} episodes with {processes} process(es)")
-    jobs = range(record["ranks"])
-    if processes > 1:
-        with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
-            written = list(pool.map(_rebuild_rank, *zip(*[(source, record, r, folder) for r in jobs], strict=True)))
-    else:
-        written = [_rebuild_rank(source, record, r, folder) for r in jobs]
+    written = _rebuild_ranks(source, record, list(range(record["ranks"])), folder, processes, log,
+                             f"rebuilding the checkpoint of epoch {record['epoch']}, cycle {record['cycle']} "
+                             f"({record['ranks']} ranks)")
     for name in record["files"]:
         shutil.copy2(source / FILES / name, logdir / name)
     manifest = {"format": record["checkpoint_format"], "epoch": record["epoch"], "cycle": record["cycle"],
@@ -307,17 +301,23 @@ def verify(source: Path, ranks: list[int], processes: int = 1, log=print) -> Non
     if outside:
         raise PackError(f"{source} packs ranks 0-{record['ranks'] - 1}; there is no rank "
                         f"{', '.join(map(str, outside))}")
+    with tempfile.TemporaryDirectory(prefix="pack-verify-") as folder:
+        _rebuild_ranks(source, record, ranks, Path(folder), processes, log,
+                       f"verifying rank(s) {', '.join(map(str, ranks))} of the checkpoint of epoch "
+                       f"{record['epoch']}, cycle {record['cycle']}")
+
+
+def _rebuild_ranks(source: Path, record: dict, ranks: list[int], folder: Path, processes: int, log,
+                   what: str) -> list[tuple[str, str]]:
+    """``_rebuild_rank`` of each of ``ranks`` into ``folder``, spread over ``processes``; returns
+    their (file name, sha256) in rank order."""
     episodes = sum(record["ranks_state"][rank]["meta"]["buffer"]["current_size"] for rank in ranks
                    if record["ranks_state"][rank]["replayed"])
-    log(f"verifying rank(s) {', '.join(map(str, ranks))} of the checkpoint of epoch {record['epoch']}, cycle "
-        f"{record['cycle']}: replaying {episodes} episodes with {processes} process(es)")
-    with tempfile.TemporaryDirectory(prefix="pack-verify-") as folder:
-        if processes > 1:
-            with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
-                list(pool.map(_rebuild_rank, *zip(*[(source, record, r, Path(folder)) for r in ranks], strict=True)))
-        else:
-            for rank in ranks:
-                _rebuild_rank(source, record, rank, Path(folder))
+    log(f"{what}: replaying {episodes} episodes with {processes} process(es)")
+    if processes > 1:
+        with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+            return list(pool.map(_rebuild_rank, *zip(*[(source, record, r, folder) for r in ranks], strict=True)))
+    return [_rebuild_rank(source, record, rank, folder) for rank in ranks]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from music.checkpoint import load_rank, read_manifest
-from music.checkpoint_pack import PackError, _replayable, pack, read_pack, unpack, verify
+from music.checkpoint_pack import PackError, _check_replayable, pack, read_pack, unpack, verify
 
 from conftest import REPO
 
@@ -137,9 +137,17 @@ def test_buffers_that_cannot_be_rebuilt_from_their_actions_are_refused():
         return {"buffer": {"saved": saved, "current_size": current_size},
                 "rollout_worker": {"n_episodes": n_episodes, "nan_retries": nan_retries}}
 
-    _replayable(meta(40, 40), 0)
-    _replayable(meta(0, 90, saved=False), 0)  # no buffer in the checkpoint: nothing to rebuild
+    _check_replayable(meta(40, 40), 0)
+    _check_replayable(meta(0, 90, saved=False), 0)  # no buffer in the checkpoint: nothing to rebuild
     with pytest.raises(PackError, match="rank 3: its buffer holds 20 of the 40 episodes it generated"):
-        _replayable(meta(20, 40), 3)
+        _check_replayable(meta(20, 40), 3)
     with pytest.raises(PackError, match="rank 0: 1 rollouts were retried after NaN observations"):
-        _replayable(meta(40, 40, nan_retries=1), 0)
+        _check_replayable(meta(40, 40, nan_retries=1), 0)
+
+
+def test_a_pack_carries_the_sweep_s_record_of_the_run_s_sessions():
+    # a campaign run restored from a pack counts the sessions before it (music.sweep writes the file)
+    from music.checkpoint_pack import RUN_FILES
+    from music.sweep import SEGMENTS
+
+    assert SEGMENTS in RUN_FILES
