@@ -75,6 +75,18 @@ def test_an_unpacked_checkpoint_is_the_packed_one_and_resumes_to_the_same_weight
 def test_episodes_the_simulator_does_not_reproduce_are_refused_by_name(halfway, tmp_path):
     pack(halfway, tmp_path / "pack")
     verify(tmp_path / "pack", [0, 1], processes=2, log=lambda _: None)  # a good pack passes, writing nothing
+    # the environments' random states after the replay are checked too (an episode missing or extra
+    # leaves them elsewhere): a pack whose rank 0 records other states is refused
+    import shutil
+
+    shutil.copytree(tmp_path / "pack", tmp_path / "other_rng")
+    record = read_pack(tmp_path / "other_rng")
+    record["ranks_state"][0]["meta"]["rollout_worker"]["env_rng"][0]["state"]["state"] += 1
+    (tmp_path / "other_rng" / "pack.json").write_text(json.dumps(record))
+    with pytest.raises(PackError, match=r"rank 0: after replaying its episodes its environments' random states "
+                                        r"differ from the checkpoint's"):
+        verify(tmp_path / "other_rng", [0], log=lambda _: None)
+
     # another run's actions for rank 1's first episodes, consistently recorded: the pack is whole,
     # but replaying it does not give the observations it was made with
     record = read_pack(tmp_path / "pack")
