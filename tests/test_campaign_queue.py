@@ -1,4 +1,5 @@
-"""experiments/campaign_queue.py: the order of the campaigns' steps, decided from what the clone holds."""
+"""experiments/campaign_queue.py: the order of the campaigns' steps, decided from what the clone holds, and the hourly
+packs of a running campaign's half-way runs."""
 
 import json
 import os
