@@ -42,7 +42,8 @@ from music.training import StopRequest  # noqa: E402
 PAPER_EVAL = Path("experiments") / "results" / "paper_eval"
 # Seconds between packs of a running campaign's half-way runs (music.campaign.carry_halfway):
 # what a session cut off without a stop loses of a run whose run folder is then gone. Each
-# pack adds its new weights and policies to the repository (~12 MB at the paper's scale).
+# pack adds its new weights, policies and buffer block to the repository (the paper run's
+# pack of epoch 3: +10 MB of .git).
 PACK_INTERVAL = 3600.0
 FINAL_EPOCH = PAPER.scale.n_epochs - 1
 
