@@ -344,7 +344,7 @@ def pack_halfway(jobs: list[Job], layout: Layout, repo_results: Path, export_epo
         partial = folder.with_name(folder.name + ".partial")
         manifest = resumable(partial) if partial.exists() else None
         dest = halfway_pack(repo_results, job)
-        if manifest is None or _packed_checkpoint(dest) == manifest["sha256"]:
+        if manifest is None or _packed_already(dest, manifest):
             continue  # nothing half-way, or packed already
         if live and manifest["epoch"] >= n_epochs - 1:
             continue
@@ -360,12 +360,16 @@ def pack_halfway(jobs: list[Job], layout: Layout, repo_results: Path, export_epo
     return written
 
 
-def _packed_checkpoint(pack_folder: Path) -> list[str] | None:
-    """The sha256 of the rank files of the checkpoint packed in ``pack_folder`` (None: no pack)."""
+def _packed_already(pack_folder: Path, manifest: dict) -> bool:
+    """Whether ``pack_folder`` holds the pack of the checkpoint ``manifest`` names: the same rank
+    files' sha256, or, for a pack written before packs recorded them, the same epoch and cycle."""
     try:
-        return json.loads((pack_folder / "pack.json").read_text())["checkpoint_sha256"]
-    except (OSError, ValueError, KeyError):
-        return None
+        record = json.loads((pack_folder / "pack.json").read_text())
+    except (OSError, ValueError):
+        return False
+    if "checkpoint_sha256" in record:
+        return record["checkpoint_sha256"] == manifest["sha256"]
+    return (record.get("epoch"), record.get("cycle")) == (manifest["epoch"], manifest["cycle"])
 
 
 def carry_halfway(campaign: Campaign, layout: Layout, repo: Path, commit: bool, live: bool = False,

@@ -392,3 +392,16 @@ def test_stop_returns_when_the_runner_it_started_itself_has_exited(tmp_path):
     assert time.time() - started < 10 and not process_alive(child.pid) and not layout.pid.exists()
     with pytest.raises(ChildProcessError):  # stop() reaped it
         os.waitpid(child.pid, 0)
+
+
+def test_a_checkpoint_packed_already_is_not_packed_again(tmp_path):
+    # the pack names the checkpoint by its rank files' digests; an older pack, without them, by epoch and cycle
+    from music.campaign import _packed_already
+
+    manifest = {"epoch": 16, "cycle": 11, "sha256": ["a", "b"]}
+    (tmp_path / "pack.json").write_text(json.dumps({"epoch": 16, "cycle": 11, "checkpoint_sha256": ["a", "b"]}))
+    assert _packed_already(tmp_path, manifest)
+    assert not _packed_already(tmp_path, {**manifest, "sha256": ["a", "c"]})  # the run trained again
+    (tmp_path / "pack.json").write_text(json.dumps({"epoch": 16, "cycle": 11}))  # made by b4b8211's runner
+    assert _packed_already(tmp_path, manifest) and not _packed_already(tmp_path, {**manifest, "cycle": 12})
+    assert not _packed_already(tmp_path / "none", manifest)
