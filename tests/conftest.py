@@ -83,3 +83,20 @@ def run_mpi(script: str, n: int = 2, timeout: int = 300) -> str:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
+
+
+@pytest.fixture(scope="session", autouse=True)
+def temporary_files_in_the_session_folder(tmp_path_factory):
+    """Point TMPDIR, for this process and every process a test starts, at a folder of the
+    session's own, which pytest keeps for its last few sessions and then removes.
+
+    Runs without --logdir write to $TMPDIR/openai-<time> as the original did, TF leaves its
+    autograph files there and MPICH its hwloc files: before, every suite left dozens in /tmp.
+    """
+    import tempfile
+
+    folder = tmp_path_factory.mktemp("tmpdir")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TMPDIR", str(folder))
+        patch.setattr(tempfile, "tempdir", str(folder))
+        yield folder

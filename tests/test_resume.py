@@ -204,23 +204,33 @@ def test_a_rank_killed_between_the_rank_files_and_the_manifest_resumes_from_the_
     assert digest(cut) == digest(tmp_path / "whole") and rows(cut) == rows(tmp_path / "whole")
 
 
+LAUNCHED = [*SMALL, "--n_epochs", "5", "--num_cpu", "2"]
+
+
+@pytest.fixture(scope="module")
+def launched_run(tmp_path_factory):
+    """The uninterrupted run of the launcher tests below (one for the three ways to interrupt it)."""
+    logdir = tmp_path_factory.mktemp("launched") / "whole"
+    proc = train([*LAUNCHED, "--logdir", str(logdir)])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return logdir
+
+
 @pytest.mark.bitexact
 @pytest.mark.mpi
 @pytest.mark.parametrize("how, status", [("ctrl-c", 130), ("sigterm", 143), ("sigkill", -9)])
-def test_a_num_cpu_launcher_interrupted_leaves_no_process_and_a_checkpoint_that_resumes_exactly(tmp_path, how,
-                                                                                              status):
+def test_a_num_cpu_launcher_interrupted_leaves_no_process_and_a_checkpoint_that_resumes_exactly(launched_run, tmp_path,
+                                                                                              how, status):
     # --num_cpu 2 starts mpiexec itself. Ctrl-C (SIGINT to the terminal's process group), a
     # scheduler's SIGTERM to the launcher alone, or kill -9 of the launcher: the ranks write a
     # checkpoint and every process is gone within 60 s; the run resumes bit for bit.
     import signal
 
-    args = [*SMALL, "--n_epochs", "5", "--num_cpu", "2"]
-    whole = train([*args, "--logdir", str(tmp_path / "whole")])
-    assert whole.returncode == 0, whole.stdout + whole.stderr
     cut = tmp_path / "cut"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
-    launcher = subprocess.Popen([sys.executable, "-m", "music.train", *args, "--logdir", str(cut)], cwd=REPO, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    launcher = subprocess.Popen([sys.executable, "-m", "music.train", *LAUNCHED, "--logdir", str(cut)], cwd=REPO,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
     manifest = cut / "checkpoints" / "manifest.json"
     deadline = time.time() + 300
     while not (manifest.exists() and json.loads(manifest.read_text())["epoch"] >= 1):
@@ -240,7 +250,7 @@ def test_a_num_cpu_launcher_interrupted_leaves_no_process_and_a_checkpoint_that_
     resumed = train(["--num_cpu", "2", "--resume", str(cut)])
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"Resuming from the checkpoint of epoch {stopped['epoch']}, cycle {stopped['cycle']}" in resumed.stdout
-    assert digest(cut) == digest(tmp_path / "whole") and rows(cut) == rows(tmp_path / "whole")
+    assert digest(cut) == digest(launched_run) and rows(cut) == rows(launched_run)
 
 
 @pytest.mark.mpi

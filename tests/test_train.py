@@ -7,6 +7,7 @@ import pickle
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,3 +184,15 @@ def test_no_mpi_library_is_one_line_and_writes_nothing(tmp_path, tool, args):
     assert lines == [f"{tool}: error: mpi4py finds no MPI library (cannot load MPI library): install the mpich extra "
                      "(pip install 'music-tf2[mpich]', or make venv) or load your cluster's MPI"]
     assert not logdir.exists()
+
+
+def test_a_run_without_logdir_writes_under_tmpdir():
+    # the original's default folder, $TMPDIR/openai-<time>; the suite's TMPDIR is a folder of its own
+    # (tests/conftest.py), so that the runs of the docs' commands do not pile up in /tmp
+    from types import SimpleNamespace
+
+    from music.experiment import default_logdir
+
+    folder = default_logdir(SimpleNamespace(logging=False), num_cpu=1)
+    assert folder.parent == Path(os.environ["TMPDIR"]) and folder.name.startswith("openai-")
+    assert Path(os.environ["TMPDIR"]) != Path("/tmp") and Path(os.environ["TMPDIR"]).is_dir()
