@@ -29,19 +29,27 @@ $(BIN)/.installed: requirements.txt requirements-mpich.txt requirements-dev.txt 
 
 venv: $(BIN)/.installed
 
+# Test processes at once (pytest-xdist; auto: one per core). Each test file runs in one of them,
+# so its fixtures are made once; the tests marked `alone` assert how soon something ends, and run
+# after the others, one at a time, on an idle machine.
+JOBS ?= auto
+PYTEST := $(BIN)/python -m pytest -q
+
 test: venv
 	$(BIN)/python -m ruff check music tests experiments launch benchmarks
 	$(BIN)/hadolint Dockerfile
-	$(BIN)/python -m pytest -q --durations=25 tests
+	$(PYTEST) -n $(JOBS) --dist loadfile -m "not alone" --durations=25 tests
+	$(PYTEST) -m alone --durations=5 tests
 	for setting in $(PORTABLE); do echo "== $$setting"; \
-		env $$setting $(BIN)/python -m pytest -q -p no:cacheprovider -m "bitexact and not slow" tests || exit 1; done
+		env $$setting $(PYTEST) -p no:cacheprovider -n $(JOBS) -m "bitexact and not slow" tests || exit 1; done
 
 test-portable: venv
 	for setting in $(PORTABLE); do echo "== $$setting"; \
-		env $$setting $(BIN)/python -m pytest -q -p no:cacheprovider -m bitexact tests || exit 1; done
+		env $$setting $(PYTEST) -p no:cacheprovider -n $(JOBS) --dist loadfile -m "bitexact and not alone" tests \
+		&& env $$setting $(PYTEST) -p no:cacheprovider -m "bitexact and alone" tests || exit 1; done
 
 test-fast: venv
-	$(BIN)/python -m pytest -q -m "not slow" tests
+	$(PYTEST) -n $(JOBS) -m "not slow" tests
 
 lint: venv
 	$(BIN)/python -m ruff check music tests experiments launch benchmarks

@@ -108,7 +108,7 @@ def test_episodes_the_simulator_does_not_reproduce_are_refused_by_name(halfway, 
     with pytest.raises(PackError, match=r"rank 1: the rebuilt buffer/o differs"):
         verify(tmp_path / "pack", [1], log=lambda _: None)
     cli = subprocess.run([sys.executable, "-m", "music.checkpoint_pack", "verify", str(tmp_path / "pack"), "--ranks",
-                          "0", "2"], capture_output=True, text=True, cwd=REPO, timeout=120)
+                          "0", "2"], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert cli.returncode == 2 and cli.stderr.strip().splitlines() == [
         f"checkpoint_pack: error: {tmp_path / 'pack'} packs ranks 0-1; there is no rank 2"], cli.stderr
 

@@ -325,7 +325,7 @@ def test_pickle_round_trip_in_a_fresh_process_acts_identically(tmp_path, sac):
         "assert policy.buffer.current_size == 0 and policy.sample_transitions is None\n"
         f"np.save({str(tmp_path / 'actions.npy')!r}, policy.get_actions(**x))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stderr
     np.testing.assert_array_equal(np.load(tmp_path / "actions.npy"), expected)
     # No replay buffer in the pickle: far smaller than the buffer's o array alone.

@@ -208,7 +208,7 @@ def test_train_refuses_a_max_u_list_of_the_wrong_length(tmp_path):
     logdir = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-m", "music.train", "--env_name", "FetchPush-v1", "--note", "SAC",
                            "--param", "max_u=[1, 1]", "--logdir", str(logdir)],
-                          capture_output=True, text=True, cwd=REPO, timeout=120)
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
     assert proc.returncode == 2
     assert "max_u lists 2 bounds but FetchPush-v1 has 4 action dimensions" in proc.stderr
     assert "Traceback" not in proc.stderr and not logdir.exists()

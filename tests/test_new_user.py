@@ -328,7 +328,7 @@ def test_a_params_file_keeps_its_own_note_unless_note_is_given(tmp_path):
                                             ("music.save_weight", "policies")])
 def test_help_says_each_default_once_and_every_option_has_help(module, option):
     proc = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, cwd=REPO,
-                          env={**os.environ, "COLUMNS": "200"}, timeout=120)
+                          env={**os.environ, "COLUMNS": "200"}, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "(default: None)" not in proc.stdout and proc.stdout.count("(default: beside the policy)") <= 1
     line = next(text for text in proc.stdout.splitlines() if text.strip().startswith(option))

@@ -182,6 +182,7 @@ def gone_within(logdir, seconds: float) -> bool:
     return True
 
 
+@pytest.mark.alone  # asserts how soon the job ends
 @pytest.mark.bitexact
 @pytest.mark.mpi
 def test_a_rank_killed_between_the_rank_files_and_the_manifest_resumes_from_the_last_complete_checkpoint(tmp_path):
@@ -303,6 +304,7 @@ def test_second_signal_exits_at_once():
     assert proc.returncode == 130 and proc.stdout == "first 2\n"
 
 
+@pytest.mark.alone  # asserts how soon the job ends
 def test_an_exception_on_one_rank_ends_the_job_fast_with_its_traceback(tmp_path):
     logdir = tmp_path / "crash"
     proc = train([*SMALL, "--n_epochs", "2", "--logdir", str(logdir)], mpi=2,
@@ -315,6 +317,7 @@ def test_an_exception_on_one_rank_ends_the_job_fast_with_its_traceback(tmp_path)
     assert "rank 1 failed:" in (logdir / "log.txt").read_text()
 
 
+@pytest.mark.alone  # asserts how soon the job ends
 @pytest.mark.mpi
 def test_an_exception_in_the_set_up_of_one_rank_ends_the_job_fast(tmp_path):
     # before the log folder exists, while the other rank waits for the ranks' verdict on the inputs
@@ -346,6 +349,7 @@ def run_with_read_only(folder: Path, cmd: list[str]) -> subprocess.CompletedProc
     return proc
 
 
+@pytest.mark.alone  # asserts how soon the job ends
 @pytest.mark.mpi
 def test_an_unwritable_log_folder_is_bad_input_on_every_rank_and_nothing_is_written(tmp_path):
     # as a Docker volume made by root for a container running as uid 1000
@@ -377,6 +381,7 @@ def test_a_resume_whose_checkpoints_folder_is_read_only_stops_before_training(fu
     assert "Traceback" not in proc.stderr and (run / "progress.csv").read_bytes() == before
 
 
+@pytest.mark.alone  # asserts how soon the job ends
 def test_a_killed_rank_ends_the_job(tmp_path):
     proc = train([*SMALL, "--n_epochs", "2", "--logdir", str(tmp_path / "k")], mpi=2,
                  fault="rank:1,epoch:0,cycle:1,kind:kill", timeout=120)
