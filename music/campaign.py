@@ -417,10 +417,12 @@ def halfway_commit(campaign: Campaign, repo: Path) -> str | None:
 
 
 def commit_paths(repo: Path, paths: list[Path], message: str, attempts: int = 5) -> bool:
-    """Commit exactly ``paths`` in ``repo`` (other staged or edited files stay as they are)."""
+    """Commit exactly ``paths`` in ``repo``, every file in them (other staged or edited files stay
+    as they are)."""
     rel = [str(p.resolve().relative_to(repo.resolve())) for p in paths]
     for attempt in range(attempts):
-        added = subprocess.run(["git", "-C", str(repo), "add", "--", *rel], capture_output=True, text=True)
+        # --force: a file .gitignore matches (a pack's *.npz) would be left out without a word
+        added = subprocess.run(["git", "-C", str(repo), "add", "--force", "--", *rel], capture_output=True, text=True)
         done = added.returncode == 0 and subprocess.run(
             ["git", "-C", str(repo), "commit", "--quiet", "-m", message, "--only", "--", *rel],
             capture_output=True, text=True).returncode == 0

@@ -189,6 +189,16 @@ def read_pack(source: Path) -> dict:
     return record
 
 
+def read_whole_pack(source: Path) -> dict:
+    """read_pack, and every small file and policy the pack lists is there (a clone of a commit that
+    left some out, e.g. by .gitignore, has the record without them)."""
+    record = read_pack(source)
+    missing = [f"{FILES}/{name}" for name in record.get("files", []) if not (Path(source) / FILES / name).is_file()]
+    if missing:
+        raise PackError(f"{source} lacks {', '.join(missing)} of the pack; copy them from where it was made")
+    return record
+
+
 class RecordedActions:
     """Stands in for the agent in a rollout worker: each call returns the next step of the
     actions given to ``play`` (episodes, T, dimu), whatever the observations."""
@@ -274,7 +284,7 @@ def unpack(source: Path, logdir: Path, processes: int = 1, log=print) -> dict:
     rank files rebuilt and checked, its small files and policies copied); returns the manifest.
     ``logdir`` must not hold a checkpoint already."""
     source, logdir = Path(source), Path(logdir)
-    record = read_pack(source)
+    record = read_whole_pack(source)
     folder = checkpoint_dir(logdir)
     if (folder / "manifest.json").exists():
         raise PackError(f"{logdir} holds a checkpoint already; unpack into a new folder")
@@ -296,7 +306,7 @@ def verify(source: Path, ranks: list[int], processes: int = 1, log=print) -> Non
     """Rebuild the rank files ``ranks`` of the pack in a temporary folder and discard them:
     raises PackError as ``unpack`` would if one of them is not the checkpoint that was packed."""
     source = Path(source)
-    record = read_pack(source)
+    record = read_whole_pack(source)
     outside = [rank for rank in ranks if not 0 <= rank < record["ranks"]]
     if outside:
         raise PackError(f"{source} packs ranks 0-{record['ranks'] - 1}; there is no rank "

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,7 +37,8 @@ def init_repo(path):
     git(path, "config", "user.email", "t@example.com")
     git(path, "config", "user.name", "test")
     (path / "README").write_text("x\n")
-    git(path, "add", "README")
+    shutil.copyfile(REPO / ".gitignore", path / ".gitignore")  # what a commit of the clone leaves out
+    git(path, "add", "README", ".gitignore")
     git(path, "commit", "-qm", "first")
     return path
 
@@ -126,6 +128,19 @@ def test_commit_paths_commits_only_those_paths(tmp_path):
     assert commit_paths(repo, [repo / "data"], "data")
     assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["data/a.csv"]
     assert git(repo, "diff", "--cached", "--name-only").split() == ["README"]
+
+
+def test_commit_paths_commits_every_file_of_a_path_even_those_gitignore_names(tmp_path):
+    # a pack's policies are *.npz and *.pkl under experiments/results/, which .gitignore leaves out
+    repo = init_repo(tmp_path / "r")
+    (repo / ".gitignore").write_text("*.npz\n")
+    folder = repo / "experiments" / "results" / "x" / "halfway" / "files"
+    folder.mkdir(parents=True)
+    (folder / "policy_10.npz").write_bytes(b"weights")
+    (folder / "log.txt").write_text("log\n")
+    assert commit_paths(repo, [folder.parent], "pack")
+    assert sorted(git(repo, "show", "--name-only", "--format=", "HEAD").split()) == [
+        "experiments/results/x/halfway/files/log.txt", "experiments/results/x/halfway/files/policy_10.npz"]
 
 
 def test_worktree_is_made_at_the_commit_and_remade_when_broken(tmp_path):
@@ -283,8 +298,6 @@ def test_a_half_way_run_resumes_on_a_machine_without_its_runs_folder_from_the_co
     assert {p.name for p in (pack / "files").glob("policy_*")} == carried
 
     # a runner of older code stopped without packing: `pack` (and `stop`) do it for it, once
-    import shutil
-
     shutil.rmtree(pack)
     git(repo, "commit", "-qam", "as if the runner had not packed it")
     # the pack names the campaign's commit (the runner's code), not that of the process packing it
@@ -298,9 +311,11 @@ def test_a_half_way_run_resumes_on_a_machine_without_its_runs_folder_from_the_co
     again = subprocess.run(packing, capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
     assert again.returncode == 0 and "no half-way run to pack (or packed already" in again.stdout
 
-    # 2. a new machine: no runs folder. `start` restores the run from the pack with the clone's code
-    # before it launches the runner (which may be of code older than the packs), at the pack's commit
+    # 2. a new machine: no runs folder, and a clone holds what was committed, nothing else. `start`
+    # restores the run from the pack with the clone's code before it launches the runner (which may
+    # be of code older than the packs), at the pack's commit
     shutil.rmtree(root)
+    git(repo, "clean", "-ffdqx")
     starting = [sys.executable, str(script), "start", "--root", str(root), "--repo", str(repo)]
     started = subprocess.run(starting, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
     assert started.returncode == 0, started.stdout + started.stderr

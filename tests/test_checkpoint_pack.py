@@ -144,6 +144,17 @@ def test_unpacking_over_a_checkpoint_is_refused(tmp_path):
         read_pack(tmp_path / "run")
 
 
+def test_a_pack_missing_a_file_it_lists_is_refused_by_name_before_anything_is_written(tmp_path):
+    # a clone of a commit that left the pack's policies out (.gitignore matched them): unpack
+    # copied the files last, so it failed with a FileNotFoundError after rebuilding every rank
+    (tmp_path / "pack" / "files").mkdir(parents=True)
+    (tmp_path / "pack" / "files" / "log.txt").write_text("log\n")
+    (tmp_path / "pack" / "pack.json").write_text(json.dumps({"format": 1, "files": ["log.txt", "policy_10.npz"]}))
+    with pytest.raises(PackError, match=r"pack lacks files/policy_10.npz of the pack; copy them from where"):
+        unpack(tmp_path / "pack", tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_buffers_that_cannot_be_rebuilt_from_their_actions_are_refused():
     def meta(current_size, n_episodes, nan_retries=0, saved=True):
         return {"buffer": {"saved": saved, "current_size": current_size},
