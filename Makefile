@@ -29,10 +29,11 @@ $(BIN)/.installed: requirements.txt requirements-mpich.txt requirements-dev.txt 
 
 venv: $(BIN)/.installed
 
-# Test processes at once (pytest-xdist; auto: one per core). Each test file runs in one of them,
-# so its fixtures are made once; the tests marked `alone` assert how soon something ends, and run
-# after the others, one at a time, on an idle machine.
-JOBS ?= auto
+# Test processes at once (pytest-xdist): one per core, at most 4 (beyond that the longest test
+# files set the time, and each process holds TensorFlow). Each test file runs in one of
+# them, so its fixtures are made once; the tests marked `alone` assert how soon something ends,
+# and run after the others, one at a time, on an idle machine. JOBS=0: all in this process.
+JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
 PYTEST := $(BIN)/python -m pytest -q
 
 test: venv
