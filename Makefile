@@ -42,7 +42,7 @@ test: venv
 	$(PYTEST) -n $(JOBS) --dist loadfile -m "not alone" --durations=25 tests
 	$(PYTEST) -m alone --durations=5 tests
 	for setting in $(PORTABLE); do echo "== $$setting"; \
-		env $$setting $(PYTEST) -p no:cacheprovider -n $(JOBS) -m "bitexact and not slow" tests || exit 1; done
+		env $$setting $(PYTEST) -p no:cacheprovider -m "bitexact and not slow" tests || exit 1; done
 
 test-portable: venv
 	for setting in $(PORTABLE); do echo "== $$setting"; \
