@@ -292,7 +292,7 @@ def restore_halfway(jobs: list[Job], runs: Path, repo_results: Path, log=print) 
     """Make the run folder of each half-way run the runs folder lacks (a new machine) again from
     the pack the repository holds (``music.checkpoint_pack.unpack``: its replay buffers rebuilt
     and checked), so that it resumes where it stopped. Returns the jobs restored."""
-    from music.checkpoint_pack import PackError, read_pack, unpack
+    from music.checkpoint_pack import PackError, unpack
 
     restored = []
     for job in jobs:
@@ -305,8 +305,8 @@ def restore_halfway(jobs: list[Job], runs: Path, repo_results: Path, log=print) 
         shutil.rmtree(tmp, ignore_errors=True)
         started = time.time()
         try:
-            record = read_pack(source)
-            unpack(source, tmp, processes=os.cpu_count() or 1, log=functools.partial(_prefixed, log, job.name()))
+            record = unpack(source, tmp, processes=os.cpu_count() or 1,
+                            log=functools.partial(_prefixed, log, job.name()))
         except PackError as err:
             shutil.rmtree(tmp, ignore_errors=True)
             log(f"{job.name()}: the repository's pack cannot be used ({err}); the run starts again")

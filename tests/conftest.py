@@ -16,19 +16,6 @@ MI_SCHEDULE = [(0, 1), (50, 1), (200, 1)]
 ET_SCHEDULE = [(0, 0.2), (24, 0.2), (200, 0.2)]
 
 
-# The test files that take longest (make test's --durations, 2026-12-03), first: make test's
-# parallel processes take whole files in collection order, and a long file taken last would run
-# on alone at the end. Order within a file is kept.
-LONGEST_FIRST = ["test_resume.py", "test_campaign.py", "test_workers.py", "test_evaluate_campaign.py", "test_docs.py",
-                 "test_toy_learning.py", "test_train.py", "test_new_user.py", "test_checkpoint_pack.py",
-                 "test_package.py", "test_docker.py", "test_campaign_queue.py", "test_custom_envs.py"]
-
-
-def pytest_collection_modifyitems(items):
-    first = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: first.get(item.path.name, len(first)))
-
-
 def sparse_reward(ag_2, g, info=None):
     """Fetch's sparse reward: 0 within 0.05 of the goal, else -1 (batched)."""
     return -(np.linalg.norm(ag_2 - g, axis=-1) > 0.05).astype(np.float32)
