@@ -1,7 +1,8 @@
 """How often a FetchPickAndPlace policy's exploring episodes touch, pinch, grasp and lift the block.
 
     .venv/bin/python experiments/grasp_rate.py [--run DIR] [--epochs 0 5 10 ...] [--episodes 100]
-        [--untrained] [--scripted] [--mode train|play] [--out experiments/results/paper_eval/grasp.json]
+        [--untrained] [--scripted] [--mode train|play] [--again]
+        [--out experiments/results/paper_eval/grasp.json]
 
 Issue 25 asks, if the paper-scale run does not lift the block: is lifting never tried, or
 tried and not reinforced? For each kept policy ``policy_<epoch>.npz`` of a run (default: the
@@ -23,7 +24,9 @@ A policy of epoch k is the one that explores during epoch k + 1, so the curve ov
 the grasping that training saw. Prints one line per policy and writes the fractions, their
 95 % Wilson intervals, the mean number of grasped steps per episode and, per kind of episode
 (the furthest it got: grasped, pinched, touched, untouched), the mean MI reward under the
-policy's own MINE, as JSON.
+policy's own MINE, as JSON. A policy whose row in ``--out`` measured the same weights with the
+same seed and number of episodes is not measured again (``--again`` does), so that measuring
+the epochs of a run while it trains spares the gate after it that work.
 """
 
 from __future__ import annotations
@@ -269,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="train: exploring, as training (default); play: greedy, zero goals (the original's play.py)")
     p.add_argument("--out", type=Path, default=None,
                    help="default experiments/results/paper_eval/grasp.json (train), grasp_play.json (play)")
+    p.add_argument("--again", action="store_true",
+                   help="measure every policy, also those whose rows were measured with the same weights and seed")
     args = p.parse_args(argv)
     args.out = args.out or REPO / "experiments" / "results" / "paper_eval" / (
         "grasp.json" if args.mode == "train" else f"grasp_{args.mode}.json")
@@ -288,12 +293,20 @@ def main(argv: list[str] | None = None) -> int:
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
     previous_rows = [row for row in previous.get("rows", []) if row.get("episodes") == args.episodes]
     held = {f"epoch {e}": policy_weights_sha256(policy_file(args.run, e)) for e in kept_epochs(args.run)}
-    if any(row["policy"] == "untrained" for row in previous_rows) and not args.untrained:
+    if args.untrained or any(row["policy"] == "untrained" for row in previous_rows):
         held["untrained"] = weights_digest(agent_of_run(args.run / "params.json"))
     rows, dropped = rows_of_these_weights(previous_rows, held)
     for line in dropped:
         print(f"{args.out.name}: dropped {line}", flush=True)
+    reusable = {} if args.again or previous.get("mode", "train") != args.mode else {
+        name: row for name, row in rows.items() if row.get("seed") == args.seed}
     for name, epoch in policies:
+        if name in reusable and (name == "scripted pick" or reusable[name].get("weights_sha256") == held.get(name)):
+            # the same weights, seed and episodes give the same episodes: the gate after a run
+            # measures only the epochs that no session measured while it trained
+            print(f"{name}: measured before (the same weights, seed and episodes); --again measures it again",
+                  flush=True)
+            continue
         if name == "scripted pick":
             row = {"policy": name, "epoch": None, **measure_scripted(args.episodes, args.seed)}
         else:

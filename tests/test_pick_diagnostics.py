@@ -179,3 +179,37 @@ def test_measuring_a_run_trained_again_replaces_the_lost_runs_rows(tmp_path, cap
     assert rows[0]["weights_sha256"] == policy_weights_sha256(run / "policy_0_weight.npz") and rows[0]["episodes"] == 1
     printed = capsys.readouterr().out
     assert "grasp.json: dropped epoch 0: it measured other weights" in printed and "dropped epoch 5" in printed
+
+
+def test_a_policy_measured_before_with_the_same_weights_and_seed_is_not_measured_again(tmp_path, monkeypatch,
+                                                                                       capsys):
+    import json
+    import shutil
+
+    export = REPO / "experiments" / "results" / "medium" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed0"
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(export / "params.json", run / "params.json")
+    shutil.copy(export / "policy_49_weight.npz", run / "policy_0_weight.npz")
+    out = tmp_path / "grasp.json"
+    arguments = ["--run", str(run), "--epochs", "0", "--episodes", "1", "--untrained", "--out", str(out)]
+    assert grasp_rate.main(arguments) == 0
+    first = json.loads(out.read_text())["rows"]
+    assert [row["policy"] for row in first] == ["untrained", "epoch 0"]
+
+    measured = []
+    real_measure = grasp_rate.measure
+    monkeypatch.setattr(grasp_rate, "measure", lambda policy, *rest: measured.append(policy) or real_measure(
+        policy, *rest))
+    capsys.readouterr()
+    assert grasp_rate.main(arguments) == 0
+    assert measured == [] and json.loads(out.read_text())["rows"] == first
+    assert "epoch 0: measured before (the same weights, seed and episodes)" in capsys.readouterr().out
+    # another seed, or --again, measures both policies again
+    assert grasp_rate.main([*arguments, "--seed", "1"]) == 0 and len(measured) == 2
+    assert {row["seed"] for row in json.loads(out.read_text())["rows"]} == {1}
+    assert grasp_rate.main([*arguments, "--seed", "1", "--again"]) == 0 and len(measured) == 4
+    # other weights under the same name are measured, not reused
+    shutil.copy(REPO / "experiments" / "results" / "medium" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed1" /
+                "policy_49_weight.npz", run / "policy_0_weight.npz")
+    assert grasp_rate.main([*arguments, "--seed", "1"]) == 0 and len(measured) == 5
