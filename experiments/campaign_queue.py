@@ -9,7 +9,8 @@ clone, so a stop anywhere resumes at the right step, on this machine or a new on
 
 1. the paper campaign's stage 1: FetchPickAndPlace SAC+MUSIC, seed 0, 16 workers;
 2. its gate and grasping by epoch: ``experiments/paper_gate.py`` and ``experiments/grasp_rate.py
-   --untrained --scripted`` on the kept policies, their JSON files committed;
+   --untrained --scripted`` on the kept policies, their JSON files committed (a stop ends it at
+   once and commits the rows measured so far; the next start measures the rest);
 3. if the gate passed, the paper campaign's stage 2 (seeds 1 and 2);
 4. the medium campaign's stages 4-6 (the paper's other figures), on the clone's commit of the
    day they start.
@@ -28,6 +29,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,22 +128,52 @@ def run_campaign(step: Step, repo: Path, stopping: StopRequest, layout: Layout |
     return True
 
 
-def run_gate(repo: Path) -> bool:
-    """paper_gate.py and grasp_rate.py on the finished paper run; commit what they wrote."""
+def changed(repo: Path, path: Path) -> bool:
+    """Whether ``path`` differs from what the clone has committed (or is not committed)."""
+    status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", str(path)],
+                            capture_output=True, text=True)
+    return bool(status.stdout.strip())
+
+
+def run_gate(repo: Path, stopping: StopRequest, poll: float = 1.0) -> str:
+    """paper_gate.py (unless its gate of the final epoch is in) and grasp_rate.py on the finished
+    paper run; commit what they wrote. "done", "failed", or "stopped": a stop ends the script
+    running (grasp_rate.py writes its file after every policy, and measures only the policies
+    not measured yet when the gate runs again) and commits what it measured so far, so a session
+    that stops during the gate (it takes up to an hour) neither waits for it nor loses it."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(repo)}
-    for script in (["experiments/paper_gate.py"], ["experiments/grasp_rate.py", "--untrained", "--scripted"]):
-        log_line(f"running {' '.join(script)}")
-        done = subprocess.run([sys.executable, *script], cwd=repo, env=env, capture_output=True, text=True)
-        print(done.stdout[-3000:], flush=True)
-        if done.returncode != 0:
-            log_line(f"{script[0]} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-            return False
+    scripts = [] if gate_of(repo) else [["experiments/paper_gate.py"]]
+    scripts.append(["experiments/grasp_rate.py", "--untrained", "--scripted"])
     paths = [repo / PAPER_EVAL / "gate.json", repo / PAPER_EVAL / "grasp.json"]
+    for script in scripts:
+        log_line(f"running {' '.join(script)}")
+        with tempfile.TemporaryFile(mode="w+") as errors:
+            child = subprocess.Popen([sys.executable, *script], cwd=repo, env=env, stdout=None, stderr=errors,
+                                     stdin=subprocess.DEVNULL, text=True)
+            while child.poll() is None and not stopping.signum:
+                time.sleep(poll)
+            if child.poll() is None:
+                log_line(f"stopping {script[0]}")
+                child.terminate()
+                try:
+                    child.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+                measured = [path for path in paths if path.exists() and changed(repo, path)]
+                if measured and not commit_paths(repo, measured, "Paper campaign: the gate of seed 0, stopped "
+                                                                 "part-way; what it measured so far"):
+                    log_line("could not commit the gate's measurements so far: commit them by hand")
+                return "stopped"
+            if child.returncode != 0:
+                errors.seek(0)
+                log_line(f"{script[0]} failed (exit {child.returncode}):\n{errors.read()[-3000:]}")
+                return "failed"
     gate = json.loads(paths[0].read_text())
     committed = commit_paths(repo, paths, f"Paper campaign: the gate of seed 0 ({gate['verdict'].split(':')[0]}) "
                                           "and grasping by epoch, measured")
     log_line(f"gate: {gate['verdict']}" + ("" if committed else "; could not commit it: commit it by hand"))
-    return True
+    return "done"
 
 
 def run(repo: Path) -> int:
@@ -156,8 +188,11 @@ def run(repo: Path) -> int:
             return 0
         log_line(f"next: {step.name}")
         if step.campaign is None:
-            if not run_gate(repo):
+            gate = run_gate(repo, stopping)
+            if gate == "failed":
                 return 1
+            if gate == "stopped":
+                break
             continue
         if not run_campaign(step, repo, stopping):
             log_line("stopped; `start` resumes")

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -315,18 +316,27 @@ def main(argv: list[str] | None = None) -> int:
             row = {"policy": name, "epoch": epoch, "weights_sha256": weights_digest(policy),
                    **measure(policy, args.episodes, args.seed, args.mode)}
         rows[name] = row
+        write_rows(args.out, args.run.name, args.mode, rows)  # a stopped measurement keeps what it measured
         print(f"{name}: touched {row['touched']['count']}, pinched {row['pinched']['count']}, grasped "
               f"{row['grasped']['count']}, lifted 5 cm {row['lifted']['count']} of {args.episodes}; grasped "
               f"{row['grasped_steps_mean']:.2f} steps per episode"
               + (f"; displacement {row['object_displacement']:.3f} m" if "object_displacement" in row else "")
               + "".join(f"; MI reward {kind} {v['mi_reward_mean']:.3f} ({v['episodes']})"
                         for kind, v in row.get("mi_reward_by_kind", {}).items()), flush=True)
+    write_rows(args.out, args.run.name, args.mode, rows)
+    return 0
+
+
+def write_rows(out: Path, run_name: str, mode: str, rows: dict[str, dict]) -> None:
+    """The measurement file, rows in order (scripted, untrained, epochs), replaced whole: a
+    measurement ended at any moment leaves the file before or after, never half of it."""
     first = {"scripted pick": -2, "untrained": -1}
     ordered = sorted(rows.values(), key=lambda row: first[row["policy"]] if row["epoch"] is None else row["epoch"])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"run": args.run.name, "mode": args.mode, "grasp_rise": GRASP_RISE,
-                                    "rows": ordered}, indent=1) + "\n")
-    return 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    partial.write_text(json.dumps({"run": run_name, "mode": mode, "grasp_rise": GRASP_RISE, "rows": ordered},
+                                  indent=1) + "\n")
+    os.replace(partial, out)
 
 
 if __name__ == "__main__":

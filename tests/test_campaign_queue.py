@@ -154,3 +154,65 @@ def test_the_queue_packs_every_pack_interval_and_goes_on_when_a_pack_fails(tmp_p
     assert calls == [(3600.0, True), (7200.0, True)]
     out = capsys.readouterr().out
     assert "packing the half-way runs failed (RuntimeError: disk full); trying again in 3600 s" in out
+
+
+FAKE_GATE = """
+import json, pathlib, sys
+out = pathlib.Path("experiments/results/paper_eval")
+out.mkdir(parents=True, exist_ok=True)
+with open("gate_runs", "a") as runs:
+    runs.write("gate\\n")
+rows = [{"epoch": e, "policy": f"epoch {e}"} for e in (None, 10, 20, 30, 40, 49)]
+(out / "gate.json").write_text(json.dumps({"rows": rows, "passed": False, "verdict": "not passed: fake"}))
+"""
+
+FAKE_GRASP = """
+import json, pathlib, time
+out = pathlib.Path("experiments/results/paper_eval/grasp.json")
+done = json.loads(out.read_text())["rows"] if out.exists() else []
+for epoch in range(len(done), 50):  # one epoch per run of this script when told to hang, else all
+    done.append({"epoch": epoch})
+    out.write_text(json.dumps({"rows": done}))
+    if pathlib.Path("hang").exists():
+        time.sleep(600)
+"""
+
+
+def test_a_stop_during_the_gate_ends_it_at_once_commits_what_it_measured_and_start_goes_on_from_there(tmp_path):
+    # the gate takes up to an hour; a session's stop must neither wait for it nor lose what it measured
+    import threading
+    import time
+
+    from test_campaign import git, init_repo
+
+    from music.training import StopRequest
+
+    repo = init_repo(tmp_path / "clone")
+    export(repo, PAPER, (1,))  # the paper run is in
+    (repo / "experiments" / "paper_gate.py").write_text(FAKE_GATE)
+    (repo / "experiments" / "grasp_rate.py").write_text(FAKE_GRASP)
+    (repo / "hang").write_text("")
+    grasp = repo / "experiments" / "results" / "paper_eval" / "grasp.json"
+    stopping = StopRequest()
+
+    def stop_once_grasping_began():
+        while not grasp.exists():
+            time.sleep(0.05)
+        stopping.signum = 15
+
+    stopper = threading.Thread(target=stop_once_grasping_began, daemon=True)
+    stopper.start()
+    began = time.monotonic()
+    assert queue.run_gate(repo, stopping, poll=0.05) == "stopped"
+    stopper.join()
+    assert time.monotonic() - began < 60  # the fake grasp_rate.py would sleep 600 s
+    assert git(repo, "log", "-1", "--format=%s").startswith("Paper campaign: the gate of seed 0, stopped part-way")
+    committed = json.loads(git(repo, "show", "HEAD:experiments/results/paper_eval/grasp.json"))
+    assert committed["rows"] == [{"epoch": 0}]
+    assert queue.next_step(repo).name == "the paper gate"  # not done: epoch 49 is not measured
+
+    (repo / "hang").unlink()
+    assert queue.run_gate(repo, StopRequest(), poll=0.05) == "done"
+    assert (repo / "gate_runs").read_text() == "gate\n"  # its gate of the final epoch was in: not run again
+    assert len(json.loads(git(repo, "show", "HEAD:experiments/results/paper_eval/grasp.json"))["rows"]) == 50
+    assert git(repo, "status", "--porcelain", "experiments/results/paper_eval").strip() == ""
