@@ -8,8 +8,9 @@ The steps, each taken when the ones before it are done (decided from what is com
 clone, so a stop anywhere resumes at the right step, on this machine or a new one):
 
 1. the paper campaign's stage 1: FetchPickAndPlace SAC+MUSIC, seed 0, 16 workers;
-2. its gate and grasping by epoch: ``experiments/paper_gate.py`` and ``experiments/grasp_rate.py
-   --untrained --scripted`` on the kept policies, their JSON files committed (a stop ends it at
+2. its gate, grasping by epoch and the MI reward of scripted behaviours: ``experiments/paper_gate.py``,
+   ``experiments/grasp_rate.py --untrained --scripted`` and ``experiments/mi_by_behaviour.py`` on
+   the kept policies, their JSON files committed (a stop ends it at
    once and commits the rows measured so far; the next start measures the rest);
 3. if the gate passed, the paper campaign's stage 2 (seeds 1 and 2);
 4. the medium campaign's stages 4-6 (the paper's other figures), on the clone's commit of the
@@ -48,6 +49,8 @@ PAPER_EVAL = Path("experiments") / "results" / "paper_eval"
 # pack of epoch 3: +10 MB of .git).
 PACK_INTERVAL = 3600.0
 FINAL_EPOCH = PAPER.scale.n_epochs - 1
+# the gate's measurements of every kept epoch (experiments/grasp_rate.py, experiments/mi_by_behaviour.py)
+MEASURED_BY_EPOCH = ("grasp.json", "mi_by_behaviour.json")
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,10 @@ def gate_of(repo: Path) -> dict | None:
 
 
 def grasp_measured(repo: Path) -> bool:
-    path = repo / PAPER_EVAL / "grasp.json"
-    return path.exists() and any(row.get("epoch") == FINAL_EPOCH for row in json.loads(path.read_text())["rows"])
+    """Whether grasping by epoch and the MI reward of scripted behaviours are measured up to the final epoch."""
+    paths = [repo / PAPER_EVAL / name for name in MEASURED_BY_EPOCH]
+    return all(path.exists() and any(row.get("epoch") == FINAL_EPOCH for row in json.loads(path.read_text())["rows"])
+               for path in paths)
 
 
 def next_step(repo: Path) -> Step | None:
@@ -136,15 +141,16 @@ def changed(repo: Path, path: Path) -> bool:
 
 
 def run_gate(repo: Path, stopping: StopRequest, poll: float = 1.0) -> str:
-    """paper_gate.py (unless its gate of the final epoch is in) and grasp_rate.py on the finished
-    paper run; commit what they wrote. "done", "failed", or "stopped": a stop ends the script
-    running (grasp_rate.py writes its file after every policy, and measures only the policies
-    not measured yet when the gate runs again) and commits what it measured so far, so a session
-    that stops during the gate (it takes up to an hour) neither waits for it nor loses it."""
+    """paper_gate.py (unless its gate of the final epoch is in), grasp_rate.py and
+    mi_by_behaviour.py on the finished paper run; commit what they wrote. "done", "failed", or
+    "stopped": a stop ends the script running (grasp_rate.py writes its file after every policy,
+    and measures only the policies not measured yet when the gate runs again) and commits what
+    it measured so far, so a session that stops during the gate (it takes up to an hour) neither
+    waits for it nor loses it."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(repo)}
     scripts = [] if gate_of(repo) else [["experiments/paper_gate.py"]]
-    scripts.append(["experiments/grasp_rate.py", "--untrained", "--scripted"])
-    paths = [repo / PAPER_EVAL / "gate.json", repo / PAPER_EVAL / "grasp.json"]
+    scripts += [["experiments/grasp_rate.py", "--untrained", "--scripted"], ["experiments/mi_by_behaviour.py"]]
+    paths = [repo / PAPER_EVAL / name for name in ("gate.json", *MEASURED_BY_EPOCH)]
     for script in scripts:
         log_line(f"running {' '.join(script)}")
         with tempfile.TemporaryFile(mode="w+") as errors:
@@ -171,7 +177,7 @@ def run_gate(repo: Path, stopping: StopRequest, poll: float = 1.0) -> str:
                 return "failed"
     gate = json.loads(paths[0].read_text())
     committed = commit_paths(repo, paths, f"Paper campaign: the gate of seed 0 ({gate['verdict'].split(':')[0]}) "
-                                          "and grasping by epoch, measured")
+                                          "grasping and MI reward by epoch, measured")
     log_line(f"gate: {gate['verdict']}" + ("" if committed else "; could not commit it: commit it by hand"))
     return "done"
 

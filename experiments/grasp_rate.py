@@ -223,6 +223,15 @@ def kept_epochs(run: Path) -> list[int]:
     return sorted({int(match.group(1)) for match in found if match})
 
 
+def default_run() -> Path:
+    """The paper campaign's seed 0: its run folder, finished or partial, else its committed export."""
+    from music.campaign import default_root
+
+    base = default_root("paper") / "runs" / "paper" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed0"
+    export = REPO / "experiments" / "results" / "paper" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed0"
+    return next((path for path in (base, base.with_name("seed0.partial"), export) if path.is_dir()), base)
+
+
 def rows_of_these_weights(rows: list[dict], held: dict[str, str]) -> tuple[dict[str, dict], list[str]]:
     """The earlier rows (by policy name) that measured the run whose policies are here, and a line
     for each one dropped. ``held``: policy name -> weights digest of what the folder holds now.
@@ -256,7 +265,6 @@ def rows_of_these_weights(rows: list[dict], held: dict[str, str]) -> tuple[dict[
 
 
 def main(argv: list[str] | None = None) -> int:
-    from music.campaign import default_root
     from music.experiment import weights_digest
     from music.policy_files import agent_of_run, policy_weights_sha256
     from music.save_weight import load_policy
@@ -278,10 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     args.out = args.out or REPO / "experiments" / "results" / "paper_eval" / (
         "grasp.json" if args.mode == "train" else f"grasp_{args.mode}.json")
-    if args.run is None:  # the run folder, finished or partial, else its committed export
-        base = default_root("paper") / "runs" / "paper" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed0"
-        export = REPO / "experiments" / "results" / "paper" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed0"
-        args.run = next((path for path in (base, base.with_name("seed0.partial"), export) if path.is_dir()), base)
+    args.run = args.run or default_run()
     if not (args.run / "params.json").is_file():
         raise SystemExit(f"{args.run} is not a run folder (no params.json); give --run")
     epochs = args.epochs if args.epochs is not None else kept_epochs(args.run)

@@ -154,6 +154,52 @@ def play_grasp_lines(grasp: dict, source: Path, rel: Callable[[Path], str]) -> l
             f"{most['episodes']}.", ""]
 
 
+def own_episodes_mi_reward(row: dict) -> float:
+    """The mean MI reward of a grasp.json row's exploring episodes, over every kind of episode."""
+    kinds = row["mi_reward_by_kind"].values()
+    return sum(k["mi_reward_mean"] * k["episodes"] for k in kinds) / sum(k["episodes"] for k in kinds)
+
+
+def mi_behaviour_lines(mi: dict, grasp: dict | None, source: Path, rel: Callable[[Path], str]) -> list[str]:
+    """The MI reward of scripted carrying, pushing and reaching under each kept MINE, beside the
+    policy's own exploring episodes (grasp.json's row of the same weights)."""
+    rows = mi["rows"]
+    if not rows:
+        return []
+    own = {row["weights_sha256"]: own_episodes_mi_reward(row) for row in (grasp or {}).get("rows", [])
+           if row.get("weights_sha256") and row.get("mi_reward_by_kind")}
+    did = mi["behaviours"]
+    moving = ("pick and carry, slow", "pick and carry, fast", "push")
+    out = ["### Does the MI reward pay more for lifting than for pushing?", "",
+           f"The same scripted episodes ({did['push']['episodes']} resets each; `experiments/mi_by_behaviour.py`) "
+           "scored by the MINE of each kept policy, as the critic sees them (clip(5000 MI, 0, 1) - 1 per two-step "
+           "window): pick and carry (lifted 10 cm, then carried around a circle, slowly at about 2.5 cm a step or "
+           "fast at up to 5 cm), push (along the table at 1 cm a step) and reach without touching, against the "
+           "policy's own exploring episodes (`grasp.json`, the same weights). The scripts did what they say: "
+           + "; ".join(f"{name}: touched in {d['touched']}, lifted 5 cm in {d['lifted']} of {d['episodes']}, "
+                       f"moved {d['object_displacement']:.3f} m" for name, d in did.items()) + ".", "",
+           "| MINE of epoch | carry, slow (while carrying) | carry, fast (while carrying) | push (while pushing) | "
+           "reach without touching | own exploring episodes |", "|---|---|---|---|---|---|"]
+    shown = [row for row in rows if row["epoch"] % 5 == 0 or row is rows[-1]]
+    for row in shown:
+        scores = row["scores"]
+        cells = [f"{scores[name]['mi_reward_mean']:.3f} ({scores[name]['mi_reward_moving']:.3f})" for name in moving]
+        mine = own.get(row["weights_sha256"])
+        cells += [f"{scores['reach without touching']['mi_reward_mean']:.3f}", "-" if mine is None else f"{mine:.3f}"]
+        out.append(f"| {row['epoch']} | " + " | ".join(cells) + " |")
+    carrying = [(row["scores"]["pick and carry, slow"]["mi_reward_moving"], row["epoch"]) for row in rows]
+    best, last = max(carrying), carrying[-1]
+    both = [row for row in rows if row["weights_sha256"] in own]
+    fast = "pick and carry, fast"
+    beaten = [row for row in both if own[row["weights_sha256"]] > row["scores"][fast]["mi_reward_mean"]]
+    out += ["", f"Every kept epoch is in `{rel(source)}`; the table shows every fifth and the last. The reward for "
+            f"carrying slowly is highest under the MINE of epoch {best[1]} ({best[0]:.3f} while carrying) and "
+            f"{last[0]:.3f} under the newest (epoch {last[1]}); the policy's own exploring episodes earn more than "
+            f"a whole fast pick-and-carry episode under {len(beaten)} of the {len(both)} MINEs measured "
+            "with both.", ""]
+    return out
+
+
 def joint_limit_lines(limits: dict) -> list[str]:
     models = ("v4", "unlimited arm")
     policy = limits[limits["policy"]]
@@ -206,8 +252,8 @@ def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, ou
                   ) -> tuple[list[str], str]:
     """The section's lines and its one-line verdict (for the summary)."""
     runs = finished_runs(paper)
-    gate, grasp, grasp_play, limits = (read_json(paper_eval / name) for name in
-                                       ("gate.json", "grasp.json", "grasp_play.json", "joint_limits.json"))
+    gate, grasp, grasp_play, limits, mi = (read_json(paper_eval / name) for name in (
+        "gate.json", "grasp.json", "grasp_play.json", "joint_limits.json", "mi_by_behaviour.json"))
     verdict = headline_verdict(gate, runs, planned_seeds)
     out = ["## 3. At the paper's scale (16 workers): does MUSIC alone pick up the block?", "",
            f"Paper: {PAPER_HEADLINE}", "",
@@ -236,6 +282,8 @@ def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, ou
         out += grasp_lines(grasp, paper_eval / "grasp.json", figures, out_md, rel)
     if grasp_play is not None:
         out += play_grasp_lines(grasp_play, paper_eval / "grasp_play.json", rel)
+    if mi is not None:
+        out += mi_behaviour_lines(mi, grasp, paper_eval / "mi_by_behaviour.json", rel)
     if runs:
         task_runs = [rel(paper / TASK / VARIANT), rel(medium / TASK / VARIANT)]
         for metric in ("train/object_displacement", "train/object_lift"):

@@ -55,12 +55,17 @@ def fraction_lifted(lifts) -> float:
     return float(np.mean(lifts >= LIFT_THRESHOLD)) if lifts.size else math.nan
 
 
-def episode_mi_reward(policy, observations: np.ndarray) -> float:
-    """The mean MI reward of an episode's two-step windows as the critic sees it,
-    clip(MI_R_SCALE * MI, 0, 1) - 1, under the policy's MINE; observations (T+1, dimo)."""
+def window_mi_rewards(policy, observations: np.ndarray) -> np.ndarray:
+    """The MI reward of each of an episode's two-step windows as the critic sees it,
+    clip(MI_R_SCALE * MI, 0, 1) - 1, under the policy's MINE; observations (T+1, dimo) -> (T,)."""
     pairs = np.stack([observations[:-1], observations[1:]], axis=1)  # (T, 2, dimo)
     mi = -policy.run_mi(pairs).reshape(-1)
-    return float(np.mean(np.clip(MI_R_SCALE * mi, 0.0, 1.0) - 1.0))
+    return np.clip(MI_R_SCALE * mi, 0.0, 1.0) - 1.0
+
+
+def episode_mi_reward(policy, observations: np.ndarray) -> float:
+    """The mean of ``window_mi_rewards``: an episode's MI reward."""
+    return float(np.mean(window_mi_rewards(policy, observations)))
 
 
 def evaluate(policy_file: Path, episodes: int, seed: int = 0, mode: str = "test", mine: Path | None = None) -> dict:

@@ -39,6 +39,8 @@ def test_the_paper_run_then_its_gate_then_the_medium_stages_when_the_gate_fails(
     measured(tmp_path, "gate.json", [None, 10, 20, 30, 40, 49], passed=False)
     assert queue.next_step(tmp_path).name == "the paper gate"  # grasping is not measured at epoch 49 yet
     measured(tmp_path, "grasp.json", [None, *range(50)])
+    assert queue.next_step(tmp_path).name == "the paper gate"  # the MI reward of behaviours is not measured yet
+    measured(tmp_path, "mi_by_behaviour.json", range(50))
     step = queue.next_step(tmp_path)
     assert (step.name, step.campaign, step.stages, step.new_code) == ("medium stages 4-6", MEDIUM, (4, 5, 6), True)
     export(tmp_path, MEDIUM, (4, 5))
@@ -51,6 +53,7 @@ def test_a_passed_gate_runs_the_other_paper_seeds_first_on_the_campaigns_own_com
     export(tmp_path, PAPER, (1,))
     measured(tmp_path, "gate.json", [None, 10, 20, 30, 40, 49], passed=True)
     measured(tmp_path, "grasp.json", [None, *range(50)])
+    measured(tmp_path, "mi_by_behaviour.json", range(50))
     step = queue.next_step(tmp_path)
     assert (step.name, step.stages, step.new_code) == ("paper stage 2", (2,), False)
     export(tmp_path, PAPER, (2,))
@@ -166,6 +169,12 @@ rows = [{"epoch": e, "policy": f"epoch {e}"} for e in (None, 10, 20, 30, 40, 49)
 (out / "gate.json").write_text(json.dumps({"rows": rows, "passed": False, "verdict": "not passed: fake"}))
 """
 
+FAKE_MI = """
+import json, pathlib
+pathlib.Path("experiments/results/paper_eval/mi_by_behaviour.json").write_text(json.dumps(
+    {"rows": [{"epoch": e} for e in range(50)]}))
+"""
+
 FAKE_GRASP = """
 import json, pathlib, time
 out = pathlib.Path("experiments/results/paper_eval/grasp.json")
@@ -191,6 +200,7 @@ def test_a_stop_during_the_gate_ends_it_at_once_commits_what_it_measured_and_sta
     export(repo, PAPER, (1,))  # the paper run is in
     (repo / "experiments" / "paper_gate.py").write_text(FAKE_GATE)
     (repo / "experiments" / "grasp_rate.py").write_text(FAKE_GRASP)
+    (repo / "experiments" / "mi_by_behaviour.py").write_text(FAKE_MI)
     (repo / "hang").write_text("")
     grasp = repo / "experiments" / "results" / "paper_eval" / "grasp.json"
     stopping = StopRequest()
@@ -214,5 +224,7 @@ def test_a_stop_during_the_gate_ends_it_at_once_commits_what_it_measured_and_sta
     (repo / "hang").unlink()
     assert queue.run_gate(repo, StopRequest(), poll=0.05) == "done"
     assert (repo / "gate_runs").read_text() == "gate\n"  # its gate of the final epoch was in: not run again
-    assert len(json.loads(git(repo, "show", "HEAD:experiments/results/paper_eval/grasp.json"))["rows"]) == 50
+    for name in ("grasp.json", "mi_by_behaviour.json"):
+        assert len(json.loads(git(repo, "show", f"HEAD:experiments/results/paper_eval/{name}"))["rows"]) == 50
+    assert queue.next_step(repo).name == "medium stages 4-6"  # the fake gate did not pass
     assert git(repo, "status", "--porcelain", "experiments/results/paper_eval").strip() == ""

@@ -9,6 +9,7 @@ from music.envs import make_env
 from conftest import REPO, experiment_script, make_agent
 
 grasp_rate, fetch_joint_limits = experiment_script("grasp_rate"), experiment_script("fetch_joint_limits")
+mi_by_behaviour = experiment_script("mi_by_behaviour")
 
 
 def test_episode_figures_count_touch_pinch_grasp_and_lift_as_defined():
@@ -213,3 +214,24 @@ def test_a_policy_measured_before_with_the_same_weights_and_seed_is_not_measured
     shutil.copy(REPO / "experiments" / "results" / "medium" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed1" /
                 "policy_49_weight.npz", run / "policy_0_weight.npz")
     assert grasp_rate.main([*arguments, "--seed", "1"]) == 0 and len(measured) == 5
+
+
+def test_each_scripted_behaviour_does_to_the_block_what_its_name_says():
+    did = {name: mi_by_behaviour.what_it_did(mi_by_behaviour.scripted_episodes(script, 3, 0))
+           for name, (script, _) in mi_by_behaviour.BEHAVIOURS.items()}
+    for carry in ("pick and carry, slow", "pick and carry, fast"):
+        assert did[carry]["lifted"] == did[carry]["touched"] == 3
+    assert did["push"]["touched"] == 3 and did["push"]["lifted"] == 0 and did["push"]["object_displacement"] > 0.15
+    for untouched in ("reach without touching", "still"):
+        assert did[untouched]["touched"] == 0 and did[untouched]["object_displacement"] < 1e-3
+
+
+def test_a_behaviours_mi_scores_are_the_clipped_rewards_of_its_windows_overall_and_while_it_moves_the_block():
+    recorder = grasp_rate.ContactRecorder(make_env("FetchPickAndPlace-v1", quiet=True))
+    recorder.observations = [np.zeros((51, 25)), np.zeros((51, 25))]
+    recorder.observations[1][:, 3] = np.arange(51) * (np.arange(51) >= 41)  # moves in the last 10 windows
+    scores = mi_by_behaviour.scores(ConstantMine(), recorder, moving_from=30)
+    # windows: 100, of which 10 at -0.5 (MI 1e-4) and none at the ceiling; from step 30: 40, 10 of them at -0.5
+    assert scores == {"mi_reward_mean": pytest.approx((10 * -0.5 + 90 * -1.0) / 100), "at_ceiling": 0.0,
+                      "mi_reward_moving": pytest.approx((10 * -0.5 + 30 * -1.0) / 40)}
+    assert mi_by_behaviour.scores(ConstantMine(), recorder, moving_from=None)["mi_reward_moving"] is None

@@ -41,11 +41,11 @@ def fake_run(root: Path, seed: int, workers: int, displacement: list[float]) -> 
                                                    "machines": ["Intel Xeon, 2 cores"]}))
 
 
-def section(tmp_path, gate=None, grasp=None, limits=None, runs=0, grasp_play=None):
+def section(tmp_path, gate=None, grasp=None, limits=None, runs=0, grasp_play=None, mi=None):
     paper, paper_eval, medium = tmp_path / "paper", tmp_path / "paper_eval", tmp_path / "medium"
     paper_eval.mkdir(parents=True, exist_ok=True)
     for name, data in (("gate.json", gate), ("grasp.json", grasp), ("joint_limits.json", limits),
-                       ("grasp_play.json", grasp_play)):
+                       ("grasp_play.json", grasp_play), ("mi_by_behaviour.json", mi)):
         if data is not None:
             (paper_eval / name).write_text(json.dumps(data))
     for seed in range(runs):
@@ -146,3 +146,31 @@ def test_music_plot_keeps_16_and_2_workers_apart_and_counts_every_workers_episod
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["SAC+MUSIC, 2 workers (1 run)",
                                                                           "SAC+MUSIC, 16 workers (1 run)"]
     assert ax.get_title() == "FetchPickAndPlace-v1 (2/16 workers)"
+
+
+def test_the_mi_by_behaviour_table_shows_every_fifth_epoch_and_the_last_beside_the_policys_own_episodes(tmp_path):
+    names = ("pick and carry, slow", "pick and carry, fast", "push", "reach without touching", "still")
+
+    def mi_row(epoch, carry_slow_moving, carry_fast):
+        scores = {name: {"mi_reward_mean": -0.99, "at_ceiling": 0.0, "mi_reward_moving": -0.98} for name in names}
+        scores["pick and carry, slow"]["mi_reward_moving"] = carry_slow_moving
+        scores["pick and carry, fast"]["mi_reward_mean"] = carry_fast
+        return {"epoch": epoch, "weights_sha256": f"w{epoch}", "scores": scores}
+
+    did = {name: {"episodes": 100, "touched": 100, "lifted": 100 if "carry" in name else 0,
+                  "object_displacement": 0.2} for name in names}
+    mi = {"behaviours": did, "rows": [mi_row(e, -0.7 - 0.01 * e, -0.9) for e in range(7)]}
+    # the policy's own exploring episodes of epochs 0-5 (epoch 6 not measured): 30 at -0.8 and 70 at -1.0 = -0.94,
+    # except epoch 5: 100 at -0.8
+    own = [{**grasp_row(f"epoch {e}", e, (100, 10, 1, 0)), "weights_sha256": f"w{e}", "mi_reward_by_kind": {
+        "touched": {"episodes": 30 if e < 5 else 100, "mi_reward_mean": -0.8},
+        "untouched": {"episodes": 70 if e < 5 else 0, "mi_reward_mean": -1.0}}} for e in range(6)]
+    text, _, _ = section(tmp_path, grasp={"run": "seed0.partial", "rows": own}, mi=mi)
+    assert "### Does the MI reward pay more for lifting than for pushing?" in text
+    table = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| MINE")]
+    assert [line.split(" | ")[0] for line in table] == ["| 0", "| 5", "| 6"]
+    assert table[0] == "| 0 | -0.990 (-0.700) | -0.900 (-0.980) | -0.990 (-0.980) | -0.990 | -0.940 |"
+    assert table[1].endswith("| -0.800 |") and table[2].endswith("| - |")
+    # the slow carry is paid most under epoch 0's MINE; own episodes (-0.80) beat the fast carry (-0.90) only at epoch 5
+    assert "highest under the MINE of epoch 0 (-0.700 while carrying) and -0.760 under the newest (epoch 6)" in text
+    assert "under 1 of the 6 MINEs measured with both" in text
