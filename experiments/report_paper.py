@@ -200,6 +200,49 @@ def mi_behaviour_lines(mi: dict, grasp: dict | None, source: Path, rel: Callable
     return out
 
 
+def cause_lines(gate: dict | None, grasp: dict | None, mi: dict | None, limits: dict | None) -> list[str]:
+    """What the measurements say of why the block is not lifted: after a failed gate, or while
+    the run trains (so far); nothing once the gate passed."""
+    if gate is not None and gate["passed"]:
+        return []
+    facts = []
+    rows = [row for row in (grasp or {}).get("rows", []) if row["epoch"] is not None]
+    touching = [row for row in rows if row["touched"]["fraction"] >= 0.9]
+    if len(touching) >= 2:
+        half = len(touching) // 2
+        early, late = (np.mean([row["grasped"]["fraction"] for row in part]) for part in (touching[:half],
+                                                                                            touching[half:]))
+        counts = [row["grasped"]["count"] for row in touching]
+        trend = ("not more often as training goes on" if late <= early else "more often in the later epochs")
+        facts.append(f"a grasp is tried: from epoch {touching[0]['epoch']} on a finger touches the block in 90 % or "
+                     f"more of the exploring episodes, and they grasp it (both fingers, 1 cm up) in {min(counts)}-"
+                     f"{max(counts)} of {touching[0]['episodes']}, {trend} (epochs {touching[0]['epoch']}-"
+                     f"{touching[half - 1]['epoch']}: {early:.3f} of the episodes; epochs {touching[half]['epoch']}-"
+                     f"{touching[-1]['epoch']}: {late:.3f})")
+    if mi is not None and grasp is not None:
+        own = {row["weights_sha256"]: own_episodes_mi_reward(row) for row in grasp["rows"]
+               if row.get("weights_sha256") and row.get("mi_reward_by_kind")}
+        both = [row for row in mi["rows"] if row["weights_sha256"] in own]
+        if both:
+            fast = "pick and carry, fast"
+            beaten = sum(own[row["weights_sha256"]] > row["scores"][fast]["mi_reward_mean"] for row in both)
+            so = ("the reward does not pay more for lifting than for what the agent already does" if 2 * beaten >
+                  len(both) else "under most, lifting is paid more than what the agent already does")
+            facts.append(f"under {beaten} of the {len(both)} MINEs, the agent's own exploring episodes earn more MI "
+                         f"reward than a scripted fast pick-and-carry: {so}")
+    if limits is not None:
+        reach, policy = limits["reach"], limits[limits["policy"]]
+        facts.append(f"v4's joint limits change nothing measured: the gripper reaches {reach['v4']['reached']} of "
+                     f"{reach['v4']['targets']} targets with them and {reach['unlimited arm']['reached']} without, "
+                     f"and `{limits['policy']}` lifts in {policy['v4']['object_lifted']:.2f} and "
+                     f"{policy['unlimited arm']['object_lifted']:.2f} of its episodes")
+    if not facts:
+        return []
+    facts.append("exploration is the original's (checked in the code, not assumed: docs/reproducing.md)")
+    title = "Why the block is not lifted" if gate is not None else "Why the block is not lifted, so far"
+    return [f"### {title}", "", *(f"- {fact}" for fact in facts), ""]
+
+
 def joint_limit_lines(limits: dict) -> list[str]:
     models = ("v4", "unlimited arm")
     policy = limits[limits["policy"]]
@@ -292,5 +335,6 @@ def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, ou
                          f"{VARIANT}, no task reward, 16 workers (paper) and 2 (medium): {metric}"], out_md, metric)
     if limits is not None:
         out += joint_limit_lines(limits)
+    out += cause_lines(gate, grasp, mi, limits)
     out += [f"**Verdict, the headline at the paper's scale:** {verdict}.", ""]
     return out, verdict
