@@ -81,7 +81,7 @@ def gate_of(repo: Path) -> dict | None:
     return gate
 
 
-def grasp_measured(repo: Path) -> bool:
+def measured_to_final_epoch(repo: Path) -> bool:
     """Whether grasping by epoch and the MI reward of scripted behaviours are measured up to the final epoch."""
     paths = [repo / PAPER_EVAL / name for name in MEASURED_BY_EPOCH]
     return all(path.exists() and any(row.get("epoch") == FINAL_EPOCH for row in json.loads(path.read_text())["rows"])
@@ -93,7 +93,7 @@ def next_step(repo: Path) -> Step | None:
     if not runs_done(PAPER, (1,), repo):
         return Step("paper stage 1", PAPER, (1,))
     gate = gate_of(repo)
-    if gate is None or not grasp_measured(repo):
+    if gate is None or not measured_to_final_epoch(repo):
         return Step("the paper gate")
     if gate["passed"] and not runs_done(PAPER, (2,), repo):
         return Step("paper stage 2", PAPER, (2,))
@@ -158,7 +158,7 @@ def run_gate(repo: Path, stopping: StopRequest, poll: float = 1.0) -> str:
                                      stdin=subprocess.DEVNULL, text=True)
             while child.poll() is None and not stopping.signum:
                 time.sleep(poll)
-            if child.poll() is None:
+            if stopping.signum:  # also when the child has ended: Ctrl-C reaches it too
                 log_line(f"stopping {script[0]}")
                 child.terminate()
                 try:
@@ -176,9 +176,15 @@ def run_gate(repo: Path, stopping: StopRequest, poll: float = 1.0) -> str:
                 log_line(f"{script[0]} failed (exit {child.returncode}):\n{errors.read()[-3000:]}")
                 return "failed"
     gate = json.loads(paths[0].read_text())
-    committed = commit_paths(repo, paths, f"Paper campaign: the gate of seed 0 ({gate['verdict'].split(':')[0]}) "
-                                          "grasping and MI reward by epoch, measured")
+    measured = [path for path in paths if changed(repo, path)]
+    committed = not measured or commit_paths(
+        repo, measured, f"Paper campaign: the gate of seed 0 ({gate['verdict'].split(':')[0]}), grasping and MI "
+                        "reward by epoch, measured")
     log_line(f"gate: {gate['verdict']}" + ("" if committed else "; could not commit it: commit it by hand"))
+    if not committed or gate_of(repo) is None or not measured_to_final_epoch(repo):
+        log_line(f"the gate's files lack rows of epoch {FINAL_EPOCH} (does the run keep policy_{FINAL_EPOCH}?) or "
+                 f"are not committed: see {PAPER_EVAL}")
+        return "failed"  # else the queue would measure again and again
     return "done"
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -151,7 +150,12 @@ def scripted_pick(observation: np.ndarray, t: int) -> np.ndarray:
         target, fingers = grip, -1.0
     else:
         target, fingers = block + [0.0, 0.0, 0.2], -1.0
-    # an action of 1 moves the gripper 5 cm per step
+    return toward(grip, target, fingers)
+
+
+def toward(grip: np.ndarray, target: np.ndarray, fingers: float) -> np.ndarray:
+    """The action that moves the gripper at ``grip`` toward ``target`` as fast as the arm allows
+    (an action of 1 moves it 5 cm a step), with the finger command ``fingers``."""
     return np.concatenate([np.clip((target - grip) / 0.05, -1.0, 1.0), [fingers]])
 
 
@@ -297,15 +301,16 @@ def main(argv: list[str] | None = None) -> int:
     policies = ([("scripted pick", None)] if args.scripted else []) + ([("untrained", None)] if args.untrained else [])
     policies += [(f"epoch {e}", e) for e in epochs]
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    previous_rows = [row for row in previous.get("rows", []) if row.get("episodes") == args.episodes]
+    # rows of another mode or grasp definition measured something else: none is kept
+    same_measure = (previous.get("mode", args.mode), previous.get("grasp_rise", GRASP_RISE)) == (args.mode, GRASP_RISE)
+    previous_rows = [row for row in previous.get("rows", []) if same_measure and row.get("episodes") == args.episodes]
     held = {f"epoch {e}": policy_weights_sha256(policy_file(args.run, e)) for e in kept_epochs(args.run)}
     if args.untrained or any(row["policy"] == "untrained" for row in previous_rows):
         held["untrained"] = weights_digest(agent_of_run(args.run / "params.json"))
     rows, dropped = rows_of_these_weights(previous_rows, held)
     for line in dropped:
         print(f"{args.out.name}: dropped {line}", flush=True)
-    reusable = {} if args.again or previous.get("mode", "train") != args.mode else {
-        name: row for name, row in rows.items() if row.get("seed") == args.seed}
+    reusable = {} if args.again else {name: row for name, row in rows.items() if row.get("seed") == args.seed}
     for name, epoch in policies:
         if name in reusable and (name == "scripted pick" or reusable[name].get("weights_sha256") == held.get(name)):
             # the same weights, seed and episodes give the same episodes: the gate after a run
@@ -335,14 +340,13 @@ def main(argv: list[str] | None = None) -> int:
 def write_rows(out: Path, run_name: str, mode: str, rows: dict[str, dict]) -> None:
     """The measurement file, rows in order (scripted, untrained, epochs), replaced whole: a
     measurement ended at any moment leaves the file before or after, never half of it."""
+    from music.files import atomic_write_text
+
     first = {"scripted pick": -2, "untrained": -1}
     ordered = sorted(rows.values(), key=lambda row: first[row["policy"]] if row["epoch"] is None else row["epoch"])
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    partial.write_text(json.dumps({"run": run_name, "mode": mode, "grasp_rise": GRASP_RISE, "rows": ordered},
-                                  indent=1) + "\n")
-    os.replace(partial, out)
-
+    atomic_write_text(out, json.dumps({"run": run_name, "mode": mode, "grasp_rise": GRASP_RISE, "rows": ordered},
+                                      indent=1) + "\n")
 
 if __name__ == "__main__":
     sys.exit(main())

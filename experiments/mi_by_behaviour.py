@@ -1,7 +1,7 @@
 """The MI reward a MUSIC policy's MINE gives to scripted behaviours: does it pay more for lifting than for pushing?
 
     .venv/bin/python experiments/mi_by_behaviour.py [--run DIR] [--epochs 10 20 ...] [--episodes 100]
-        [--out experiments/results/paper_eval/mi_by_behaviour.json]
+        [--again] [--out experiments/results/paper_eval/mi_by_behaviour.json]
 
 The critic of MUSIC sees, for every two-step window, clip(5000 MI, 0, 1) - 1 under the
 MINE trained so far (``music.evaluate.window_mi_rewards``). The reward saturates at an MI of
@@ -23,7 +23,9 @@ Per behaviour and MINE: the mean MI reward per episode, over the steps where the
 the block (carrying: from step 36; pushing: from step 16) and the fraction of windows at the
 reward's ceiling (0), with what the script did to the block (touched, lifted 5 cm,
 displacement; from ``experiments/grasp_rate.py``'s contacts), so a behaviour that failed to
-do what it says is seen. Writes JSON and prints one line per behaviour and MINE.
+do what it says is seen. Writes JSON (after every MINE) and prints one line per behaviour and
+MINE. A MINE scored before, in ``--out``, with the same weights, seed and episodes is not
+scored again (``--again`` does).
 """
 
 from __future__ import annotations
@@ -40,15 +42,11 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "experiments"))
 
 import grasp_rate  # noqa: E402
+from grasp_rate import toward  # noqa: E402
 
 TASK = "FetchPickAndPlace-v1"
-STEP = 0.05  # m the gripper moves for an action of 1 (Fetch)
 CARRY_HEIGHT, REACH_HEIGHT, REACH_RADIUS = 0.10, 0.15, 0.10  # m
 CARRY_FROM, PUSH_FROM = 36, 16  # the step from which the script moves the block
-
-
-def toward(grip: np.ndarray, target: np.ndarray, fingers: float) -> np.ndarray:
-    return np.concatenate([np.clip((target - grip) / STEP, -1.0, 1.0), [fingers]])
 
 
 def circle(t: int, radius: float, period: int) -> np.ndarray:
@@ -124,7 +122,8 @@ def scores(policy, recorder: grasp_rate.ContactRecorder, moving_from: int | None
 
 
 def main(argv: list[str] | None = None) -> int:
-    from music.experiment import weights_digest
+    from music.files import atomic_write_text
+    from music.policy_files import policy_weights_sha256
     from music.save_weight import load_policy
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -132,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", nargs="+", type=int, default=None, help="default: every policy_<epoch>.npz kept")
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--seed", type=int, default=0, help="the first reset's seed (the same for every behaviour)")
+    p.add_argument("--again", action="store_true", help="score every MINE, also those scored before")
     p.add_argument("--out", type=Path, default=REPO / "experiments" / "results" / "paper_eval" / "mi_by_behaviour.json")
     args = p.parse_args(argv)
     run = args.run or grasp_rate.default_run()
@@ -139,28 +139,47 @@ def main(argv: list[str] | None = None) -> int:
     missing = [e for e in epochs if grasp_rate.policy_file(run, e) is None]
     if not epochs or missing:
         raise SystemExit(f"{run} has no policy for epochs {missing or 'any'}; it keeps {grasp_rate.kept_epochs(run)}")
-    recorded = {name: scripted_episodes(script, args.episodes, args.seed) for name, (script, _) in BEHAVIOURS.items()}
-    behaviours = {name: what_it_did(recorder) for name, recorder in recorded.items()}
+    held = {f"epoch {e}": policy_weights_sha256(grasp_rate.policy_file(run, e)) for e in grasp_rate.kept_epochs(run)}
+    previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    same_episodes = (previous.get("seed"), previous.get("episodes"), sorted(previous.get("behaviours", {}))) == (
+        args.seed, args.episodes, sorted(BEHAVIOURS))
+    rows, dropped = grasp_rate.rows_of_these_weights(previous.get("rows", []) if same_episodes else [], held)
+    for line in dropped:
+        print(f"{args.out.name}: dropped {line}", flush=True)
+    to_score = [e for e in epochs if args.again or f"epoch {e}" not in rows]
+    behaviours, recorded = previous.get("behaviours", {}), {}
+    if to_score:  # the same scripted episodes for every MINE
+        recorded = {name: scripted_episodes(script, args.episodes, args.seed)
+                    for name, (script, _) in BEHAVIOURS.items()}
+        behaviours = {name: what_it_did(recorder) for name, recorder in recorded.items()}
     for name, did in behaviours.items():
         print(f"{name}: touched the block in {did['touched']}, lifted it 5 cm in {did['lifted']} of {did['episodes']}; "
               f"moved it {did['object_displacement']:.3f} m", flush=True)
-    rows = []
+
+    def write() -> None:  # replaced whole after every MINE: a stopped measurement keeps what it scored
+        ordered = sorted(rows.values(), key=lambda row: row["epoch"])
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.out, json.dumps({"run": run.name, "task": TASK, "seed": args.seed,
+                                                "episodes": args.episodes, "behaviours": behaviours,
+                                                "rows": ordered}, indent=1) + "\n")
+
     for epoch in epochs:
+        if epoch not in to_score:
+            print(f"MINE of epoch {epoch}: scored before (the same weights and episodes); --again scores it again")
+            continue
         policy = load_policy(grasp_rate.policy_file(run, epoch))
         if policy.mine is None:
             raise SystemExit(f"{grasp_rate.policy_file(run, epoch)} has no MINE: give a MUSIC run")
-        row = {"epoch": epoch, "weights_sha256": weights_digest(policy),
+        row = {"policy": f"epoch {epoch}", "epoch": epoch, "weights_sha256": held[f"epoch {epoch}"],
                "scores": {name: scores(policy, recorder, BEHAVIOURS[name][1]) for name, recorder in recorded.items()}}
-        rows.append(row)
+        rows[row["policy"]] = row
+        write()
         print(f"MINE of epoch {epoch}: " + "; ".join(
             f"{name} {s['mi_reward_mean']:.3f}" + ("" if s["mi_reward_moving"] is None else
                                                    f" (moving the block {s['mi_reward_moving']:.3f})")
             for name, s in row["scores"].items()), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"run": run.name, "task": TASK, "seed": args.seed, "behaviours": behaviours,
-                                    "rows": rows}, indent=1) + "\n")
+    write()
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

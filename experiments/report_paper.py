@@ -24,10 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from music.evaluate import MI_R_SCALE
+
 TASK, VARIANT = "FetchPickAndPlace-v1", "SAC+MUSIC"
 PAPER_HEADLINE = ("MUSIC is \"able to complete the pick-and-place task for the first time without using any task "
                   "reward\" (abstract); the authors' demo `demos/pick.gif` shows the block held between the fingers "
                   "and raised off the table. 16 workers, 50 epochs.")
+CRITICS_MI_REWARD = f"clip({MI_R_SCALE:g} MI, 0, 1) - 1"
 GRASP_FIGURES = (("touched", "a finger touches the block"), ("pinched", "both fingers touch it"),
                  ("grasped", "both fingers on it, 1 cm up"), ("lifted", "it rises 5 cm"))
 
@@ -126,7 +129,7 @@ def grasp_lines(grasp: dict, source: Path, figures: Path, out_md: Path, rel: Cal
         def mean_of(pairs):
             return sum(v * n for v, n in pairs) / sum(n for _, n in pairs)
 
-        facts.append("the MI reward the critic sees (clip(5000 MI, 0, 1) - 1, each epoch's own MINE), by how far "
+        facts.append(f"the MI reward the critic sees ({CRITICS_MI_REWARD}, each epoch's own MINE), by how far "
                      "the episode got, over all epochs: " + ", ".join(
                          f"{kind} {mean_of(pooled[kind]):.3f} ({sum(n for _, n in pooled[kind])} episodes)"
                          for kind in kinds if pooled[kind]))
@@ -154,10 +157,32 @@ def play_grasp_lines(grasp: dict, source: Path, rel: Callable[[Path], str]) -> l
             f"{most['episodes']}.", ""]
 
 
+FAST_CARRY = "pick and carry, fast"
+
+
 def own_episodes_mi_reward(row: dict) -> float:
     """The mean MI reward of a grasp.json row's exploring episodes, over every kind of episode."""
     kinds = row["mi_reward_by_kind"].values()
     return sum(k["mi_reward_mean"] * k["episodes"] for k in kinds) / sum(k["episodes"] for k in kinds)
+
+
+def own_against_carry(mi: dict, grasp: dict | None) -> tuple[dict[str, float], list[dict], int]:
+    """The policies' own exploring episodes' MI reward by weights digest; the rows of mi that
+    have one; how many of those MINEs pay the own episodes more than a whole fast pick-and-carry."""
+    own = {row["weights_sha256"]: own_episodes_mi_reward(row) for row in (grasp or {}).get("rows", [])
+           if row.get("weights_sha256") and row.get("mi_reward_by_kind")}
+    both = [row for row in mi["rows"] if row["weights_sha256"] in own]
+    beaten = sum(own[row["weights_sha256"]] > row["scores"][FAST_CARRY]["mi_reward_mean"] for row in both)
+    return own, both, beaten
+
+
+def scripts_did_what_they_say(did: dict) -> bool:
+    """Every carry lifted the block in every episode, the push touched it in every one and lifted
+    it in none, and the reach and stillness never touched it."""
+    carries = [d for name, d in did.items() if name.startswith("pick and carry")]
+    return (all(d["lifted"] == d["episodes"] for d in carries) and did["push"]["touched"] == did["push"]["episodes"]
+            and did["push"]["lifted"] == 0 and did["reach without touching"]["touched"] == 0
+            and did["still"]["touched"] == 0)
 
 
 def mi_behaviour_lines(mi: dict, grasp: dict | None, source: Path, rel: Callable[[Path], str]) -> list[str]:
@@ -166,16 +191,17 @@ def mi_behaviour_lines(mi: dict, grasp: dict | None, source: Path, rel: Callable
     rows = mi["rows"]
     if not rows:
         return []
-    own = {row["weights_sha256"]: own_episodes_mi_reward(row) for row in (grasp or {}).get("rows", [])
-           if row.get("weights_sha256") and row.get("mi_reward_by_kind")}
+    own, both, beaten = own_against_carry(mi, grasp)
     did = mi["behaviours"]
-    moving = ("pick and carry, slow", "pick and carry, fast", "push")
+    moving = ("pick and carry, slow", FAST_CARRY, "push")
+    checked = ("The scripts did what they say" if scripts_did_what_they_say(did) else
+               "**A script did not do what it says** (read its row before the table)")
     out = ["### Does the MI reward pay more for lifting than for pushing?", "",
            f"The same scripted episodes ({did['push']['episodes']} resets each; `experiments/mi_by_behaviour.py`) "
-           "scored by the MINE of each kept policy, as the critic sees them (clip(5000 MI, 0, 1) - 1 per two-step "
+           f"scored by the MINE of each kept policy, as the critic sees them ({CRITICS_MI_REWARD} per two-step "
            "window): pick and carry (lifted 10 cm, then carried around a circle, slowly at about 2.5 cm a step or "
            "fast at up to 5 cm), push (along the table at 1 cm a step) and reach without touching, against the "
-           "policy's own exploring episodes (`grasp.json`, the same weights). The scripts did what they say: "
+           f"policy's own exploring episodes (`grasp.json`, the same weights). {checked}: "
            + "; ".join(f"{name}: touched in {d['touched']}, lifted 5 cm in {d['lifted']} of {d['episodes']}, "
                        f"moved {d['object_displacement']:.3f} m" for name, d in did.items()) + ".", "",
            "| MINE of epoch | carry, slow (while carrying) | carry, fast (while carrying) | push (while pushing) | "
@@ -184,20 +210,46 @@ def mi_behaviour_lines(mi: dict, grasp: dict | None, source: Path, rel: Callable
     for row in shown:
         scores = row["scores"]
         cells = [f"{scores[name]['mi_reward_mean']:.3f} ({scores[name]['mi_reward_moving']:.3f})" for name in moving]
-        mine = own.get(row["weights_sha256"])
-        cells += [f"{scores['reach without touching']['mi_reward_mean']:.3f}", "-" if mine is None else f"{mine:.3f}"]
+        own_reward = own.get(row["weights_sha256"])
+        cells += [f"{scores['reach without touching']['mi_reward_mean']:.3f}",
+                  "-" if own_reward is None else f"{own_reward:.3f}"]
         out.append(f"| {row['epoch']} | " + " | ".join(cells) + " |")
     carrying = [(row["scores"]["pick and carry, slow"]["mi_reward_moving"], row["epoch"]) for row in rows]
     best, last = max(carrying), carrying[-1]
-    both = [row for row in rows if row["weights_sha256"] in own]
-    fast = "pick and carry, fast"
-    beaten = [row for row in both if own[row["weights_sha256"]] > row["scores"][fast]["mi_reward_mean"]]
     out += ["", f"Every kept epoch is in `{rel(source)}`; the table shows every fifth and the last. The reward for "
             f"carrying slowly is highest under the MINE of epoch {best[1]} ({best[0]:.3f} while carrying) and "
             f"{last[0]:.3f} under the newest (epoch {last[1]}); the policy's own exploring episodes earn more than "
-            f"a whole fast pick-and-carry episode under {len(beaten)} of the {len(both)} MINEs measured "
-            "with both.", ""]
+            f"a whole fast pick-and-carry episode under {beaten} of the {len(both)} MINEs measured with both.", ""]
     return out
+
+
+def grasp_trend_fact(rows: list[dict]) -> str | None:
+    """Whether grasps are tried once the policy touches the block, and whether more often later:
+    the epochs from the first whose episodes touch it in 90 % or more, split in halves, their
+    pooled grasp fractions compared by 95 % Wilson intervals."""
+    from music.evaluate import wilson_interval
+
+    first = next((i for i, row in enumerate(rows) if row["touched"]["fraction"] >= 0.9), None)
+    touching = rows[first:] if first is not None else []
+    if len(touching) < 2:
+        return None
+    half = len(touching) // 2
+    parts = [touching[:half], touching[half:]]
+    counts = [sum(row["grasped"]["count"] for row in part) for part in parts]
+    episodes = [sum(row["episodes"] for row in part) for part in parts]
+    (early_low, early_high), (late_low, late_high) = (wilson_interval(c, n) for c, n in zip(counts, episodes,
+                                                                                            strict=True))
+    trend = ("more often in the later epochs" if late_low > early_high else
+             "less often in the later epochs" if late_high < early_low else
+             "with no change between the earlier and the later epochs beyond the 95 % intervals")
+    grasped = [row["grasped"]["count"] for row in touching]
+    touched = [row["touched"]["count"] for row in touching]
+    tried = "a grasp is tried" if max(grasped) else "no grasp is tried"
+    return (f"{tried}: from epoch {touching[0]['epoch']} on a finger touches the block in {min(touched)}-"
+            f"{max(touched)} of {touching[0]['episodes']} exploring episodes, and they grasp it (both fingers, 1 cm "
+            f"up) in {min(grasped)}-{max(grasped)}, {trend} (epochs {parts[0][0]['epoch']}-{parts[0][-1]['epoch']}: "
+            f"{counts[0]} of {episodes[0]}; epochs {parts[1][0]['epoch']}-{parts[1][-1]['epoch']}: {counts[1]} of "
+            f"{episodes[1]})")
 
 
 def cause_lines(gate: dict | None, grasp: dict | None, mi: dict | None, limits: dict | None) -> list[str]:
@@ -206,39 +258,30 @@ def cause_lines(gate: dict | None, grasp: dict | None, mi: dict | None, limits: 
     if gate is not None and gate["passed"]:
         return []
     facts = []
-    rows = [row for row in (grasp or {}).get("rows", []) if row["epoch"] is not None]
-    touching = [row for row in rows if row["touched"]["fraction"] >= 0.9]
-    if len(touching) >= 2:
-        half = len(touching) // 2
-        early, late = (np.mean([row["grasped"]["fraction"] for row in part]) for part in (touching[:half],
-                                                                                            touching[half:]))
-        counts = [row["grasped"]["count"] for row in touching]
-        trend = ("not more often as training goes on" if late <= early else "more often in the later epochs")
-        facts.append(f"a grasp is tried: from epoch {touching[0]['epoch']} on a finger touches the block in 90 % or "
-                     f"more of the exploring episodes, and they grasp it (both fingers, 1 cm up) in {min(counts)}-"
-                     f"{max(counts)} of {touching[0]['episodes']}, {trend} (epochs {touching[0]['epoch']}-"
-                     f"{touching[half - 1]['epoch']}: {early:.3f} of the episodes; epochs {touching[half]['epoch']}-"
-                     f"{touching[-1]['epoch']}: {late:.3f})")
+    trend = grasp_trend_fact([row for row in (grasp or {}).get("rows", []) if row["epoch"] is not None])
+    if trend:
+        facts.append(trend)
     if mi is not None and grasp is not None:
-        own = {row["weights_sha256"]: own_episodes_mi_reward(row) for row in grasp["rows"]
-               if row.get("weights_sha256") and row.get("mi_reward_by_kind")}
-        both = [row for row in mi["rows"] if row["weights_sha256"] in own]
+        _, both, beaten = own_against_carry(mi, grasp)
         if both:
-            fast = "pick and carry, fast"
-            beaten = sum(own[row["weights_sha256"]] > row["scores"][fast]["mi_reward_mean"] for row in both)
             so = ("the reward does not pay more for lifting than for what the agent already does" if 2 * beaten >
-                  len(both) else "under most, lifting is paid more than what the agent already does")
+                  len(both) else "under half of them, as many as not" if 2 * beaten == len(both) else
+                  "under most, lifting is paid more than what the agent already does")
             facts.append(f"under {beaten} of the {len(both)} MINEs, the agent's own exploring episodes earn more MI "
                          f"reward than a scripted fast pick-and-carry: {so}")
     if limits is not None:
         reach, policy = limits["reach"], limits[limits["policy"]]
-        facts.append(f"v4's joint limits change nothing measured: the gripper reaches {reach['v4']['reached']} of "
-                     f"{reach['v4']['targets']} targets with them and {reach['unlimited arm']['reached']} without, "
-                     f"and `{limits['policy']}` lifts in {policy['v4']['object_lifted']:.2f} and "
-                     f"{policy['unlimited arm']['object_lifted']:.2f} of its episodes")
+        same = (reach["v4"]["reached"] == reach["unlimited arm"]["reached"]
+                and policy["v4"]["object_lifted"] == policy["unlimited arm"]["object_lifted"])
+        facts.append(f"v4's joint limits {'change nothing measured' if same else 'change what was measured'}: the "
+                     f"gripper reaches {reach['v4']['reached']} of {reach['v4']['targets']} targets with them and "
+                     f"{reach['unlimited arm']['reached']} without, and `{limits['policy']}` lifts in "
+                     f"{policy['v4']['object_lifted']:.2f} and {policy['unlimited arm']['object_lifted']:.2f} of its "
+                     "episodes")
     if not facts:
         return []
-    facts.append("exploration is the original's (checked in the code, not assumed: docs/reproducing.md)")
+    facts.append("not a measurement but a reading of both codes: the exploration is the original's "
+                 "(docs/reproducing.md)")
     title = "Why the block is not lifted" if gate is not None else "Why the block is not lifted, so far"
     return [f"### {title}", "", *(f"- {fact}" for fact in facts), ""]
 

@@ -176,42 +176,64 @@ pathlib.Path("experiments/results/paper_eval/mi_by_behaviour.json").write_text(j
 """
 
 FAKE_GRASP = """
-import json, pathlib, time
+import json, pathlib, sys, time
 out = pathlib.Path("experiments/results/paper_eval/grasp.json")
 done = json.loads(out.read_text())["rows"] if out.exists() else []
-for epoch in range(len(done), 50):  # one epoch per run of this script when told to hang, else all
+last = 10 if pathlib.Path("short").exists() else 50  # short: the run kept no policy of the final epoch
+for epoch in range(len(done), last):
     done.append({"epoch": epoch})
     out.write_text(json.dumps({"rows": done}))
-    if pathlib.Path("hang").exists():
+    if pathlib.Path("hang").exists():  # one epoch, then as long as a real measurement
         time.sleep(600)
+    if pathlib.Path("interrupt").exists():  # one epoch, then ended by the Ctrl-C that reached the queue too
+        while not pathlib.Path("signalled").exists():
+            time.sleep(0.01)
+        sys.exit(130)
 """
 
 
-def test_a_stop_during_the_gate_ends_it_at_once_commits_what_it_measured_and_start_goes_on_from_there(tmp_path):
-    # the gate takes up to an hour; a session's stop must neither wait for it nor lose what it measured
-    import threading
-    import time
-
-    from test_campaign import git, init_repo
-
-    from music.training import StopRequest
+def fake_gate_repo(tmp_path, mode):
+    from test_campaign import init_repo
 
     repo = init_repo(tmp_path / "clone")
     export(repo, PAPER, (1,))  # the paper run is in
     (repo / "experiments" / "paper_gate.py").write_text(FAKE_GATE)
     (repo / "experiments" / "grasp_rate.py").write_text(FAKE_GRASP)
     (repo / "experiments" / "mi_by_behaviour.py").write_text(FAKE_MI)
-    (repo / "hang").write_text("")
+    if mode:
+        (repo / mode).write_text("")
+    return repo
+
+
+def stop_when(path, stopping, signum, then=None):
+    """A thread that records ``signum`` in ``stopping`` once ``path`` exists (and then creates ``then``)."""
+    import threading
+    import time
+
+    def wait_and_signal():
+        while not path.exists():
+            time.sleep(0.01)
+        stopping.signum = signum
+        if then is not None:
+            then.write_text("")
+
+    thread = threading.Thread(target=wait_and_signal, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_stop_during_the_gate_ends_it_at_once_commits_what_it_measured_and_start_goes_on_from_there(tmp_path):
+    # the gate takes up to an hour; a session's stop must neither wait for it nor lose what it measured
+    import time
+
+    from test_campaign import git
+
+    from music.training import StopRequest
+
+    repo = fake_gate_repo(tmp_path, "hang")
     grasp = repo / "experiments" / "results" / "paper_eval" / "grasp.json"
     stopping = StopRequest()
-
-    def stop_once_grasping_began():
-        while not grasp.exists():
-            time.sleep(0.05)
-        stopping.signum = 15
-
-    stopper = threading.Thread(target=stop_once_grasping_began, daemon=True)
-    stopper.start()
+    stopper = stop_when(grasp, stopping, 15)
     began = time.monotonic()
     assert queue.run_gate(repo, stopping, poll=0.05) == "stopped"
     stopper.join()
@@ -228,3 +250,27 @@ def test_a_stop_during_the_gate_ends_it_at_once_commits_what_it_measured_and_sta
         assert len(json.loads(git(repo, "show", f"HEAD:experiments/results/paper_eval/{name}"))["rows"]) == 50
     assert queue.next_step(repo).name == "medium stages 4-6"  # the fake gate did not pass
     assert git(repo, "status", "--porcelain", "experiments/results/paper_eval").strip() == ""
+
+
+def test_a_ctrl_c_that_ends_the_gates_script_too_is_a_stop_that_commits_not_a_failure(tmp_path):
+    from test_campaign import git
+
+    from music.training import StopRequest
+
+    repo = fake_gate_repo(tmp_path, "interrupt")
+    stopping = StopRequest()
+    # the script ends (exit 130) only after the queue has recorded the signal: the queue sees an ended child
+    stopper = stop_when(repo / "experiments" / "results" / "paper_eval" / "grasp.json", stopping, 2,
+                        then=repo / "signalled")
+    assert queue.run_gate(repo, stopping, poll=0.5) == "stopped"
+    stopper.join()
+    committed = json.loads(git(repo, "show", "HEAD:experiments/results/paper_eval/grasp.json"))
+    assert committed["rows"] == [{"epoch": 0}]
+
+
+def test_a_gate_whose_scripts_end_without_the_final_epoch_fails_once_instead_of_measuring_forever(tmp_path, capsys):
+    from music.training import StopRequest
+
+    repo = fake_gate_repo(tmp_path, "short")
+    assert queue.run_gate(repo, StopRequest(), poll=0.05) == "failed"
+    assert "the gate's files lack rows of epoch 49 (does the run keep policy_49?)" in capsys.readouterr().out

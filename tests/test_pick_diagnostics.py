@@ -214,6 +214,12 @@ def test_a_policy_measured_before_with_the_same_weights_and_seed_is_not_measured
     shutil.copy(REPO / "experiments" / "results" / "medium" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed1" /
                 "policy_49_weight.npz", run / "policy_0_weight.npz")
     assert grasp_rate.main([*arguments, "--seed", "1"]) == 0 and len(measured) == 5
+    # rows of the other mode measured other episodes: none is reused, none is kept (not the untrained one's,
+    # which this measurement leaves out)
+    play = ["--run", str(run), "--epochs", "0", "--episodes", "1", "--seed", "1", "--mode", "play", "--out", str(out)]
+    assert grasp_rate.main(play) == 0 and len(measured) == 6
+    written = json.loads(out.read_text())
+    assert written["mode"] == "play" and [row["policy"] for row in written["rows"]] == ["epoch 0"]
 
 
 def test_each_scripted_behaviour_does_to_the_block_what_its_name_says():
@@ -235,3 +241,37 @@ def test_a_behaviours_mi_scores_are_the_clipped_rewards_of_its_windows_overall_a
     assert scores == {"mi_reward_mean": pytest.approx((10 * -0.5 + 90 * -1.0) / 100), "at_ceiling": 0.0,
                       "mi_reward_moving": pytest.approx((10 * -0.5 + 30 * -1.0) / 40)}
     assert mi_by_behaviour.scores(ConstantMine(), recorder, moving_from=None)["mi_reward_moving"] is None
+
+    class StrongMine:  # MI 1e-3 where the block moves: clip(5000 x 1e-3, 0, 1) - 1 = 0, the ceiling
+        mine = True
+
+        def run_mi(self, pairs):
+            return 10 * ConstantMine().run_mi(pairs)
+
+    assert mi_by_behaviour.scores(StrongMine(), recorder, moving_from=30)["at_ceiling"] == 10 / 100
+
+
+def test_a_mine_scored_before_with_the_same_weights_and_episodes_is_not_scored_again(tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    export = REPO / "experiments" / "results" / "medium" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed0"
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(export / "params.json", run / "params.json")
+    shutil.copy(export / "policy_49_weight.npz", run / "policy_0_weight.npz")
+    out = tmp_path / "mi.json"
+    arguments = ["--run", str(run), "--episodes", "1", "--out", str(out)]
+    assert mi_by_behaviour.main(arguments) == 0
+    first = json.loads(out.read_text())
+    assert [row["epoch"] for row in first["rows"]] == [0] and set(first["rows"][0]["scores"]) == set(
+        mi_by_behaviour.BEHAVIOURS)
+
+    simulated = []
+    real = mi_by_behaviour.scripted_episodes
+    monkeypatch.setattr(mi_by_behaviour, "scripted_episodes",
+                        lambda *args: simulated.append(args) or real(*args))
+    assert mi_by_behaviour.main(arguments) == 0
+    assert simulated == [] and json.loads(out.read_text()) == first
+    assert mi_by_behaviour.main([*arguments, "--again"]) == 0 and len(simulated) == len(mi_by_behaviour.BEHAVIOURS)
+    assert json.loads(out.read_text()) == first  # the same episodes and MINE: the same scores

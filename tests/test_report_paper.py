@@ -177,29 +177,53 @@ def test_the_mi_by_behaviour_table_shows_every_fifth_epoch_and_the_last_beside_t
 
 
 def test_the_cause_list_reads_the_grasp_trend_and_the_reward_comparison_from_the_measurements():
-    def grasp_rows(grasped):  # touched in 95 of 100 from epoch 1 on; epoch 0 touched in 10
-        rows = [grasp_row("epoch 0", 0, (10, 1, 0, 0))] + [grasp_row(f"epoch {e}", e, (95, 10, g, 0))
-                                                             for e, g in enumerate(grasped, start=1)]
+    def grasp_rows(grasped, touched=None):  # epoch 0 touches the block in 10 of 100; epochs 1.. as given (95)
+        touched = touched or [95] * len(grasped)
+        rows = [grasp_row("epoch 0", 0, (10, 1, 0, 0))] + [grasp_row(f"epoch {e}", e, (t, 10, g, 0)) for e, (g, t)
+                                                             in enumerate(zip(grasped, touched, strict=True), start=1)]
         for row in rows:
             row["weights_sha256"] = f"w{row['epoch']}"
             row["mi_reward_by_kind"] = {"touched": {"episodes": 100, "mi_reward_mean": -0.8}}
         return {"rows": rows}
 
-    def mi(fast_carry):  # the whole fast pick-and-carry episode's reward under the MINE of each epoch 0-4
+    def mi(fast_carry):  # the whole fast pick-and-carry episode's reward under the MINE of each epoch 0..
         return {"rows": [{"epoch": e, "weights_sha256": f"w{e}", "scores": {
             "pick and carry, fast": {"mi_reward_mean": value}}} for e, value in enumerate(fast_carry)]}
 
-    falling = report_paper.cause_lines(None, grasp_rows([4, 2, 1, 1]), mi([-0.9, -0.9, -0.9, -0.7, -0.7]), None)
+    # epoch 3 touches in only 50: it stays in the span from epoch 1, the first of 90 % or more
+    falling = report_paper.cause_lines(None, grasp_rows([20, 15, 1, 0], touched=[95, 100, 50, 95]),
+                                       mi([-0.9, -0.9, -0.9, -0.7, -0.7]), None)
     assert falling[0] == "### Why the block is not lifted, so far"
-    assert ("from epoch 1 on a finger touches the block in 90 % or more of the exploring episodes, and they grasp it "
-            "(both fingers, 1 cm up) in 1-4 of 100, not more often as training goes on (epochs 1-2: 0.030 of the "
-            "episodes; epochs 3-4: 0.010)") in falling[2]
+    # epochs 1-2: 35 of 200 (Wilson 0.128-0.233), epochs 3-4: 1 of 200 (0.001-0.028)
+    assert falling[2] == ("- a grasp is tried: from epoch 1 on a finger touches the block in 50-100 of 100 exploring "
+                          "episodes, and they grasp it (both fingers, 1 cm up) in 0-20, less often in the later "
+                          "epochs (epochs 1-2: 35 of 200; epochs 3-4: 1 of 200)")
     # own episodes -0.8 beat the carry's -0.9 under 3 of the 5 MINEs
-    assert ("under 3 of the 5 MINEs, the agent's own exploring episodes earn more MI reward than a scripted fast "
-            "pick-and-carry: the reward does not pay more for lifting") in falling[3]
-    rising = report_paper.cause_lines({"passed": False}, grasp_rows([1, 1, 2, 4]),
+    assert falling[3] == ("- under 3 of the 5 MINEs, the agent's own exploring episodes earn more MI reward than a "
+                          "scripted fast pick-and-carry: the reward does not pay more for lifting than for what the "
+                          "agent already does")
+    assert falling[-2].startswith("- not a measurement but a reading of both codes")
+    rising = report_paper.cause_lines({"passed": False}, grasp_rows([1, 1, 20, 20]),
                                       mi([-0.9, -0.7, -0.7, -0.7, -0.7]), None)
     assert rising[0] == "### Why the block is not lifted"
-    assert "more often in the later epochs (epochs 1-2: 0.010 of the episodes; epochs 3-4: 0.030)" in rising[2]
+    assert "more often in the later epochs (epochs 1-2: 2 of 200; epochs 3-4: 40 of 200)" in rising[2]
     assert "under 1 of the 5 MINEs" in rising[3] and "under most, lifting is paid more" in rising[3]
+    level = report_paper.cause_lines(None, grasp_rows([2, 3, 3, 2]), mi([-0.9, -0.9, -0.7, -0.7]), None)
+    assert "with no change between the earlier and the later epochs beyond the 95 % intervals" in level[2]
+    assert "under 2 of the 4 MINEs" in level[3] and "under half of them, as many as not" in level[3]
+    never = report_paper.cause_lines(None, grasp_rows([0, 0]), None, None)
+    assert never[2].startswith("- no grasp is tried: from epoch 1 on")
     assert report_paper.cause_lines({"passed": True}, grasp_rows([1, 1, 2, 4]), None, None) == []
+
+
+def test_a_script_that_did_not_do_what_it_says_is_flagged_before_the_table(tmp_path):
+    names = ("pick and carry, slow", "pick and carry, fast", "push", "reach without touching", "still")
+    did = {name: {"episodes": 10, "touched": 0 if name in ("reach without touching", "still") else 10,
+                  "lifted": 10 if "carry" in name else 0, "object_displacement": 0.1} for name in names}
+    assert report_paper.scripts_did_what_they_say(did)
+    did["pick and carry, fast"]["lifted"] = 9  # dropped the block once
+    assert not report_paper.scripts_did_what_they_say(did)
+    scores = {name: {"mi_reward_mean": -0.9, "at_ceiling": 0.0, "mi_reward_moving": -0.9} for name in names}
+    lines = report_paper.mi_behaviour_lines({"behaviours": did, "rows": [{"epoch": 0, "weights_sha256": "w",
+                                                                          "scores": scores}]}, None, Path("m"), str)
+    assert "**A script did not do what it says** (read its row before the table)" in lines[2]
