@@ -12,6 +12,20 @@ grasp_rate, fetch_joint_limits = experiment_script("grasp_rate"), experiment_scr
 mi_by_behaviour = experiment_script("mi_by_behaviour")
 
 
+MEDIUM_RUN = REPO / "experiments" / "results" / "medium" / "FetchPickAndPlace-v1" / "SAC+MUSIC"
+
+
+def run_of_one_policy(tmp_path):
+    """A run folder holding one kept policy, epoch 0: the medium campaign's final policy of seed 0."""
+    import shutil
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(MEDIUM_RUN / "seed0" / "params.json", run / "params.json")
+    shutil.copy(MEDIUM_RUN / "seed0" / "policy_49_weight.npz", run / "policy_0_weight.npz")
+    return run
+
+
 def test_episode_figures_count_touch_pinch_grasp_and_lift_as_defined():
     start = 0.425
     # columns: left finger on the block, right finger on it, block height
@@ -162,15 +176,10 @@ def test_the_mi_reward_per_kind_of_episode_is_the_critics_clipped_reward_of_its_
 
 def test_measuring_a_run_trained_again_replaces_the_lost_runs_rows(tmp_path, capsys):
     import json
-    import shutil
 
     from music.policy_files import policy_weights_sha256
 
-    export = REPO / "experiments" / "results" / "medium" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed0"
-    run = tmp_path / "run"
-    run.mkdir()
-    shutil.copy(export / "params.json", run / "params.json")
-    shutil.copy(export / "policy_49_weight.npz", run / "policy_0_weight.npz")
+    run = run_of_one_policy(tmp_path)
     out = tmp_path / "grasp.json"
     lost = [{"policy": f"epoch {e}", "epoch": e, "episodes": 1, "weights_sha256": "lost run"} for e in (0, 5)]
     out.write_text(json.dumps({"rows": lost}))
@@ -187,11 +196,7 @@ def test_a_policy_measured_before_with_the_same_weights_and_seed_is_not_measured
     import json
     import shutil
 
-    export = REPO / "experiments" / "results" / "medium" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed0"
-    run = tmp_path / "run"
-    run.mkdir()
-    shutil.copy(export / "params.json", run / "params.json")
-    shutil.copy(export / "policy_49_weight.npz", run / "policy_0_weight.npz")
+    run = run_of_one_policy(tmp_path)
     out = tmp_path / "grasp.json"
     arguments = ["--run", str(run), "--epochs", "0", "--episodes", "1", "--untrained", "--out", str(out)]
     assert grasp_rate.main(arguments) == 0
@@ -211,8 +216,7 @@ def test_a_policy_measured_before_with_the_same_weights_and_seed_is_not_measured
     assert {row["seed"] for row in json.loads(out.read_text())["rows"]} == {1}
     assert grasp_rate.main([*arguments, "--seed", "1", "--again"]) == 0 and len(measured) == 4
     # other weights under the same name are measured, not reused
-    shutil.copy(REPO / "experiments" / "results" / "medium" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed1" /
-                "policy_49_weight.npz", run / "policy_0_weight.npz")
+    shutil.copy(MEDIUM_RUN / "seed1" / "policy_49_weight.npz", run / "policy_0_weight.npz")
     assert grasp_rate.main([*arguments, "--seed", "1"]) == 0 and len(measured) == 5
     # rows of the other mode measured other episodes: none is reused, none is kept (not the untrained one's,
     # which this measurement leaves out)
@@ -253,13 +257,8 @@ def test_a_behaviours_mi_scores_are_the_clipped_rewards_of_its_windows_overall_a
 
 def test_a_mine_scored_before_with_the_same_weights_and_episodes_is_not_scored_again(tmp_path, monkeypatch):
     import json
-    import shutil
 
-    export = REPO / "experiments" / "results" / "medium" / "FetchPickAndPlace-v1" / "SAC+MUSIC" / "seed0"
-    run = tmp_path / "run"
-    run.mkdir()
-    shutil.copy(export / "params.json", run / "params.json")
-    shutil.copy(export / "policy_49_weight.npz", run / "policy_0_weight.npz")
+    run = run_of_one_policy(tmp_path)
     out = tmp_path / "mi.json"
     arguments = ["--run", str(run), "--episodes", "1", "--out", str(out)]
     assert mi_by_behaviour.main(arguments) == 0
