@@ -19,6 +19,8 @@ each kept policy of a run (default: the paper campaign's seed 0, every kept epoc
 - ``reach without touching``: the gripper moves around a circle 15 cm above the block;
 - ``still``: the gripper holds still (zero actions).
 
+Each episode's windows are scored in one MINE call, so they share one random time permutation
+as a training batch's do (the identity half of the time: then every window is paid about -1).
 Per behaviour and MINE: the mean MI reward per episode, over the steps where the script moves
 the block (carrying: from step 36; pushing: from step 16) and the fraction of windows at the
 reward's ceiling (0), with what the script did to the block (touched, lifted 5 cm,

@@ -201,7 +201,9 @@ def mi_behaviour_lines(mi: dict, grasp: dict | None, source: Path, rel: Callable
            f"scored by the MINE of each kept policy, as the critic sees them ({CRITICS_MI_REWARD} per two-step "
            "window): pick and carry (lifted 10 cm, then carried around a circle, slowly at about 2.5 cm a step or "
            "fast at up to 5 cm), push (along the table at 1 cm a step) and reach without touching, against the "
-           f"policy's own exploring episodes (`grasp.json`, the same weights). {checked}: "
+           "policy's own exploring episodes (`grasp.json`, the same weights). Each episode's windows share one "
+           "random time permutation, as a training batch's do: the identity half of the time, which pays every "
+           f"window about -1, so each mean carries that coin's noise as training's reward does. {checked}: "
            + "; ".join(f"{name}: touched in {d['touched']}, lifted 5 cm in {d['lifted']} of {d['episodes']}, "
                        f"moved {d['object_displacement']:.3f} m" for name, d in did.items()) + ".", "",
            "| MINE of epoch | carry, slow (while carrying) | carry, fast (while carrying) | push (while pushing) | "
