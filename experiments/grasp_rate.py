@@ -348,5 +348,6 @@ def write_rows(out: Path, run_name: str, mode: str, rows: dict[str, dict]) -> No
     atomic_write_text(out, json.dumps({"run": run_name, "mode": mode, "grasp_rise": GRASP_RISE, "rows": ordered},
                                       indent=1) + "\n")
 
+
 if __name__ == "__main__":
     sys.exit(main())
