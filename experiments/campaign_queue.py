@@ -133,11 +133,14 @@ def run_campaign(step: Step, repo: Path, stopping: StopRequest, layout: Layout |
     return True
 
 
-def changed(repo: Path, path: Path) -> bool:
-    """Whether ``path`` differs from what the clone has committed (or is not committed)."""
-    status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", str(path)],
-                            capture_output=True, text=True)
-    return bool(status.stdout.strip())
+def changed(repo: Path, paths: list[Path]) -> list[Path]:
+    """The existing ``paths`` that differ from what the clone has committed (or are not committed)."""
+    def differs(path: Path) -> bool:
+        status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", str(path)],
+                                capture_output=True, text=True)
+        return bool(status.stdout.strip())
+
+    return [path for path in paths if path.exists() and differs(path)]
 
 
 def run_gate(repo: Path, stopping: StopRequest, poll: float = 1.0) -> str:
@@ -166,7 +169,7 @@ def run_gate(repo: Path, stopping: StopRequest, poll: float = 1.0) -> str:
                 except subprocess.TimeoutExpired:
                     child.kill()
                     child.wait()
-                measured = [path for path in paths if path.exists() and changed(repo, path)]
+                measured = changed(repo, paths)
                 if measured and not commit_paths(repo, measured, "Paper campaign: the gate of seed 0, stopped "
                                                                  "part-way; what it measured so far"):
                     log_line("could not commit the gate's measurements so far: commit them by hand")
@@ -176,7 +179,7 @@ def run_gate(repo: Path, stopping: StopRequest, poll: float = 1.0) -> str:
                 log_line(f"{script[0]} failed (exit {child.returncode}):\n{errors.read()[-3000:]}")
                 return "failed"
     gate = json.loads(paths[0].read_text())
-    measured = [path for path in paths if changed(repo, path)]
+    measured = changed(repo, paths)
     committed = not measured or commit_paths(
         repo, measured, f"Paper campaign: the gate of seed 0 ({gate['verdict'].split(':')[0]}), grasping and MI "
                         "reward by epoch, measured")

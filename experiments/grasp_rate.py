@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.out.name}: dropped {line}", flush=True)
     reusable = {} if args.again else {name: row for name, row in rows.items() if row.get("seed") == args.seed}
     for name, epoch in policies:
-        if name in reusable and (name == "scripted pick" or reusable[name].get("weights_sha256") == held.get(name)):
+        if name in reusable:  # rows_of_these_weights kept only rows of the weights held now
             # the same weights, seed and episodes give the same episodes: the gate after a run
             # measures only the epochs that no session measured while it trained
             print(f"{name}: measured before (the same weights, seed and episodes); --again measures it again",

@@ -126,12 +126,9 @@ def grasp_lines(grasp: dict, source: Path, figures: Path, out_md: Path, rel: Cal
     pooled = {kind: [(r["mi_reward_by_kind"][kind]["mi_reward_mean"], r["mi_reward_by_kind"][kind]["episodes"])
                      for r in rows if kind in r.get("mi_reward_by_kind", {})] for kind in kinds}
     if any(pooled.values()):
-        def mean_of(pairs):
-            return sum(v * n for v, n in pairs) / sum(n for _, n in pairs)
-
         facts.append(f"the MI reward the critic sees ({CRITICS_MI_REWARD}, each epoch's own MINE), by how far "
                      "the episode got, over all epochs: " + ", ".join(
-                         f"{kind} {mean_of(pooled[kind]):.3f} ({sum(n for _, n in pooled[kind])} episodes)"
+                         f"{kind} {weighted_mean(pooled[kind]):.3f} ({sum(n for _, n in pooled[kind])} episodes)"
                          for kind in kinds if pooled[kind]))
     if untrained is not None:
         facts.append(f"untrained: touched in {untrained['touched']['count']}, grasped in "
@@ -160,10 +157,15 @@ def play_grasp_lines(grasp: dict, source: Path, rel: Callable[[Path], str]) -> l
 FAST_CARRY = "pick and carry, fast"
 
 
+def weighted_mean(pairs) -> float:
+    """The mean of (mean, count) pairs, each weighted by its count."""
+    pairs = list(pairs)
+    return sum(value * n for value, n in pairs) / sum(n for _, n in pairs)
+
+
 def own_episodes_mi_reward(row: dict) -> float:
     """The mean MI reward of a grasp.json row's exploring episodes, over every kind of episode."""
-    kinds = row["mi_reward_by_kind"].values()
-    return sum(k["mi_reward_mean"] * k["episodes"] for k in kinds) / sum(k["episodes"] for k in kinds)
+    return weighted_mean((k["mi_reward_mean"], k["episodes"]) for k in row["mi_reward_by_kind"].values())
 
 
 def own_against_carry(mi: dict, grasp: dict | None) -> tuple[dict[str, float], list[dict], int]:
