@@ -172,8 +172,9 @@ def measure_scripted(episodes: int, seed: int) -> dict:
     return {"episodes": episodes, "seed": seed, **recorded_figures(recorder)}
 
 
-def measure(policy, episodes: int, seed: int, mode: str = "train") -> dict:
-    """The figures of ``episodes`` episodes of ``policy`` in ``mode`` (music.evaluate's; train: exploring)."""
+def recorded_run(policy, episodes: int, seed: int, mode: str = "train") -> tuple[dict, ContactRecorder]:
+    """``music.evaluate.evaluate_policy``'s summary of ``episodes`` episodes of ``policy`` in ``mode``
+    (train: exploring) and the recorder of their contacts, heights and observations."""
     from music.envs import make_env
     from music.evaluate import evaluate_policy
 
@@ -188,6 +189,12 @@ def measure(policy, episodes: int, seed: int, mode: str = "train") -> dict:
     recorder.finish()
     if len(recorder.episodes) != episodes:
         raise RuntimeError(f"recorded {len(recorder.episodes)} episodes of {episodes} (NaN retries?)")
+    return summary, recorder
+
+
+def measure(policy, episodes: int, seed: int, mode: str = "train") -> dict:
+    """The figures of ``episodes`` episodes of ``policy`` in ``mode`` (music.evaluate's; train: exploring)."""
+    summary, recorder = recorded_run(policy, episodes, seed, mode)
     result = {"episodes": episodes, "seed": seed, "object_displacement": summary["object_displacement_mean"],
               "object_lifted_evaluate": summary["object_lifted"], **recorded_figures(recorder)}
     if policy.mine is not None:

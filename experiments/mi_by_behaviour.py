@@ -113,14 +113,24 @@ def what_it_did(recorder: grasp_rate.ContactRecorder) -> dict:
             "lifted": figures["lifted"]["count"], "object_displacement": float(np.mean(moved))}
 
 
-def scores(policy, recorder: grasp_rate.ContactRecorder, moving_from: int | None) -> dict:
-    """The mean MI reward per episode, and from step ``moving_from`` on, and the fraction of
-    windows at the ceiling, under ``policy``'s MINE."""
+def window_rewards(policy, recorder: grasp_rate.ContactRecorder) -> np.ndarray:
+    """The MI reward of every two-step window of the recorded episodes under ``policy``'s MINE, one
+    MINE call (one time permutation) per episode; (episodes, T)."""
     from music.evaluate import window_mi_rewards
 
-    rewards = np.stack([window_mi_rewards(policy, o) for o in recorder.observations])  # (episodes, T)
+    return np.stack([window_mi_rewards(policy, o) for o in recorder.observations])
+
+
+def summary(rewards: np.ndarray, moving_from: int | None) -> dict:
+    """The mean MI reward per episode of ``window_rewards``, and from step ``moving_from`` on, and
+    the fraction of windows at the ceiling."""
     return {"mi_reward_mean": float(rewards.mean()), "at_ceiling": float(np.mean(rewards == 0.0)),
             "mi_reward_moving": None if moving_from is None else float(rewards[:, moving_from:].mean())}
+
+
+def scores(policy, recorder: grasp_rate.ContactRecorder, moving_from: int | None) -> dict:
+    """``summary`` of the recorded episodes' rewards under ``policy``'s MINE."""
+    return summary(window_rewards(policy, recorder), moving_from)
 
 
 def main(argv: list[str] | None = None) -> int:

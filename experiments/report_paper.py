@@ -11,6 +11,9 @@ here trains or measures: it reads
   (``experiments/grasp_rate.py``), drawn here as ``figures/paper/grasp_by_epoch``;
 - ``.../joint_limits.json``: gymnasium-robotics v4's enforced joint ranges against gym v1's
   unlimited ones (``experiments/fetch_joint_limits.py``);
+- ``.../mi_by_behaviour.json`` and ``.../mine_with_carries.json``: the MI reward of scripted
+  behaviours under the kept MINEs, and under copies of one trained with carries in their data
+  (``experiments/mi_by_behaviour.py``, ``experiments/mine_with_carries.py``);
 
 and draws the training curves of both scales with ``python -m music.plot``.
 """
@@ -227,6 +230,72 @@ def mi_behaviour_lines(mi: dict, grasp: dict | None, source: Path, rel: Callable
     return out
 
 
+CARRY_DATA_SETS = ("own exploring episodes", "pick and carry, slow", FAST_CARRY, "push")
+
+
+def carry_rewards(row: dict, where: str = "mi_reward_block_moving") -> float:
+    """A mine_with_carries.json row's MI reward of both scripted carries (their mean), per
+    window where the block moves (or ``where``: another score, e.g. the whole episode's)."""
+    return float(np.mean([row["scores"][name][where] for name in ("pick and carry, slow", FAST_CARRY)]))
+
+
+def carry_data_lines(carried: dict, source: Path, rel: Callable[[Path], str]) -> list[str]:
+    """Copies of one kept MINE trained on the agent's episodes with a share of carries: what the
+    MI reward pays each behaviour, step for step where the block moves and per whole episode."""
+    rows = carried["rows"]
+    did = carried["what_the_held_out_did"]
+    out = ["### Would the MI reward pay for lifting if lifting were in the MINE's data?", "",
+           f"The MINE of epoch {carried['epoch']} as trained, and copies of it trained {carried['steps']} steps more "
+           "(as many as an epoch of training takes) on batches of whole episodes drawn from the policy's own "
+           f"exploring episodes ({carried['train_episodes']['own']}) and, with the probability of the row's share, "
+           f"from scripted pick-and-carry episodes ({carried['train_episodes']['carries']}, slow and fast), the same "
+           "draws for every share (`experiments/mine_with_carries.py`). Share 0 is the control: as many steps on the "
+           "agent's episodes alone. Every MINE scores the same held-out episodes (other resets, "
+           f"{carried['episodes']} of each: "
+           + "; ".join(f"{name}: touched in {d['touched']}, lifted 5 cm in {d['lifted']}" for name, d in did.items())
+           + "), each cell the mean MI reward per window over the whole episode and, in brackets, over the windows "
+           "in which the block moves 1 mm or more: the agent's pushes against the scripts' carrying, step for "
+           "step.", "",
+           "| MINE | " + " | ".join(CARRY_DATA_SETS) + " |", "|---|" + "---|" * len(CARRY_DATA_SETS)]
+    for row in rows:
+        cells = []
+        for name in CARRY_DATA_SETS:
+            score = row["scores"][name]
+            moving = score["mi_reward_block_moving"]
+            cells.append(f"{score['mi_reward_mean']:.3f} ({'-' if moving is None else f'{moving:.3f}'})")
+        share = "as trained" if row["carry_share"] is None else f"+{row['steps']} steps, carries {row['carry_share']:g}"
+        out.append(f"| {share} | " + " | ".join(cells) + " |")
+    return out + ["", f"From `{rel(source)}`.", ""]
+
+
+def carry_data_fact(carried: dict) -> str | None:
+    """What the copies say: whether carries in the MINE's data raise what it pays for carrying,
+    against the control (share 0) and the agent's own episodes."""
+    trained = sorted((row for row in carried["rows"] if row["carry_share"] is not None),
+                     key=lambda row: row["carry_share"])
+    if len(trained) < 2 or trained[0]["carry_share"] != 0:
+        return None
+    control, with_carries = trained[0], trained[1:]
+    own = control["scores"]["own exploring episodes"]["mi_reward_block_moving"]
+    paid = [carry_rewards(row) for row in trained]
+    rises = all(later >= earlier for earlier, later in zip(paid, paid[1:], strict=False))
+    shares = ", ".join(f"{row['carry_share']:.0%}: {carry_rewards(row):.3f}" for row in with_carries)
+    step_for_step = ("more than" if paid[0] > own else "less than") + f" the agent's own pushes ({own:.3f})"
+    whole = [carry_rewards(row, "mi_reward_mean") for row in trained]
+    own_whole = [row["scores"]["own exploring episodes"]["mi_reward_mean"] for row in trained]
+    beats = [row["carry_share"] for row, carry, mine in zip(trained, whole, own_whole, strict=True) if carry > mine]
+    before = f"a whole carry episode, whose first {carried['carrying_from_step']} steps reach, close and lift,"
+    episodes = (f"{before} earns more than the agent's own episodes with carries as "
+                + ", ".join(f"{share:.0%}" for share in beats) + " of the data" if beats else
+                f"{before} still earns less than the agent's own episodes at every share ({whole[-1]:.3f} against "
+                f"{own_whole[-1]:.3f} at {trained[-1]['carry_share']:.0%})")
+    verdict = ("the MINE pays for what its data holds" if rises and paid[-1] > paid[0] else
+               "carries in its data do not raise what the MINE pays for carrying")
+    return (f"{verdict}: per window where the block moves, a carry earns {paid[0]:.3f} under the control MINE "
+            f"(trained {control['steps']} steps more on the agent's episodes alone), {step_for_step}, and with "
+            f"carries as a share of its episodes {shares}; {episodes}")
+
+
 def grasp_trend_fact(rows: list[dict]) -> str | None:
     """Whether grasps are tried once the policy touches the block, and whether more often later:
     the epochs from the first whose episodes touch it in 90 % or more, split in halves, their
@@ -256,7 +325,8 @@ def grasp_trend_fact(rows: list[dict]) -> str | None:
             f"{episodes[1]})")
 
 
-def cause_lines(gate: dict | None, grasp: dict | None, mi: dict | None, limits: dict | None) -> list[str]:
+def cause_lines(gate: dict | None, grasp: dict | None, mi: dict | None, limits: dict | None,
+                carried: dict | None = None) -> list[str]:
     """What the measurements say of why the block is not lifted: after a failed gate, or while
     the run trains (so far); nothing once the gate passed."""
     if gate is not None and gate["passed"]:
@@ -273,6 +343,8 @@ def cause_lines(gate: dict | None, grasp: dict | None, mi: dict | None, limits: 
                   "under most, lifting is paid more than what the agent already does")
             facts.append(f"under {beaten} of the {len(both)} MINEs, the agent's own exploring episodes earn more MI "
                          f"reward than a scripted fast pick-and-carry: {so}")
+    if carried is not None and carry_data_fact(carried):
+        facts.append(carry_data_fact(carried))
     if limits is not None:
         reach, policy = limits["reach"], limits[limits["policy"]]
         same = (reach["v4"]["reached"] == reach["unlimited arm"]["reached"]
@@ -342,8 +414,9 @@ def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, ou
                   ) -> tuple[list[str], str]:
     """The section's lines and its one-line verdict (for the summary)."""
     runs = finished_runs(paper)
-    gate, grasp, grasp_play, limits, mi = (read_json(paper_eval / name) for name in (
-        "gate.json", "grasp.json", "grasp_play.json", "joint_limits.json", "mi_by_behaviour.json"))
+    gate, grasp, grasp_play, limits, mi, carried = (read_json(paper_eval / name) for name in (
+        "gate.json", "grasp.json", "grasp_play.json", "joint_limits.json", "mi_by_behaviour.json",
+        "mine_with_carries.json"))
     verdict = headline_verdict(gate, runs, planned_seeds)
     out = ["## 3. At the paper's scale (16 workers): does MUSIC alone pick up the block?", "",
            f"Paper: {PAPER_HEADLINE}", "",
@@ -374,6 +447,8 @@ def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, ou
         out += play_grasp_lines(grasp_play, paper_eval / "grasp_play.json", rel)
     if mi is not None:
         out += mi_behaviour_lines(mi, grasp, paper_eval / "mi_by_behaviour.json", rel)
+    if carried is not None:
+        out += carry_data_lines(carried, paper_eval / "mine_with_carries.json", rel)
     if runs:
         task_runs = [rel(paper / TASK / VARIANT), rel(medium / TASK / VARIANT)]
         for metric in ("train/object_displacement", "train/object_lift"):
@@ -382,6 +457,6 @@ def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, ou
                          f"{VARIANT}, no task reward, 16 workers (paper) and 2 (medium): {metric}"], out_md, metric)
     if limits is not None:
         out += joint_limit_lines(limits)
-    out += cause_lines(gate, grasp, mi, limits)
+    out += cause_lines(gate, grasp, mi, limits, carried)
     out += [f"**Verdict, the headline at the paper's scale:** {verdict}.", ""]
     return out, verdict

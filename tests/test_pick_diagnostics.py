@@ -10,6 +10,7 @@ from conftest import REPO, experiment_script, make_agent
 
 grasp_rate, fetch_joint_limits = experiment_script("grasp_rate"), experiment_script("fetch_joint_limits")
 mi_by_behaviour = experiment_script("mi_by_behaviour")
+mine_with_carries = experiment_script("mine_with_carries")
 
 
 MEDIUM_RUN = REPO / "experiments" / "results" / "medium" / "FetchPickAndPlace-v1" / "SAC+MUSIC"
@@ -274,3 +275,55 @@ def test_a_mine_scored_before_with_the_same_weights_and_episodes_is_not_scored_a
     assert simulated == [] and json.loads(out.read_text()) == first
     assert mi_by_behaviour.main([*arguments, "--again"]) == 0 and len(simulated) == len(mi_by_behaviour.BEHAVIOURS)
     assert json.loads(out.read_text()) == first  # the same episodes and MINE: the same scores
+
+
+def test_a_training_batch_holds_a_carry_where_its_coin_is_below_the_share_the_same_draws_at_every_share():
+    own = np.zeros((7, 51, 25))
+    own[:, 0, 0] = np.arange(7)  # each episode marked by its index: own 0..6, carries 100..104
+    carries = np.zeros((5, 51, 25))
+    carries[:, 0, 0] = 100 + np.arange(5)
+    batches = {share: mine_with_carries.training_batch(np.random.default_rng(4), own, carries, share, 1000)[:, 0, 0]
+               for share in (0.0, 0.1, 0.3, 1.0)}
+    coins = np.random.default_rng(4).random(1000)  # drawn first, then the two index rows
+    for share, marks in batches.items():
+        assert np.array_equal(marks >= 100, coins < share)
+    assert set(batches[0.0]) <= set(range(7)) and set(batches[1.0]) == set(100 + np.arange(5))
+    # the own episodes that stay own at a larger share are the same ones
+    stays = batches[0.3] < 100
+    assert np.array_equal(batches[0.1][stays], batches[0.3][stays])
+
+
+def test_each_mines_copy_starts_from_the_kept_mine_whatever_copies_were_trained_before_it(tmp_path):
+    import json
+
+    run = run_of_one_policy(tmp_path)
+    arguments = ["--run", str(run), "--steps", "3", "--train-episodes", "2", "--episodes", "2"]
+    assert mine_with_carries.main([*arguments, "--shares", "0", "1", "--out", str(tmp_path / "both.json")]) == 0
+    assert mine_with_carries.main([*arguments, "--shares", "1", "--out", str(tmp_path / "one.json")]) == 0
+    both, one = (json.loads((tmp_path / name).read_text()) for name in ("both.json", "one.json"))
+    assert [row["carry_share"] for row in both["rows"]] == [None, 0.0, 1.0]
+    assert set(both["rows"][0]["scores"]) == set(mine_with_carries.SCORED)
+    assert both["rows"][2] == one["rows"][1] and both["rows"][0] == one["rows"][0]
+    # training moved the MINE: its copies score the held-out episodes otherwise than the kept one
+    assert both["rows"][1]["scores"] != both["rows"][0]["scores"] != both["rows"][2]["scores"]
+    assert both["what_the_held_out_did"]["pick and carry, fast"]["lifted"] == 2
+
+
+def test_a_share_that_is_not_a_probability_is_refused_in_one_line(tmp_path):
+    with pytest.raises(SystemExit, match=r"--shares \[0.1, 2.0\]: a share is a probability, from 0 to 1"):
+        mine_with_carries.main(["--run", str(run_of_one_policy(tmp_path)), "--shares", "0.1", "2"])
+
+
+def test_the_reward_where_the_block_moves_is_the_mean_over_the_windows_in_which_it_moves_a_millimetre():
+    recorder = grasp_rate.ContactRecorder(make_env("FetchPickAndPlace-v1", quiet=True))
+    recorder.observations = [np.zeros((51, 25)), np.zeros((51, 25))]
+    recorder.observations[0][:, 4] = 0.002 * np.maximum(np.arange(51) - 40, 0)  # 2 mm a step from step 40
+    recorder.observations[1][:, 4] = 0.0005 * np.arange(51)  # 0.5 mm a step: settling, not moved
+    scored = mine_with_carries.score_all(ConstantMine(), {"push": recorder}, seed=0)["push"]
+    # moved in 10 windows of episode 0 (steps 40-49), each at -0.5; episode 1's 50 windows at -0.5 too, not counted
+    assert scored["block_moving_windows"] == 10 / 100
+    assert scored["mi_reward_block_moving"] == pytest.approx(-0.5)
+    assert scored["mi_reward_mean"] == pytest.approx((60 * -0.5 + 40 * -1.0) / 100)
+    recorder.observations = [np.zeros((51, 25))]
+    assert mine_with_carries.score_all(ConstantMine(), {"push": recorder}, seed=0)["push"][
+        "mi_reward_block_moving"] is None

@@ -41,11 +41,12 @@ def fake_run(root: Path, seed: int, workers: int, displacement: list[float]) -> 
                                                    "machines": ["Intel Xeon, 2 cores"]}))
 
 
-def section(tmp_path, gate=None, grasp=None, limits=None, runs=0, grasp_play=None, mi=None):
+def section(tmp_path, gate=None, grasp=None, limits=None, runs=0, grasp_play=None, mi=None, carried=None):
     paper, paper_eval, medium = tmp_path / "paper", tmp_path / "paper_eval", tmp_path / "medium"
     paper_eval.mkdir(parents=True, exist_ok=True)
     for name, data in (("gate.json", gate), ("grasp.json", grasp), ("joint_limits.json", limits),
-                       ("grasp_play.json", grasp_play), ("mi_by_behaviour.json", mi)):
+                       ("grasp_play.json", grasp_play), ("mi_by_behaviour.json", mi),
+                       ("mine_with_carries.json", carried)):
         if data is not None:
             (paper_eval / name).write_text(json.dumps(data))
     for seed in range(runs):
@@ -227,3 +228,43 @@ def test_a_script_that_did_not_do_what_it_says_is_flagged_before_the_table(tmp_p
     lines = report_paper.mi_behaviour_lines({"behaviours": did, "rows": [{"epoch": 0, "weights_sha256": "w",
                                                                           "scores": scores}]}, None, Path("m"), str)
     assert "**A script did not do what it says** (read its row before the table)" in lines[2]
+
+
+def carried_rows(rows):
+    """mine_with_carries.json from (share, own, carry slow, carry fast, push) rewards per window where the
+    block moves; each whole episode's mean is 0.2 below it, except own episodes' (0.1 below)."""
+    names = report_paper.CARRY_DATA_SETS
+    did = {name: {"episodes": 10, "touched": 10, "lifted": 10 if "carry" in name else 0, "object_displacement": 0.1}
+           for name in names}
+    return {"epoch": 30, "steps": 2000, "episodes": 10, "carrying_from_step": 36,
+            "train_episodes": {"own": 20, "carries": 20}, "what_the_held_out_did": did,
+            "rows": [{"carry_share": share, "steps": 0 if share is None else 2000, "scores": {
+                name: {"mi_reward_mean": value - (0.1 if name == names[0] else 0.2), "mi_reward_block_moving": value}
+                for name, value in zip(names, values, strict=True)}} for share, *values in rows]}
+
+
+def test_the_carries_in_the_mines_data_table_and_its_cause_line_come_from_the_copies_scores(tmp_path):
+    carried = carried_rows([(None, -0.8, -0.9, -0.8, -0.95), (0.0, -0.8, -0.8, -0.7, -0.95),
+                            (0.1, -0.8, -0.6, -0.5, -0.97), (0.3, -0.8, -0.5, -0.4, -0.99)])
+    text, _, _ = section(tmp_path, carried=carried)
+    assert "### Would the MI reward pay for lifting if lifting were in the MINE's data?" in text
+    assert "| as trained | -0.900 (-0.800) | -1.100 (-0.900) | -1.000 (-0.800) | -1.150 (-0.950) |" in text
+    assert ("| +2000 steps, carries 0.3 | -0.900 (-0.800) | -0.700 (-0.500) | -0.600 (-0.400) | -1.190 (-0.990) |"
+            in text)
+    fact = report_paper.carry_data_fact(carried)
+    # carries paid per moving window: control (-0.8 - 0.7) / 2 = -0.75 > own -0.8; 10 %: -0.55; 30 %: -0.45.
+    # whole episodes: carries -0.95, -0.75, -0.65 against own -0.9: beaten at 10 % and 30 %
+    assert fact == ("the MINE pays for what its data holds: per window where the block moves, a carry earns -0.750 "
+                    "under the control MINE (trained 2000 steps more on the agent's episodes alone), more than the "
+                    "agent's own pushes (-0.800), and with carries as a share of its episodes 10%: -0.550, 30%: "
+                    "-0.450; a whole carry episode, whose first 36 steps reach, close and lift, earns more than the "
+                    "agent's own episodes with carries as 10%, 30% of the data")
+    assert f"- {fact}" in text
+    flat = carried_rows([(0.0, -0.7, -0.8, -0.8, -0.9), (0.3, -0.7, -0.85, -0.8, -0.9)])
+    assert report_paper.carry_data_fact(flat) == (
+        "carries in its data do not raise what the MINE pays for carrying: per window where the block moves, a "
+        "carry earns -0.800 under the control MINE (trained 2000 steps more on the agent's episodes alone), less "
+        "than the agent's own pushes (-0.700), and with carries as a share of its episodes 30%: -0.825; a whole "
+        "carry episode, whose first 36 steps reach, close and lift, still earns less than the agent's own "
+        "episodes at every share (-1.025 against -0.800 at 30%)")
+    assert report_paper.carry_data_fact(carried_rows([(0.1, -0.8, -0.6, -0.5, -0.9)])) is None  # no control
