@@ -281,6 +281,11 @@ def carry_data_fact(carried: dict) -> str | None:
     rises = all(later >= earlier for earlier, later in zip(paid, paid[1:], strict=False))
     shares = ", ".join(f"{row['carry_share']:.0%}: {carry_rewards(row):.3f}" for row in with_carries)
     step_for_step = ("more than" if paid[0] > own else "less than") + f" the agent's own pushes ({own:.3f})"
+    own_moving = [row["scores"]["own exploring episodes"]["mi_reward_block_moving"] for row in with_carries]
+    above = [f"{row['carry_share']:.0%}" for row, mine in zip(with_carries, own_moving, strict=True)
+             if carry_rewards(row) > mine]
+    shares += (" (more than the agent's own pushes under the same MINE with carries as " + ", ".join(above)
+               + " of its episodes)" if above else " (never more than the agent's own pushes under the same MINE)")
     whole = [carry_rewards(row, "mi_reward_mean") for row in trained]
     own_whole = [row["scores"]["own exploring episodes"]["mi_reward_mean"] for row in trained]
     beats = [row["carry_share"] for row, carry, mine in zip(trained, whole, own_whole, strict=True) if carry > mine]
