@@ -257,14 +257,16 @@ def test_the_carries_in_the_mines_data_table_and_its_cause_line_come_from_the_co
     assert fact == ("the MINE pays for what its data holds: per window where the block moves, a carry earns -0.750 "
                     "under the control MINE (trained 2000 steps more on the agent's episodes alone), more than the "
                     "agent's own pushes (-0.800), and with carries as a share of its episodes 10%: -0.550, 30%: "
-                    "-0.450; a whole carry episode, whose first 36 steps reach, close and lift, earns more than the "
+                    "-0.450 (more than the agent's own pushes under the same MINE with carries as 10%, 30% of its "
+                    "episodes); a whole carry episode, whose first 36 steps reach, close and lift, earns more than the "
                     "agent's own episodes with carries as 10%, 30% of the data")
     assert f"- {fact}" in text
     flat = carried_rows([(0.0, -0.7, -0.8, -0.8, -0.9), (0.3, -0.7, -0.85, -0.8, -0.9)])
     assert report_paper.carry_data_fact(flat) == (
         "carries in its data do not raise what the MINE pays for carrying: per window where the block moves, a "
         "carry earns -0.800 under the control MINE (trained 2000 steps more on the agent's episodes alone), less "
-        "than the agent's own pushes (-0.700), and with carries as a share of its episodes 30%: -0.825; a whole "
+        "than the agent's own pushes (-0.700), and with carries as a share of its episodes 30%: -0.825 (never more "
+        "than the agent's own pushes under the same MINE); a whole "
         "carry episode, whose first 36 steps reach, close and lift, still earns less than the agent's own "
         "episodes at every share (-1.025 against -0.800 at 30%)")
     assert report_paper.carry_data_fact(carried_rows([(0.1, -0.8, -0.6, -0.5, -0.9)])) is None  # no control
