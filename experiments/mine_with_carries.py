@@ -8,26 +8,33 @@
 episodes earn more MI reward than a scripted pick-and-carry. MINE learns from the agent's
 buffer: it learns to tell the (gripper, block) pairs of what the agent does from pairs shuffled
 in time, and the agent grasps the block in 0-3 % of its episodes. So the reward may not pay for
-carrying only because carrying is not in its data. This holds everything else fixed and puts it
-there: from the MINE of one kept policy (default: the newest), one copy per ``--shares`` value
-is trained for ``--steps`` steps (an epoch of training takes n_cycles x n_batches = 2000 MINE
-steps) on batches of ``batch_size`` whole episodes (the run's 256, as training draws them),
-each episode drawn from the policy's own exploring episodes or, with probability ``share``,
-from scripted pick-and-carry episodes (``mi_by_behaviour.py``'s slow and fast, alike). Every
-copy sees the same draws: the same episode indices, time permutations and coins, so an episode
-that is a carry at one share is one at every larger share. Share 0 is the control: the same
-steps on the agent's episodes alone. Adam starts from zero moments (a policy file does not
-keep MINE's optimizer state).
+carrying only because carrying is not in its data. This puts it there and compares with a
+control that differs only in that: from the MINE of one kept policy (default: the newest), one
+copy per ``--shares`` value is trained ``--steps`` steps on batches of ``batch_size`` whole
+episodes (the run's 256), each episode drawn from the policy's own exploring episodes
+(``--train-episodes``) or, with probability ``share``, from scripted pick-and-carry episodes
+(``mi_by_behaviour.py``'s: ``--train-episodes`` / 2 resets, each carried slowly and fast).
+Every copy sees the same draws: the same episode indices, coins and time permutations, so an
+episode that is a carry at one share is one at every larger share. Share 0 is the control: the
+same steps on the agent's episodes alone.
+
+The copies are not trained as the run trains its MINE, and the control is there to measure
+what that alone changes. The run's MINE step sums the gradients of its 16 workers, each on 256
+episodes of its own buffer (episodes of every epoch so far) with its own permutation, and its
+Adam moments carry on from the epochs before; here a step takes one batch with one
+permutation, from the episodes of one policy, and Adam starts from zero moments (a policy file
+does not keep the optimizer's state). ``--steps`` 2000 is the number of MINE steps an epoch of
+training takes (n_cycles x n_batches), not the same training.
 
 Each MINE (the kept one as trained, and every copy) then scores held-out episodes (other
 resets than the training episodes', the same for every MINE, with the same permutations):
 the policy's own exploring episodes and ``mi_by_behaviour.py``'s carries and push, each as
 the mean MI reward the critic sees per episode and while the script moves the block
-(``mi_by_behaviour.summary``), and over the windows in which the block moves 1 mm or more:
-the agent's pushes and the scripts' carrying compared step for step. If the copies trained
-with carries pay carrying more than the agent's own episodes and the control does not, the
-reward is not what keeps the agent from lifting: its data lacks lifts, which only
-exploration can put there.
+(``mi_by_behaviour.summary``), and over the windows in which the block moves 1 mm or more
+(the agent's pushes and the scripts' carrying compared step for step). If the copies trained
+with carries pay a carry more per such window than the control does, and more than the
+agent's own pushes, what the MINE pays for depends on its data: a reward for lifting needs
+lifts in the buffer, which only exploration puts there.
 """
 
 from __future__ import annotations
@@ -66,8 +73,9 @@ def training_batch(rng: np.random.Generator, own: np.ndarray, carries: np.ndarra
 def train_copy(policy, own: np.ndarray, carries: np.ndarray, share: float, steps: int, seed: int) -> float:
     """Train ``policy``'s MINE ``steps`` steps on ``training_batch``es; returns the MI estimate
     (the training batches', before each step) averaged over the last 100 steps."""
-    rng = np.random.default_rng(seed)
-    policy.rng = np.random.default_rng(seed)  # the time permutations (``DDPG.train_mi`` draws them)
+    batches, permutations = np.random.SeedSequence(seed).spawn(2)
+    rng = np.random.default_rng(batches)
+    policy.rng = np.random.default_rng(permutations)  # ``DDPG.train_mi`` draws the time permutations from it
     estimates = [policy.train_mi(training_batch(rng, own, carries, share, policy.params.batch_size))
                  for _ in range(steps)]
     return float(np.mean(estimates[-100:]))
@@ -139,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
                                                              args.seed) for name in SCORED[1:]})
     result = {"run": run.name, "epoch": epoch, "weights_sha256": policy_weights_sha256(path), "seed": args.seed,
               "steps": args.steps, "carrying_from_step": mi_by_behaviour.CARRY_FROM,
-              "train_episodes": {"own": len(own), "carries": len(carries)},
+              "train_episodes": {"own": len(own), "carries": len(carries),
+                                 "carry_resets": args.train_episodes // len(CARRIES)},
               "episodes": args.episodes, "what_the_held_out_did": {name: mi_by_behaviour.what_it_did(recorder)
                                                                     for name, recorder in held_out.items()},
               "rows": []}

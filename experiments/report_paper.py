@@ -244,14 +244,17 @@ def carry_data_lines(carried: dict, source: Path, rel: Callable[[Path], str]) ->
     MI reward pays each behaviour, step for step where the block moves and per whole episode."""
     rows = carried["rows"]
     did = carried["what_the_held_out_did"]
+    pools = carried["train_episodes"]
     out = ["### Would the MI reward pay for lifting if lifting were in the MINE's data?", "",
            f"The MINE of epoch {carried['epoch']} as trained, and copies of it trained {carried['steps']} steps more "
-           "(as many as an epoch of training takes) on batches of whole episodes drawn from the policy's own "
-           f"exploring episodes ({carried['train_episodes']['own']}) and, with the probability of the row's share, "
-           f"from scripted pick-and-carry episodes ({carried['train_episodes']['carries']}, slow and fast), the same "
-           "draws for every share (`experiments/mine_with_carries.py`). Share 0 is the control: as many steps on the "
-           "agent's episodes alone. Every MINE scores the same held-out episodes (other resets, "
-           f"{carried['episodes']} of each: "
+           f"on batches of whole episodes drawn from the policy's own exploring episodes ({pools['own']}) and, with "
+           f"the probability of the row's share, from scripted pick-and-carry episodes ({pools['carry_resets']} "
+           "resets, each carried slowly and fast), the same draws for every share "
+           "(`experiments/mine_with_carries.py`). Share 0 is the control: as many steps on the agent's episodes "
+           "alone. The copies are not trained as the run trains its MINE (there a step sums 16 workers' gradients "
+           "on their buffers of every epoch so far, with Adam's moments carried on; here one batch a step from one "
+           "policy's episodes, Adam from zero): compare a share with the control, not with the MINE as trained. "
+           f"Every MINE scores the same held-out episodes (other resets, {carried['episodes']} of each: "
            + "; ".join(f"{name}: touched in {d['touched']}, lifted 5 cm in {d['lifted']}" for name, d in did.items())
            + "), each cell the mean MI reward per window over the whole episode and, in brackets, over the windows "
            "in which the block moves 1 mm or more: the agent's pushes against the scripts' carrying, step for "
@@ -268,37 +271,51 @@ def carry_data_lines(carried: dict, source: Path, rel: Callable[[Path], str]) ->
     return out + ["", f"From `{rel(source)}`.", ""]
 
 
+def percent(share: float) -> str:
+    return f"{100 * share:g}%"
+
+
+def compared(value: float, other: float) -> str:
+    return "more than" if value > other else "as much as" if value == other else "less than"
+
+
 def carry_data_fact(carried: dict) -> str | None:
-    """What the copies say: whether carries in the MINE's data raise what it pays for carrying,
-    against the control (share 0) and the agent's own episodes."""
+    """What the copies say: whether carries in the MINE's data raise what it pays a carry per
+    window where the block moves, against the control (share 0) and the agent's own pushes."""
     trained = sorted((row for row in carried["rows"] if row["carry_share"] is not None),
                      key=lambda row: row["carry_share"])
     if len(trained) < 2 or trained[0]["carry_share"] != 0:
         return None
     control, with_carries = trained[0], trained[1:]
-    own = control["scores"]["own exploring episodes"]["mi_reward_block_moving"]
-    paid = [carry_rewards(row) for row in trained]
-    rises = all(later >= earlier for earlier, later in zip(paid, paid[1:], strict=False))
-    shares = ", ".join(f"{row['carry_share']:.0%}: {carry_rewards(row):.3f}" for row in with_carries)
-    step_for_step = ("more than" if paid[0] > own else "less than") + f" the agent's own pushes ({own:.3f})"
-    own_moving = [row["scores"]["own exploring episodes"]["mi_reward_block_moving"] for row in with_carries]
-    above = [f"{row['carry_share']:.0%}" for row, mine in zip(with_carries, own_moving, strict=True)
-             if carry_rewards(row) > mine]
-    shares += (" (more than the agent's own pushes under the same MINE with carries as " + ", ".join(above)
-               + " of its episodes)" if above else " (never more than the agent's own pushes under the same MINE)")
-    whole = [carry_rewards(row, "mi_reward_mean") for row in trained]
-    own_whole = [row["scores"]["own exploring episodes"]["mi_reward_mean"] for row in trained]
-    beats = [row["carry_share"] for row, carry, mine in zip(trained, whole, own_whole, strict=True) if carry > mine]
+    paid = {row["carry_share"]: carry_rewards(row) for row in trained}
+    raised = [row["carry_share"] for row in with_carries if paid[row["carry_share"]] > paid[0]]
+    verdict = ("what the MINE pays for a carry rises with carries in its data" if len(raised) == len(with_carries)
+               else "carries in its data do not raise what the MINE pays for a carry" if not raised else
+               "carries in its data raise what the MINE pays for a carry at some shares only")
+    if raised and [paid[share] for share in raised] != sorted(paid[share] for share in raised):
+        verdict += " (not steadily)"
+    own = {row["carry_share"]: row["scores"]["own exploring episodes"]["mi_reward_block_moving"] for row in trained}
+    if own[0] is None:
+        against_own = "(the agent's own episodes never move the block 1 mm in a step)"
+        beyond = ""
+    else:
+        against_own = f"{compared(paid[0], own[0])} the agent's own pushes ({own[0]:.3f})"
+        above = [percent(row["carry_share"]) for row in with_carries
+                 if own[row["carry_share"]] is not None and paid[row["carry_share"]] > own[row["carry_share"]]]
+        beyond = (" (more than the agent's own pushes under the same MINE with carries as " + ", ".join(above)
+                  + " of its episodes)" if above else " (never more than the agent's own pushes under the same MINE)")
+    shares = ", ".join(f"{percent(row['carry_share'])}: {paid[row['carry_share']]:.3f}" for row in with_carries)
+    whole = {row["carry_share"]: carry_rewards(row, "mi_reward_mean") for row in trained}
+    own_whole = {row["carry_share"]: row["scores"]["own exploring episodes"]["mi_reward_mean"] for row in trained}
+    beats = [percent(share) for share in whole if whole[share] > own_whole[share]]
+    last = trained[-1]["carry_share"]
     before = f"a whole carry episode, whose first {carried['carrying_from_step']} steps reach, close and lift,"
-    episodes = (f"{before} earns more than the agent's own episodes with carries as "
-                + ", ".join(f"{share:.0%}" for share in beats) + " of the data" if beats else
-                f"{before} still earns less than the agent's own episodes at every share ({whole[-1]:.3f} against "
-                f"{own_whole[-1]:.3f} at {trained[-1]['carry_share']:.0%})")
-    verdict = ("the MINE pays for what its data holds" if rises and paid[-1] > paid[0] else
-               "carries in its data do not raise what the MINE pays for carrying")
+    episodes = (f"{before} earns more than the agent's own episodes with carries as " + ", ".join(beats)
+                + " of the data" if beats else f"{before} earns less than the agent's own episodes at every share "
+                f"({whole[last]:.3f} against {own_whole[last]:.3f} at {percent(last)})")
     return (f"{verdict}: per window where the block moves, a carry earns {paid[0]:.3f} under the control MINE "
-            f"(trained {control['steps']} steps more on the agent's episodes alone), {step_for_step}, and with "
-            f"carries as a share of its episodes {shares}; {episodes}")
+            f"(trained {control['steps']} steps more on the agent's episodes alone), {against_own}, and with "
+            f"carries as a share of its episodes {shares}{beyond}; {episodes}")
 
 
 def grasp_trend_fact(rows: list[dict]) -> str | None:

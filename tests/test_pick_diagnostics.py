@@ -327,3 +327,19 @@ def test_the_reward_where_the_block_moves_is_the_mean_over_the_windows_in_which_
     recorder.observations = [np.zeros((51, 25))]
     assert mine_with_carries.score_all(ConstantMine(), {"push": recorder}, seed=0)["push"][
         "mi_reward_block_moving"] is None
+
+
+def test_the_copies_train_on_other_resets_than_the_ones_every_mine_is_scored_on(tmp_path, monkeypatch):
+    seeds = {"recorded": [], "scripted": []}
+    recorded, scripted = grasp_rate.recorded_run, mi_by_behaviour.scripted_episodes
+    monkeypatch.setattr(grasp_rate, "recorded_run", lambda policy, episodes, seed, mode: seeds["recorded"].append(
+        (episodes, seed)) or recorded(policy, episodes, seed, mode))
+    monkeypatch.setattr(mi_by_behaviour, "scripted_episodes", lambda script, episodes, seed: seeds["scripted"].append(
+        (episodes, seed)) or scripted(script, episodes, seed))
+    assert mine_with_carries.main(["--run", str(run_of_one_policy(tmp_path)), "--steps", "1", "--train-episodes", "4",
+                                   "--episodes", "3", "--shares", "0", "--seed", "7",
+                                   "--out", str(tmp_path / "c.json")]) == 0
+    # own exploring episodes: 4 to train on (seed 8), 3 held out (seed 7); carries: 2 resets each of slow and fast
+    # (seed 8); the held-out carries and push: seed 7
+    assert seeds["recorded"] == [(4, 8), (3, 7)]
+    assert seeds["scripted"] == [(2, 8), (2, 8), (3, 7), (3, 7), (3, 7)]
