@@ -50,6 +50,18 @@ def finished_runs(paper: Path) -> list[tuple[int, dict]]:
     return sorted(found, key=lambda item: item[0])
 
 
+def epoch_spans(epochs: list[int]) -> str:
+    """Epochs as runs of consecutive ones: [0, 1, 2, 5, 7, 8] -> "0-2, 5, 7-8" (a gap is a policy
+    not measured, e.g. lost with a run folder before it was)."""
+    spans, start = [], None
+    for i, epoch in enumerate(epochs):
+        start = epoch if start is None else start
+        if i + 1 == len(epochs) or epochs[i + 1] != epoch + 1:
+            spans.append(str(epoch) if start == epoch else f"{start}-{epoch}")
+            start = None
+    return ", ".join(spans)
+
+
 def fraction_cell(count: int, episodes: int, ci95: list[float]) -> str:
     return f"{count} of {episodes} ({ci95[0]:.3f}-{ci95[1]:.3f})"
 
@@ -112,7 +124,7 @@ def grasp_lines(grasp: dict, source: Path, figures: Path, out_md: Path, rel: Cal
     untrained = next((row for row in grasp["rows"] if row["policy"] == "untrained"), None)
     scripted = next((row for row in grasp["rows"] if row["policy"] == "scripted pick"), None)
     out = ["### Is a grasp tried during training?", "",
-           f"Each kept policy of seed 0 (epochs {rows[0]['epoch']}-{rows[-1]['epoch']} of the run "
+           f"Each kept policy of seed 0 (epochs {epoch_spans([row['epoch'] for row in rows])} of the run "
            f"`{grasp['run']}`), {rows[0]['episodes']} exploring episodes (training's noise, random actions and zero "
            "goals), the simulator's contacts read after every step with `experiments/grasp_rate.py`: touched (a "
            "finger on the block), pinched (both fingers at once), grasped (both fingers while the block is 1 cm or "
@@ -151,7 +163,7 @@ def play_grasp_lines(grasp: dict, source: Path, rel: Callable[[Path], str]) -> l
     episodes = sum(row["episodes"] for row in rows)
     most = max(rows, key=lambda row: (row["lifted"]["count"], row["grasped"]["count"], -row["epoch"]))
     return [f"Played greedily with zero goals (the setting of the authors' demos; `{rel(source)}`), the same "
-            f"policies' {episodes} episodes over epochs {rows[0]['epoch']}-{rows[-1]['epoch']}: touched in "
+            f"policies' {episodes} episodes over epochs {epoch_spans([row['epoch'] for row in rows])}: touched in "
             f"{totals['touched']}, pinched in {totals['pinched']}, grasped in {totals['grasped']}, lifted 5 cm in "
             f"{totals['lifted']}; the most lifts: epoch {most['epoch']}, {most['lifted']['count']} of "
             f"{most['episodes']}.", ""]
@@ -342,8 +354,8 @@ def grasp_trend_fact(rows: list[dict]) -> str | None:
     tried = "a grasp is tried" if max(grasped) else "no grasp is tried"
     return (f"{tried}: from epoch {touching[0]['epoch']} on a finger touches the block in {min(touched)}-"
             f"{max(touched)} of {touching[0]['episodes']} exploring episodes, and they grasp it (both fingers, 1 cm "
-            f"up) in {min(grasped)}-{max(grasped)}, {trend} (epochs {parts[0][0]['epoch']}-{parts[0][-1]['epoch']}: "
-            f"{counts[0]} of {episodes[0]}; epochs {parts[1][0]['epoch']}-{parts[1][-1]['epoch']}: {counts[1]} of "
+            f"up) in {min(grasped)}-{max(grasped)}, {trend} (epochs {epoch_spans([r['epoch'] for r in parts[0]])}: "
+            f"{counts[0]} of {episodes[0]}; epochs {epoch_spans([r['epoch'] for r in parts[1]])}: {counts[1]} of "
             f"{episodes[1]})")
 
 

@@ -287,3 +287,9 @@ def test_the_carry_data_line_says_when_the_rise_is_not_steady_or_partial_and_whe
     assert ("a carry earns -0.750 under the control MINE (trained 2000 steps more on the agent's episodes alone), "
             "(the agent's own episodes never move the block 1 mm in a step), and with carries as a share of its "
             "episodes 10%: -0.600; ") in fact
+
+
+def test_the_measured_epochs_are_named_as_runs_of_consecutive_epochs_so_a_gap_shows():
+    assert report_paper.epoch_spans([0, 1, 2, 5, 7, 8]) == "0-2, 5, 7-8"
+    assert report_paper.epoch_spans(list(range(28)) + [30, 31, 32]) == "0-27, 30-32"
+    assert report_paper.epoch_spans([4]) == "4"
