@@ -7,7 +7,7 @@
 ``mi_by_behaviour.py`` found that under most MINEs of the paper run the agent's own exploring
 episodes earn more MI reward than a scripted pick-and-carry. MINE learns from the agent's
 buffer: it learns to tell the (gripper, block) pairs of what the agent does from pairs shuffled
-in time, and the agent grasps the block in 0-3 % of its episodes. So the reward may not pay for
+in time, and the agent grasps the block in 0-4 % of its episodes. So the reward may not pay for
 carrying only because carrying is not in its data. This puts it there and compares with a
 control that differs only in that: from the MINE of one kept policy (default: the newest), one
 copy per ``--shares`` value is trained ``--steps`` steps on batches of ``batch_size`` whole
