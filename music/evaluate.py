@@ -55,11 +55,13 @@ def fraction_lifted(lifts) -> float:
     return float(np.mean(lifts >= LIFT_THRESHOLD)) if lifts.size else math.nan
 
 
-def window_mi_rewards(policy, observations: np.ndarray) -> np.ndarray:
+def window_mi_rewards(policy, observations: np.ndarray, perm=None) -> np.ndarray:
     """The MI reward of each of an episode's two-step windows as the critic sees it,
-    clip(MI_R_SCALE * MI, 0, 1) - 1, under the policy's MINE; observations (T+1, dimo) -> (T,)."""
+    clip(MI_R_SCALE * MI, 0, 1) - 1, under the policy's MINE; observations (T+1, dimo) -> (T,).
+    ``perm``: the time permutation of the marginal samples, shared by the windows (default: one
+    drawn from the policy's stream, as training draws it for a batch)."""
     pairs = np.stack([observations[:-1], observations[1:]], axis=1)  # (T, 2, dimo)
-    mi = -policy.run_mi(pairs).reshape(-1)
+    mi = -policy.run_mi(pairs, perm).reshape(-1)
     return np.clip(MI_R_SCALE * mi, 0.0, 1.0) - 1.0
 
 

@@ -11,6 +11,7 @@ from conftest import REPO, experiment_script, make_agent
 grasp_rate, fetch_joint_limits = experiment_script("grasp_rate"), experiment_script("fetch_joint_limits")
 mi_by_behaviour = experiment_script("mi_by_behaviour")
 mine_with_carries = experiment_script("mine_with_carries")
+mi_by_speed = experiment_script("mi_by_speed")
 
 
 MEDIUM_RUN = REPO / "experiments" / "results" / "medium" / "FetchPickAndPlace-v1" / "SAC+MUSIC"
@@ -151,7 +152,7 @@ class ConstantMine:
 
     mine = True
 
-    def run_mi(self, pairs):
+    def run_mi(self, pairs, perm=None):  # the MI does not depend on the permutation here
         moved = np.abs(pairs[:, 1, 3:6] - pairs[:, 0, 3:6]).sum(axis=1) > 1e-6  # a resting block settles by ~1e-8
         return -(1e-4 * moved).reshape(-1, 1)  # run_mi gives the negative estimate, as the original's tensor
 
@@ -250,7 +251,7 @@ def test_a_behaviours_mi_scores_are_the_clipped_rewards_of_its_windows_overall_a
     class StrongMine:  # MI 1e-3 where the block moves: clip(5000 x 1e-3, 0, 1) - 1 = 0, the ceiling
         mine = True
 
-        def run_mi(self, pairs):
+        def run_mi(self, pairs, perm=None):
             return 10 * ConstantMine().run_mi(pairs)
 
     assert mi_by_behaviour.scores(StrongMine(), recorder, moving_from=30)["at_ceiling"] == 10 / 100
@@ -343,3 +344,79 @@ def test_the_copies_train_on_other_resets_than_the_ones_every_mine_is_scored_on(
     # (seed 8); the held-out carries and push: seed 7
     assert seeds["recorded"] == [(4, 8), (3, 7)]
     assert seeds["scripted"] == [(2, 8), (2, 8), (3, 7), (3, 7), (3, 7)]
+
+
+def test_each_window_gets_the_blocks_speed_and_whether_it_is_on_the_table_or_raised_held_or_not():
+    observations = np.zeros((7, 25))
+    block = observations[:, 3:6]
+    block[:, 2] = 0.425
+    block[:, 0] = [0.0, 0.0, 0.003, 0.015, 0.015, 0.015, 0.015]  # pushed 3 mm, then 12 mm, then still
+    block[4:, 2] += [0.006, 0.02, 0.045]  # lifted: 6 mm (neither place), 2 cm, 4.5 cm
+    # after each step: left finger, right finger, height (unused here); both fingers on it from step 3
+    steps = np.array([[1, 0, 0], [1, 0, 0], [1, 1, 0], [1, 1, 0], [1, 1, 0], [0, 1, 0]], dtype=float)
+    speed, place = mi_by_speed.window_places(observations, steps)
+    assert speed == pytest.approx([0.0, 0.003, 0.012, 0.006, 0.014, 0.025])
+    on_table, on_table_held, raised, raised_held = range(4)
+    # windows 0-2 on the table, window 2 ending in a pinch but starting without one; window 3 pinched
+    # at both steps, 6 mm up at its second: still within 1 cm of the table; window 4 from 6 mm to
+    # 2 cm: neither place; window 5 raised, its last step one finger only
+    assert place.tolist() == [on_table, on_table, on_table, on_table_held, -1, raised]
+    assert mi_by_speed.PLACES[raised_held] == "raised, held"
+    both = steps.copy()
+    both[5, 0] = 1
+    assert mi_by_speed.window_places(observations, both)[1][5] == raised_held
+    still = observations.copy()
+    still[:, 3:6] = block[3]
+    assert mi_by_speed.window_places(still, both)[1].tolist() == [0, 0, 0, on_table_held, on_table_held,
+                                                                    on_table_held]
+    # bins of SPEED_EDGES, from 1 mm a step; 40 mm and more in the last
+    assert mi_by_speed.speed_bin(np.array([0.0, 0.0009, 0.001, 0.0049, 0.005, 0.012, 0.039, 0.04, 0.3])).tolist() \
+        == [-1, -1, 0, 0, 1, 2, 3, 4, 4]
+    assert mi_by_speed.speed_bins() == ["1-5", "5-10", "10-20", "20-40", ">= 40"]
+
+
+def test_the_table_counts_and_averages_the_windows_of_each_place_and_speed_and_leaves_out_the_still():
+    rewards = [np.array([-1.0, -0.5, -0.2, 0.0]), np.array([-0.8, -0.4])]
+    speeds = [np.array([0.0005, 0.002, 0.003, 0.05]), np.array([0.002, 0.007])]
+    places = [np.array([0, 0, 0, -1]), np.array([3, 3])]
+    table = mi_by_speed.tabulate(rewards, speeds, places)
+    # moving: 5 of 6 windows (0.5 mm is still); the one at 50 mm is in neither place
+    assert (table["moving_windows"], table["elsewhere_windows"]) == (5, 1)
+    pushed, carried = table["by_place"]["on the table, not held"], table["by_place"]["raised, held"]
+    assert pushed[0] == {"windows": 2, "mi_reward_mean": pytest.approx(-0.35)}
+    assert carried[0] == {"windows": 1, "mi_reward_mean": -0.8} and carried[1] == {"windows": 1, "mi_reward_mean": -0.4}
+    assert all(cell == {"windows": 0, "mi_reward_mean": None} for cell in pushed[1:])
+    assert all(c["windows"] == 0 for c in table["by_place"]["raised, not held"])
+
+
+def test_under_the_identity_permutation_every_window_is_paid_minus_one_and_a_random_draw_is_one_of_the_two(tmp_path):
+    from music.evaluate import window_mi_rewards
+    from music.save_weight import load_policy
+
+    policy = load_policy(run_of_one_policy(tmp_path) / "policy_0_weight.npz")
+    recorder = grasp_rate.ContactRecorder(make_env("FetchPickAndPlace-v1", quiet=True))
+    run_episode(recorder, grasp_rate.scripted_pick, 0)
+    observations = recorder.observations[0]
+    identity = window_mi_rewards(policy, observations, perm=(0, 1))
+    swapped = window_mi_rewards(policy, observations, perm=mi_by_speed.SWAP)
+    # the identity's estimate is mean(T) - log(mean(exp(T))) on one set of pairs: 0 up to float32
+    # rounding (a few 1e-8), which clip(5000 MI, 0, 1) - 1 turns into -1 up to a few 1e-4
+    assert identity.max() <= -0.999
+    assert swapped.max() > -0.9  # the pick moves the block with the gripper: some window is paid
+    drawn = [window_mi_rewards(policy, observations) for _ in range(8)]
+    assert all(np.array_equal(d, identity) or np.array_equal(d, swapped) for d in drawn)
+    assert any(np.array_equal(d, swapped) for d in drawn)
+
+
+def test_mi_by_speed_writes_each_sets_table_and_what_its_episodes_did(tmp_path):
+    import json
+
+    out = tmp_path / "speed.json"
+    assert mi_by_speed.main(["--run", str(run_of_one_policy(tmp_path)), "--episodes", "2", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert (result["epoch"], result["episodes"], result["speed_bins_mm_per_step"]) == (0, 2, mi_by_speed.speed_bins())
+    assert list(result["sets"]) == list(mi_by_speed.SCORED)
+    carried = result["sets"]["pick and carry, fast"]["by_place"]["raised, held"]
+    assert sum(c["windows"] for c in carried) > 0  # the carry's windows are raised and held
+    assert result["what_they_did"]["pick and carry, fast"]["lifted"] == 2
+    assert sum(c["windows"] for c in result["sets"]["push"]["by_place"]["raised, held"]) == 0
