@@ -10,7 +10,8 @@ clone, so a stop anywhere resumes at the right step, on this machine or a new on
 1. the paper campaign's stage 1: FetchPickAndPlace SAC+MUSIC, seed 0, 16 workers;
 2. its gate, grasping by epoch and the MI reward of scripted behaviours: ``experiments/paper_gate.py``,
    ``experiments/grasp_rate.py --untrained --scripted`` and ``experiments/mi_by_behaviour.py`` on
-   the kept policies, their JSON files committed (a stop ends it at
+   the kept policies, then ``experiments/mine_with_carries.py`` and ``experiments/mi_by_speed.py``
+   on the final policy's MINE, their JSON files committed (a stop ends it at
    once and commits the rows measured so far; the next start measures the rest);
 3. if the gate passed, the paper campaign's stage 2 (seeds 1 and 2);
 4. the medium campaign's stages 4-6 (the paper's other figures), on the clone's commit of the
@@ -51,6 +52,9 @@ PACK_INTERVAL = 3600.0
 FINAL_EPOCH = PAPER.scale.n_epochs - 1
 # the gate's measurements of every kept epoch (experiments/grasp_rate.py, experiments/mi_by_behaviour.py)
 MEASURED_BY_EPOCH = ("grasp.json", "mi_by_behaviour.json")
+# and of the final policy's MINE alone (experiments/mine_with_carries.py, experiments/mi_by_speed.py:
+# a few minutes each, so one stopped part-way runs again whole)
+MEASURED_ON_FINAL_EPOCH = ("mine_with_carries.json", "mi_by_speed.json")
 
 
 @dataclass(frozen=True)
@@ -81,11 +85,18 @@ def gate_of(repo: Path) -> dict | None:
     return gate
 
 
+def on_final_epoch(path: Path) -> bool:
+    """Whether ``path`` (a MEASURED_ON_FINAL_EPOCH file) measured the final epoch's MINE."""
+    return path.exists() and json.loads(path.read_text()).get("epoch") == FINAL_EPOCH
+
+
 def measured_to_final_epoch(repo: Path) -> bool:
-    """Whether grasping by epoch and the MI reward of scripted behaviours are measured up to the final epoch."""
+    """Whether grasping by epoch and the MI reward of scripted behaviours are measured up to the final
+    epoch, and the final MINE with carries in its data and window by window."""
     paths = [repo / PAPER_EVAL / name for name in MEASURED_BY_EPOCH]
-    return all(path.exists() and any(row.get("epoch") == FINAL_EPOCH for row in json.loads(path.read_text())["rows"])
-               for path in paths)
+    return (all(path.exists() and any(row.get("epoch") == FINAL_EPOCH
+                                      for row in json.loads(path.read_text())["rows"]) for path in paths)
+            and all(on_final_epoch(repo / PAPER_EVAL / name) for name in MEASURED_ON_FINAL_EPOCH))
 
 
 def next_step(repo: Path) -> Step | None:
@@ -145,7 +156,8 @@ def changed(repo: Path, paths: list[Path]) -> list[Path]:
 
 def run_gate(repo: Path, stopping: StopRequest, poll: float = 1.0) -> str:
     """paper_gate.py (unless its gate of the final epoch is in), grasp_rate.py and
-    mi_by_behaviour.py on the finished paper run; commit what they wrote. "done", "failed", or
+    mi_by_behaviour.py on the finished paper run, then mine_with_carries.py and mi_by_speed.py
+    on its final MINE (unless measured on it); commit what they wrote. "done", "failed", or
     "stopped": a stop ends the script running (grasp_rate.py writes its file after every policy,
     and measures only the policies not measured yet when the gate runs again) and commits what
     it measured so far, so a session that stops during the gate (it takes up to an hour) neither
@@ -153,7 +165,9 @@ def run_gate(repo: Path, stopping: StopRequest, poll: float = 1.0) -> str:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(repo)}
     scripts = [] if gate_of(repo) else [["experiments/paper_gate.py"]]
     scripts += [["experiments/grasp_rate.py", "--untrained", "--scripted"], ["experiments/mi_by_behaviour.py"]]
-    paths = [repo / PAPER_EVAL / name for name in ("gate.json", *MEASURED_BY_EPOCH)]
+    scripts += [[f"experiments/{Path(name).stem}.py"] for name in MEASURED_ON_FINAL_EPOCH  # the newest: the final
+                if not on_final_epoch(repo / PAPER_EVAL / name)]
+    paths = [repo / PAPER_EVAL / name for name in ("gate.json", *MEASURED_BY_EPOCH, *MEASURED_ON_FINAL_EPOCH)]
     for script in scripts:
         log_line(f"running {' '.join(script)}")
         with tempfile.TemporaryFile(mode="w+") as errors:

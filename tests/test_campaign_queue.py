@@ -28,6 +28,12 @@ def measured(repo, name, epochs, **fields):
     path.write_text(json.dumps({**fields, "rows": [{"epoch": e} for e in epochs]}))
 
 
+def final_mine(repo, name, epoch):
+    path = repo / "experiments" / "results" / "paper_eval" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"epoch": epoch, "rows": []}))
+
+
 def test_the_paper_run_then_its_gate_then_the_medium_stages_when_the_gate_fails(tmp_path):
     assert queue.next_step(tmp_path).name == "paper stage 1"
     export(tmp_path, PAPER, (1,))
@@ -41,6 +47,11 @@ def test_the_paper_run_then_its_gate_then_the_medium_stages_when_the_gate_fails(
     measured(tmp_path, "grasp.json", [None, *range(50)])
     assert queue.next_step(tmp_path).name == "the paper gate"  # the MI reward of behaviours is not measured yet
     measured(tmp_path, "mi_by_behaviour.json", range(50))
+    # the final MINE with carries in its data and window by window: one measured on an earlier MINE does not count
+    final_mine(tmp_path, "mine_with_carries.json", 34)
+    final_mine(tmp_path, "mi_by_speed.json", 49)
+    assert queue.next_step(tmp_path).name == "the paper gate"
+    final_mine(tmp_path, "mine_with_carries.json", 49)
     step = queue.next_step(tmp_path)
     assert (step.name, step.campaign, step.stages, step.new_code) == ("medium stages 4-6", MEDIUM, (4, 5, 6), True)
     export(tmp_path, MEDIUM, (4, 5))
@@ -54,6 +65,8 @@ def test_a_passed_gate_runs_the_other_paper_seeds_first_on_the_campaigns_own_com
     measured(tmp_path, "gate.json", [None, 10, 20, 30, 40, 49], passed=True)
     measured(tmp_path, "grasp.json", [None, *range(50)])
     measured(tmp_path, "mi_by_behaviour.json", range(50))
+    final_mine(tmp_path, "mine_with_carries.json", 49)
+    final_mine(tmp_path, "mi_by_speed.json", 49)
     step = queue.next_step(tmp_path)
     assert (step.name, step.stages, step.new_code) == ("paper stage 2", (2,), False)
     export(tmp_path, PAPER, (2,))
@@ -175,6 +188,14 @@ pathlib.Path("experiments/results/paper_eval/mi_by_behaviour.json").write_text(j
     {"rows": [{"epoch": e} for e in range(50)]}))
 """
 
+FAKE_FINAL_MINE = """
+import json, pathlib, sys
+name = pathlib.Path(sys.argv[0]).stem
+with open("final_mine_runs", "a") as runs:
+    runs.write(name + "\\n")
+pathlib.Path(f"experiments/results/paper_eval/{name}.json").write_text(json.dumps({"epoch": 49, "rows": []}))
+"""
+
 FAKE_GRASP = """
 import json, pathlib, sys, time
 out = pathlib.Path("experiments/results/paper_eval/grasp.json")
@@ -200,6 +221,8 @@ def fake_gate_repo(tmp_path, mode):
     (repo / "experiments" / "paper_gate.py").write_text(FAKE_GATE)
     (repo / "experiments" / "grasp_rate.py").write_text(FAKE_GRASP)
     (repo / "experiments" / "mi_by_behaviour.py").write_text(FAKE_MI)
+    for name in ("mine_with_carries", "mi_by_speed"):
+        (repo / "experiments" / f"{name}.py").write_text(FAKE_FINAL_MINE)
     if mode:
         (repo / mode).write_text("")
     return repo
@@ -248,6 +271,12 @@ def test_a_stop_during_the_gate_ends_it_at_once_commits_what_it_measured_and_sta
     assert (repo / "gate_runs").read_text() == "gate\n"  # its gate of the final epoch was in: not run again
     for name in ("grasp.json", "mi_by_behaviour.json"):
         assert len(json.loads(git(repo, "show", f"HEAD:experiments/results/paper_eval/{name}"))["rows"]) == 50
+    for name in ("mine_with_carries.json", "mi_by_speed.json"):  # then the final MINE's, committed with them
+        assert json.loads(git(repo, "show", f"HEAD:experiments/results/paper_eval/{name}"))["epoch"] == 49
+    assert (repo / "final_mine_runs").read_text() == "mine_with_carries\nmi_by_speed\n"
+    # measured on the final MINE: a gate run again does not measure them again
+    assert queue.run_gate(repo, StopRequest(), poll=0.05) == "done"
+    assert (repo / "final_mine_runs").read_text() == "mine_with_carries\nmi_by_speed\n"
     assert queue.next_step(repo).name == "medium stages 4-6"  # the fake gate did not pass
     assert git(repo, "status", "--porcelain", "experiments/results/paper_eval").strip() == ""
 
