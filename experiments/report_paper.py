@@ -14,6 +14,8 @@ here trains or measures: it reads
 - ``.../mi_by_behaviour.json`` and ``.../mine_with_carries.json``: the MI reward of scripted
   behaviours under the kept MINEs, and under copies of one trained with carries in their data
   (``experiments/mi_by_behaviour.py``, ``experiments/mine_with_carries.py``);
+- ``.../mi_by_speed.json``: one MINE's reward per window by the block's speed and place
+  (``experiments/mi_by_speed.py``);
 
 and draws the training curves of both scales with ``python -m music.plot``.
 """
@@ -330,6 +332,91 @@ def carry_data_fact(carried: dict) -> str | None:
             f"carries as a share of its episodes {shares}{beyond}; {episodes}")
 
 
+# (set, place) pairs of mi_by_speed.json shown as columns when they hold this many windows
+SPEED_COLUMN_WINDOWS = 50
+# a speed bin counts in the comparison of two behaviours when each has this many windows in it
+SPEED_BIN_WINDOWS = 20
+OWN_PUSHES = ("own exploring episodes", "on the table, not held")
+HELD_CARRIES = (("pick and carry, slow", "raised, held"), (FAST_CARRY, "raised, held"))
+SCRIPTED_PUSH = (("push", "on the table, not held"), ("push", "on the table, held"))
+
+
+def pooled_cells(speed: dict, pairs) -> list[dict]:
+    """The cells of several (set, place) pairs of mi_by_speed.json pooled per speed bin: windows
+    summed, rewards averaged over the windows."""
+    cells = []
+    for b in range(len(speed["speed_bins_mm_per_step"])):
+        parts = [speed["sets"][name]["by_place"][place][b] for name, place in pairs]
+        windows = sum(part["windows"] for part in parts)
+        mean = (sum(part["windows"] * part["mi_reward_mean"] for part in parts if part["windows"]) / windows
+                if windows else None)
+        cells.append({"windows": windows, "mi_reward_mean": mean})
+    return cells
+
+
+def speed_lines(speed: dict, source: Path, rel: Callable[[Path], str]) -> list[str]:
+    """The MI reward per window by the block's speed and place, one column per (set, place) with
+    enough windows."""
+    bins = speed["speed_bins_mm_per_step"]
+    columns = [(name, place) for name, scored in speed["sets"].items() for place, cells in scored["by_place"].items()
+               if sum(cell["windows"] for cell in cells) >= SPEED_COLUMN_WINDOWS]
+    did = speed["what_they_did"]
+    out = ["### Is it the block's speed, or its being held up, that the MI reward pays?", "",
+           f"The windows in which the block moves 1 mm or more, of {speed['episodes']} episodes of each set (the "
+           "same resets: " + "; ".join(f"{name}: touched in {d['touched']}, lifted 5 cm in {d['lifted']}"
+                                        for name, d in did.items())
+           + f"), under the MINE of epoch {speed['epoch']} (`experiments/mi_by_speed.py`), by the block's speed in "
+           "the window and by where it is at both of its steps: on the table (within "
+           f"{100 * speed['raised_m']:g} cm of its height at the reset) or raised, held (both fingers on it) or not. "
+           "Each window is scored with its two steps' pairs swapped in time for the marginal samples, the draw under "
+           f"which the reward ({CRITICS_MI_REWARD}) says anything; under the other, the identity, every window is "
+           "paid -1 (up to float32 rounding), so the critic's mean is about the cell's plus -1, halved. Each cell: "
+           "the mean reward (windows); columns with fewer than "
+           f"{SPEED_COLUMN_WINDOWS} windows in all are left out.", "",
+           "| block speed (mm a step) | " + " | ".join(f"{name}: {place}" for name, place in columns) + " |",
+           "|---|" + "---|" * len(columns)]
+    for b, label in enumerate(bins):
+        cells = []
+        for name, place in columns:
+            cell = speed["sets"][name]["by_place"][place][b]
+            cells.append(f"{cell['mi_reward_mean']:.3f} ({cell['windows']})" if cell["windows"] else "-")
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return out + ["", f"From `{rel(source)}`.", ""]
+
+
+def speed_fact(speed: dict) -> str | None:
+    """Where the block moves at the same speed: do the agent's own pushes earn more than a held
+    carry, and than a scripted push along the table? None without a speed both reach."""
+    bins = speed["speed_bins_mm_per_step"]
+    own = pooled_cells(speed, [OWN_PUSHES])
+
+    def against(pairs) -> tuple[list[str], int]:
+        other = pooled_cells(speed, pairs)
+        shared = [b for b in range(len(bins)) if min(own[b]["windows"], other[b]["windows"]) >= SPEED_BIN_WINDOWS]
+        more = sum(own[b]["mi_reward_mean"] > other[b]["mi_reward_mean"] for b in shared)
+        return [f"{bins[b]} mm a step: {own[b]['mi_reward_mean']:.3f} against {other[b]['mi_reward_mean']:.3f}"
+                for b in shared], more
+
+    carried, over_carry = against(HELD_CARRIES)
+    pushed, over_push = against(SCRIPTED_PUSH)
+    if not carried:
+        return None
+    parts = [f"more than a held carry in {over_carry} of the {len(carried)} speed bins both reach ("
+             + "; ".join(carried) + ")"]
+    if pushed:
+        parts.append(f"more than the scripted push along the table in {over_push} of {len(pushed)} ("
+                     + "; ".join(pushed) + ")")
+    if over_carry == len(carried) and pushed and over_push == len(pushed):
+        so = ("so the MINE pays neither the block's speed nor its being held up but the agent's own way of moving "
+              "it, what its data hold")
+    elif over_carry == 0:
+        so = "so at the same speed a held carry is paid more than what the agent does"
+    else:
+        so = "so neither behaviour is paid more at every speed"
+    return (f"window by window under epoch {speed['epoch']}'s MINE (the swapped draw), where the block moves at the "
+            f"same speed the agent's own pushes on the table earn " + ", and ".join(parts) + f": {so}")
+
+
 def grasp_trend_fact(rows: list[dict]) -> str | None:
     """Whether grasps are tried once the policy touches the block, and whether more often later:
     the epochs from the first whose episodes touch it in 90 % or more, split in halves, their
@@ -360,7 +447,7 @@ def grasp_trend_fact(rows: list[dict]) -> str | None:
 
 
 def cause_lines(gate: dict | None, grasp: dict | None, mi: dict | None, limits: dict | None,
-                carried: dict | None = None) -> list[str]:
+                carried: dict | None = None, speed: dict | None = None) -> list[str]:
     """What the measurements say of why the block is not lifted: after a failed gate, or while
     the run trains (so far); nothing once the gate passed."""
     if gate is not None and gate["passed"]:
@@ -379,6 +466,8 @@ def cause_lines(gate: dict | None, grasp: dict | None, mi: dict | None, limits: 
                          f"reward than a scripted fast pick-and-carry: {so}")
     if carried is not None and carry_data_fact(carried):
         facts.append(carry_data_fact(carried))
+    if speed is not None and speed_fact(speed):
+        facts.append(speed_fact(speed))
     if limits is not None:
         reach, policy = limits["reach"], limits[limits["policy"]]
         same = (reach["v4"]["reached"] == reach["unlimited arm"]["reached"]
@@ -448,9 +537,9 @@ def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, ou
                   ) -> tuple[list[str], str]:
     """The section's lines and its one-line verdict (for the summary)."""
     runs = finished_runs(paper)
-    gate, grasp, grasp_play, limits, mi, carried = (read_json(paper_eval / name) for name in (
+    gate, grasp, grasp_play, limits, mi, carried, speed = (read_json(paper_eval / name) for name in (
         "gate.json", "grasp.json", "grasp_play.json", "joint_limits.json", "mi_by_behaviour.json",
-        "mine_with_carries.json"))
+        "mine_with_carries.json", "mi_by_speed.json"))
     verdict = headline_verdict(gate, runs, planned_seeds)
     out = ["## 3. At the paper's scale (16 workers): does MUSIC alone pick up the block?", "",
            f"Paper: {PAPER_HEADLINE}", "",
@@ -483,6 +572,8 @@ def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, ou
         out += mi_behaviour_lines(mi, grasp, paper_eval / "mi_by_behaviour.json", rel)
     if carried is not None:
         out += carry_data_lines(carried, paper_eval / "mine_with_carries.json", rel)
+    if speed is not None:
+        out += speed_lines(speed, paper_eval / "mi_by_speed.json", rel)
     if runs:
         task_runs = [rel(paper / TASK / VARIANT), rel(medium / TASK / VARIANT)]
         for metric in ("train/object_displacement", "train/object_lift"):
@@ -491,6 +582,6 @@ def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, ou
                          f"{VARIANT}, no task reward, 16 workers (paper) and 2 (medium): {metric}"], out_md, metric)
     if limits is not None:
         out += joint_limit_lines(limits)
-    out += cause_lines(gate, grasp, mi, limits, carried)
+    out += cause_lines(gate, grasp, mi, limits, carried, speed)
     out += [f"**Verdict, the headline at the paper's scale:** {verdict}.", ""]
     return out, verdict
