@@ -407,8 +407,8 @@ def speed_fact(speed: dict) -> str | None:
         parts.append(f"more than the scripted push along the table in {over_push} of {len(pushed)} ("
                      + "; ".join(pushed) + ")")
     if over_carry == len(carried) and pushed and over_push == len(pushed):
-        so = ("so the MINE pays neither the block's speed nor its being held up but the agent's own way of moving "
-              "it, what its data hold")
+        so = ("so the block's speed does not explain it: at the same speed the MINE pays the agent's own way of "
+              "moving the block more than a held carry and more than another push along the table")
     elif over_carry == 0:
         so = "so at the same speed a held carry is paid more than what the agent does"
     else:

@@ -340,8 +340,9 @@ def test_the_speed_table_and_its_cause_line_compare_the_agents_pushes_with_carri
                     "speed the agent's own pushes on the table earn more than a held carry in 2 of the 2 speed bins "
                     "both reach (1-5 mm a step: -0.400 against -0.940; 10-20 mm a step: -0.240 against -0.824), and "
                     "more than the scripted push along the table in 2 of 2 (1-5 mm a step: -0.400 against -0.980; "
-                    "5-10 mm a step: -0.250 against -0.976): so the MINE pays neither the block's speed nor its "
-                    "being held up but the agent's own way of moving it, what its data hold")
+                    "5-10 mm a step: -0.250 against -0.976): so the block's speed does not explain it: at the "
+                    "same speed the MINE pays the agent's own way of moving the block more than a held carry and "
+                    "more than another push along the table")
     assert f"- {fact}" in text
 
     paid_more = speed_measurement({("own exploring episodes", "on the table, not held"): own,
