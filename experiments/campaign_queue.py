@@ -165,7 +165,7 @@ def run_gate(repo: Path, stopping: StopRequest, poll: float = 1.0) -> str:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(repo)}
     scripts = [] if gate_of(repo) else [["experiments/paper_gate.py"]]
     scripts += [["experiments/grasp_rate.py", "--untrained", "--scripted"], ["experiments/mi_by_behaviour.py"]]
-    scripts += [[f"experiments/{Path(name).stem}.py"] for name in MEASURED_ON_FINAL_EPOCH  # the newest: the final
+    scripts += [[f"experiments/{Path(name).stem}.py", "--epoch", str(FINAL_EPOCH)] for name in MEASURED_ON_FINAL_EPOCH
                 if not on_final_epoch(repo / PAPER_EVAL / name)]
     paths = [repo / PAPER_EVAL / name for name in ("gate.json", *MEASURED_BY_EPOCH, *MEASURED_ON_FINAL_EPOCH)]
     for script in scripts:
@@ -199,7 +199,7 @@ def run_gate(repo: Path, stopping: StopRequest, poll: float = 1.0) -> str:
                         "reward by epoch, measured")
     log_line(f"gate: {gate['verdict']}" + ("" if committed else "; could not commit it: commit it by hand"))
     if not committed or gate_of(repo) is None or not measured_to_final_epoch(repo):
-        log_line(f"the gate's files lack rows of epoch {FINAL_EPOCH} (does the run keep policy_{FINAL_EPOCH}?) or "
+        log_line(f"the gate's files lack epoch {FINAL_EPOCH} (does the run keep policy_{FINAL_EPOCH}?) or "
                  f"are not committed: see {PAPER_EVAL}")
         return "failed"  # else the queue would measure again and again
     return "done"

@@ -6,12 +6,12 @@
 ``mi_by_behaviour.py`` and ``mine_with_carries.py`` found that the paper run's MINEs pay the
 agent's own exploring episodes more, where the block moves, than a scripted pick-and-carry. A
 window's reward compares the (gripper, block) pairs of its two steps with the pairs swapped in
-time; it is the larger the more the block moves with the gripper, wherever that happens. So
-the agent's pushes may earn more only because they move the block faster than the carries do,
-and a carry at the same speed would earn as much: then the reward does not care that the
-block is held up, and lifting is one way among others to earn it. Or a carry earns less at
-every speed: then the MINE has learnt the places the agent visits, the table, and pays less
-elsewhere.
+time: if the block does not move, the swapped pairs are the true ones and the window is paid
+-1. So the agent's pushes may earn more only because they move the block faster than the
+carries do: then a carry at the same speed earns as much, and lifting is one way among others
+to earn the reward. Or a carry earns less at every speed: then what the MINE pays is not the
+speed but how the block moves, and a scripted push along the table, as unlike the agent's
+pushes as a carry is, tells whether it pays the table or the agent's own way of moving it.
 
 This sorts the windows of one MINE's episodes (default: the newest kept policy's): the
 policy's own exploring episodes and ``mi_by_behaviour.py``'s carries and push (``--episodes``
@@ -41,10 +41,12 @@ sys.path.insert(0, str(REPO / "experiments"))
 
 import grasp_rate  # noqa: E402
 import mi_by_behaviour  # noqa: E402
+import mine_with_carries  # noqa: E402
 
 SCORED = ("own exploring episodes", "pick and carry, slow", "pick and carry, fast", "push")
-SPEED_EDGES = (0.001, 0.005, 0.01, 0.02, 0.04)  # m per step; below the first the block is still
-RAISED = 0.01  # m above the block's height at the reset
+# m per step; below the first the block is still, as mine_with_carries.py counts it
+SPEED_EDGES = (mine_with_carries.BLOCK_MOVES, 0.005, 0.01, 0.02, 0.04)
+RAISED = grasp_rate.GRASP_RISE  # m above the block's height at the reset: "raised, held" is grasp_rate's grasp
 SWAP = (1, 0)  # the time permutation of a two-step window's marginal samples that is not the identity
 PLACES = ("on the table, not held", "on the table, held", "raised, not held", "raised, held")
 
@@ -118,6 +120,7 @@ def measure(policy, recorders: dict) -> dict:
 
 
 def print_table(sets: dict) -> None:
+    """Each set's windows where the block moves, and per place the reward (windows) of each speed bin."""
     for name, scored in sets.items():
         print(f"{name}: {scored['moving_windows']} windows where the block moves, {scored['elsewhere_windows']} of "
               "them neither on the table nor raised", flush=True)
@@ -136,10 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", type=Path, default=None, help="the run folder (default: grasp_rate.py's)")
     p.add_argument("--epoch", type=int, default=None, help="the kept policy whose MINE scores (default: the newest)")
-    p.add_argument("--episodes", type=int, default=100, help="episodes of each set")
+    p.add_argument("--episodes", type=int, default=100, help="episodes of each set (1 or more)")
     p.add_argument("--seed", type=int, default=0, help="the first reset's seed (the same for every set)")
     p.add_argument("--out", type=Path, default=REPO / "experiments" / "results" / "paper_eval" / "mi_by_speed.json")
     args = p.parse_args(argv)
+    if args.episodes < 1:
+        raise SystemExit(f"--episodes {args.episodes}: give 1 or more episodes of each set")
     run = args.run or grasp_rate.default_run()
     kept = grasp_rate.kept_epochs(run)
     epoch = args.epoch if args.epoch is not None else (kept[-1] if kept else None)

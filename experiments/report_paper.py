@@ -172,6 +172,7 @@ def play_grasp_lines(grasp: dict, source: Path, rel: Callable[[Path], str]) -> l
 
 
 FAST_CARRY = "pick and carry, fast"
+SLOW_CARRY = "pick and carry, slow"
 
 
 def weighted_mean(pairs) -> float:
@@ -212,7 +213,7 @@ def mi_behaviour_lines(mi: dict, grasp: dict | None, source: Path, rel: Callable
         return []
     own, both, beaten = own_against_carry(mi, grasp)
     did = mi["behaviours"]
-    moving = ("pick and carry, slow", FAST_CARRY, "push")
+    moving = (SLOW_CARRY, FAST_CARRY, "push")
     checked = ("The scripts did what they say" if scripts_did_what_they_say(did) else
                "**A script did not do what it says** (read its row before the table)")
     out = ["### Does the MI reward pay more for lifting than for pushing?", "",
@@ -235,7 +236,7 @@ def mi_behaviour_lines(mi: dict, grasp: dict | None, source: Path, rel: Callable
         cells += [f"{scores['reach without touching']['mi_reward_mean']:.3f}",
                   "-" if own_reward is None else f"{own_reward:.3f}"]
         out.append(f"| {row['epoch']} | " + " | ".join(cells) + " |")
-    carrying = [(row["scores"]["pick and carry, slow"]["mi_reward_moving"], row["epoch"]) for row in rows]
+    carrying = [(row["scores"][SLOW_CARRY]["mi_reward_moving"], row["epoch"]) for row in rows]
     best, last = max(carrying), carrying[-1]
     out += ["", f"Every kept epoch is in `{rel(source)}`; the table shows every fifth and the last. The reward for "
             f"carrying slowly is highest under the MINE of epoch {best[1]} ({best[0]:.3f} while carrying) and "
@@ -244,13 +245,13 @@ def mi_behaviour_lines(mi: dict, grasp: dict | None, source: Path, rel: Callable
     return out
 
 
-CARRY_DATA_SETS = ("own exploring episodes", "pick and carry, slow", FAST_CARRY, "push")
+CARRY_DATA_SETS = ("own exploring episodes", SLOW_CARRY, FAST_CARRY, "push")
 
 
 def carry_rewards(row: dict, where: str = "mi_reward_block_moving") -> float:
     """A mine_with_carries.json row's MI reward of both scripted carries (their mean), per
     window where the block moves (or ``where``: another score, e.g. the whole episode's)."""
-    return float(np.mean([row["scores"][name][where] for name in ("pick and carry, slow", FAST_CARRY)]))
+    return float(np.mean([row["scores"][name][where] for name in (SLOW_CARRY, FAST_CARRY)]))
 
 
 def carry_data_lines(carried: dict, source: Path, rel: Callable[[Path], str]) -> list[str]:
@@ -334,10 +335,12 @@ def carry_data_fact(carried: dict) -> str | None:
 
 # (set, place) pairs of mi_by_speed.json shown as columns when they hold this many windows
 SPEED_COLUMN_WINDOWS = 50
-# a speed bin counts in the comparison of two behaviours when each has this many windows in it
+# a speed bin counts in the comparison of two behaviours when each has this many windows in it (the
+# slow and fast carries are one script until the carrying starts, so their windows before it are
+# counted twice when pooled: their means are one behaviour's all the same)
 SPEED_BIN_WINDOWS = 20
 OWN_PUSHES = ("own exploring episodes", "on the table, not held")
-HELD_CARRIES = (("pick and carry, slow", "raised, held"), (FAST_CARRY, "raised, held"))
+HELD_CARRIES = ((SLOW_CARRY, "raised, held"), (FAST_CARRY, "raised, held"))
 SCRIPTED_PUSH = (("push", "on the table, not held"), ("push", "on the table, held"))
 
 
@@ -361,8 +364,10 @@ def speed_lines(speed: dict, source: Path, rel: Callable[[Path], str]) -> list[s
     columns = [(name, place) for name, scored in speed["sets"].items() for place, cells in scored["by_place"].items()
                if sum(cell["windows"] for cell in cells) >= SPEED_COLUMN_WINDOWS]
     did = speed["what_they_did"]
+    still_below = bins[0].split("-")[0]
     out = ["### Is it the block's speed, or its being held up, that the MI reward pays?", "",
-           f"The windows in which the block moves 1 mm or more, of {speed['episodes']} episodes of each set (the "
+           f"The windows in which the block moves {still_below} mm or more, of {speed['episodes']} episodes of each "
+           "set (the "
            "same resets: " + "; ".join(f"{name}: touched in {d['touched']}, lifted 5 cm in {d['lifted']}"
                                         for name, d in did.items())
            + f"), under the MINE of epoch {speed['epoch']} (`experiments/mi_by_speed.py`), by the block's speed in "
@@ -375,6 +380,8 @@ def speed_lines(speed: dict, source: Path, rel: Callable[[Path], str]) -> list[s
            f"{SPEED_COLUMN_WINDOWS} windows in all are left out.", "",
            "| block speed (mm a step) | " + " | ".join(f"{name}: {place}" for name, place in columns) + " |",
            "|---|" + "---|" * len(columns)]
+    if not columns:
+        return out[:-2] + [f"No set has {SPEED_COLUMN_WINDOWS} windows in one place (`{rel(source)}`).", ""]
     for b, label in enumerate(bins):
         cells = []
         for name, place in columns:
@@ -407,12 +414,16 @@ def speed_fact(speed: dict) -> str | None:
         parts.append(f"more than the scripted push along the table in {over_push} of {len(pushed)} ("
                      + "; ".join(pushed) + ")")
     if over_carry == len(carried) and pushed and over_push == len(pushed):
-        so = ("so the block's speed does not explain it: at the same speed the MINE pays the agent's own way of "
-              "moving the block more than a held carry and more than another push along the table")
+        so = ("so the block's speed does not explain why the agent's pushes earn more: at the same speed the MINE "
+              "pays the agent's own way of moving the block more than a held carry and more than another push "
+              "along the table")
+    elif over_carry == len(carried):
+        so = ("so the block's speed does not explain why the agent's pushes earn more than a carry" +
+              (", though the scripted push is not paid less at every speed" if pushed else ""))
     elif over_carry == 0:
         so = "so at the same speed a held carry is paid more than what the agent does"
     else:
-        so = "so neither behaviour is paid more at every speed"
+        so = "so neither the agent's pushes nor a held carry is paid more at every speed"
     return (f"window by window under epoch {speed['epoch']}'s MINE (the swapped draw), where the block moves at the "
             f"same speed the agent's own pushes on the table earn " + ", and ".join(parts) + f": {so}")
 
@@ -466,8 +477,8 @@ def cause_lines(gate: dict | None, grasp: dict | None, mi: dict | None, limits: 
                          f"reward than a scripted fast pick-and-carry: {so}")
     if carried is not None and carry_data_fact(carried):
         facts.append(carry_data_fact(carried))
-    if speed is not None and speed_fact(speed):
-        facts.append(speed_fact(speed))
+    if speed is not None and (fact := speed_fact(speed)):
+        facts.append(fact)
     if limits is not None:
         reach, policy = limits["reach"], limits[limits["policy"]]
         same = (reach["v4"]["reached"] == reach["unlimited arm"]["reached"]

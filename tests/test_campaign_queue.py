@@ -52,6 +52,9 @@ def test_the_paper_run_then_its_gate_then_the_medium_stages_when_the_gate_fails(
     final_mine(tmp_path, "mi_by_speed.json", 49)
     assert queue.next_step(tmp_path).name == "the paper gate"
     final_mine(tmp_path, "mine_with_carries.json", 49)
+    final_mine(tmp_path, "mi_by_speed.json", 38)
+    assert queue.next_step(tmp_path).name == "the paper gate"
+    final_mine(tmp_path, "mi_by_speed.json", 49)
     step = queue.next_step(tmp_path)
     assert (step.name, step.campaign, step.stages, step.new_code) == ("medium stages 4-6", MEDIUM, (4, 5, 6), True)
     export(tmp_path, MEDIUM, (4, 5))
@@ -191,6 +194,7 @@ pathlib.Path("experiments/results/paper_eval/mi_by_behaviour.json").write_text(j
 FAKE_FINAL_MINE = """
 import json, pathlib, sys
 name = pathlib.Path(sys.argv[0]).stem
+assert sys.argv[1:] == ["--epoch", "49"], sys.argv  # the final policy's MINE, not whichever is newest
 with open("final_mine_runs", "a") as runs:
     runs.write(name + "\\n")
 pathlib.Path(f"experiments/results/paper_eval/{name}.json").write_text(json.dumps({"epoch": 49, "rows": []}))
@@ -302,4 +306,4 @@ def test_a_gate_whose_scripts_end_without_the_final_epoch_fails_once_instead_of_
 
     repo = fake_gate_repo(tmp_path, "short")
     assert queue.run_gate(repo, StopRequest(), poll=0.05) == "failed"
-    assert "the gate's files lack rows of epoch 49 (does the run keep policy_49?)" in capsys.readouterr().out
+    assert "the gate's files lack epoch 49 (does the run keep policy_49?)" in capsys.readouterr().out

@@ -420,3 +420,8 @@ def test_mi_by_speed_writes_each_sets_table_and_what_its_episodes_did(tmp_path):
     assert sum(c["windows"] for c in carried) > 0  # the carry's windows are raised and held
     assert result["what_they_did"]["pick and carry, fast"]["lifted"] == 2
     assert sum(c["windows"] for c in result["sets"]["push"]["by_place"]["raised, held"]) == 0
+
+
+def test_mi_by_speed_refuses_no_episodes_in_one_line(tmp_path):
+    with pytest.raises(SystemExit, match=r"^--episodes 0: give 1 or more episodes of each set$"):
+        mi_by_speed.main(["--run", str(tmp_path), "--episodes", "0"])
