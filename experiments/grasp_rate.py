@@ -112,12 +112,17 @@ class ContactRecorder:
             self._steps, self._observations = [], []
 
 
+def pinched_steps(steps: np.ndarray) -> np.ndarray:
+    """Per step of a ``ContactRecorder`` record (T, 3): whether both fingers touch the block."""
+    return (steps[:, 0] > 0) & (steps[:, 1] > 0)
+
+
 def episode_figures(steps: np.ndarray, start_height: float) -> dict[str, float]:
     """touched / pinched / grasped / lifted (0 or 1) and grasped_steps of one episode's (T, 3) record."""
     from music.evaluate import LIFT_THRESHOLD
 
     left, right, height = steps[:, 0] > 0, steps[:, 1] > 0, steps[:, 2]
-    both = left & right
+    both = pinched_steps(steps)
     held = both & (height - start_height >= GRASP_RISE)
     return {"touched": float((left | right).any()), "pinched": float(both.any()), "grasped": float(held.any()),
             "lifted": float(np.max(height - start_height) >= LIFT_THRESHOLD), "grasped_steps": float(held.sum())}
@@ -227,6 +232,22 @@ def policy_file(run: Path, epoch: int) -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+def kept_mine(run: Path, epoch: int | None):
+    """(epoch, policy file, loaded policy) of the run's kept policy of ``epoch`` (None: the newest),
+    refused in one line if the run does not keep it or it has no MINE."""
+    from music.save_weight import load_policy
+
+    kept = kept_epochs(run)
+    epoch = epoch if epoch is not None else (kept[-1] if kept else None)
+    path = None if epoch is None else policy_file(run, epoch)
+    if path is None:
+        raise SystemExit(f"{run} has no policy for epoch {epoch}; it keeps {kept or 'none'}")
+    policy = load_policy(path)
+    if policy.mine is None:
+        raise SystemExit(f"{path} has no MINE: give a MUSIC run")
+    return epoch, path, policy
 
 
 def kept_epochs(run: Path) -> list[int]:

@@ -113,12 +113,12 @@ def what_it_did(recorder: grasp_rate.ContactRecorder) -> dict:
             "lifted": figures["lifted"]["count"], "object_displacement": float(np.mean(moved))}
 
 
-def window_rewards(policy, recorder: grasp_rate.ContactRecorder) -> np.ndarray:
+def window_rewards(policy, recorder: grasp_rate.ContactRecorder, perm=None) -> np.ndarray:
     """The MI reward of every two-step window of the recorded episodes under ``policy``'s MINE, one
-    MINE call (one time permutation) per episode; (episodes, T)."""
+    MINE call (one time permutation, ``perm`` or a drawn one) per episode; (episodes, T)."""
     from music.evaluate import window_mi_rewards
 
-    return np.stack([window_mi_rewards(policy, o) for o in recorder.observations])
+    return np.stack([window_mi_rewards(policy, o, perm) for o in recorder.observations])
 
 
 def summary(rewards: np.ndarray, moving_from: int | None) -> dict:

@@ -70,7 +70,7 @@ def window_places(observations: np.ndarray, steps: np.ndarray) -> tuple[np.ndarr
     rise = block[:, 2] - block[0, 2]
     on_table = np.abs(rise) < RAISED
     raised = rise >= RAISED
-    pinched = np.concatenate([[False], (steps[:, 0] > 0) & (steps[:, 1] > 0)])
+    pinched = np.concatenate([[False], grasp_rate.pinched_steps(steps)])
     held = pinched[:-1] & pinched[1:]
     place = np.full(len(speed), -1)
     for where, at in ((0, on_table), (2, raised)):
@@ -105,17 +105,12 @@ def tabulate(rewards: list[np.ndarray], speeds: list[np.ndarray], places: list[n
 
 def measure(policy, recorders: dict) -> dict:
     """``tabulate`` of each recorded set under ``policy``'s MINE, every window with ``SWAP``."""
-    from music.evaluate import window_mi_rewards
-
     result = {}
     for name, recorder in recorders.items():
-        rewards, speeds, places = [], [], []
-        for observations, steps in zip(recorder.observations, recorder.episodes, strict=True):
-            rewards.append(window_mi_rewards(policy, observations, perm=SWAP))
-            speed, place = window_places(observations, steps)
-            speeds.append(speed)
-            places.append(place)
-        result[name] = tabulate(rewards, speeds, places)
+        rewards = mi_by_behaviour.window_rewards(policy, recorder, perm=SWAP)
+        speeds, places = zip(*(window_places(observations, steps) for observations, steps
+                               in zip(recorder.observations, recorder.episodes, strict=True)), strict=True)
+        result[name] = tabulate(list(rewards), list(speeds), list(places))
     return result
 
 
@@ -134,7 +129,6 @@ def print_table(sets: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     from music.files import atomic_write_text
     from music.policy_files import policy_weights_sha256
-    from music.save_weight import load_policy
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", type=Path, default=None, help="the run folder (default: grasp_rate.py's)")
@@ -146,14 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.episodes < 1:
         raise SystemExit(f"--episodes {args.episodes}: give 1 or more episodes of each set")
     run = args.run or grasp_rate.default_run()
-    kept = grasp_rate.kept_epochs(run)
-    epoch = args.epoch if args.epoch is not None else (kept[-1] if kept else None)
-    if epoch is None or grasp_rate.policy_file(run, epoch) is None:
-        raise SystemExit(f"{run} has no policy for epoch {epoch}; it keeps {kept or 'none'}")
-    path = grasp_rate.policy_file(run, epoch)
-    policy = load_policy(path)
-    if policy.mine is None:
-        raise SystemExit(f"{path} has no MINE: give a MUSIC run")
+    epoch, path, policy = grasp_rate.kept_mine(run, args.epoch)
     recorders = {SCORED[0]: grasp_rate.recorded_run(policy, args.episodes, args.seed, "train")[1]}
     recorders.update({name: mi_by_behaviour.scripted_episodes(mi_by_behaviour.BEHAVIOURS[name][0], args.episodes,
                                                               args.seed) for name in SCORED[1:]})

@@ -125,14 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(not 0.0 <= share <= 1.0 for share in args.shares):
         raise SystemExit(f"--shares {args.shares}: a share is a probability, from 0 to 1")
     run = args.run or grasp_rate.default_run()
-    kept = grasp_rate.kept_epochs(run)
-    epoch = args.epoch if args.epoch is not None else (kept[-1] if kept else None)
-    if epoch is None or grasp_rate.policy_file(run, epoch) is None:
-        raise SystemExit(f"{run} has no policy for epoch {epoch}; it keeps {kept or 'none'}")
-    path = grasp_rate.policy_file(run, epoch)
-    policy = load_policy(path)
-    if policy.mine is None:
-        raise SystemExit(f"{path} has no MINE: give a MUSIC run")
+    epoch, path, policy = grasp_rate.kept_mine(run, args.epoch)
 
     def pool(recorder) -> np.ndarray:
         return np.stack(recorder.observations)
