@@ -178,6 +178,26 @@ def process_alive(pid: int) -> bool:
     return False
 
 
+def command_line(pid: int) -> str | None:
+    """Process ``pid``'s command line, its arguments joined by NUL; None where /proc cannot say.
+    Empty while the process is still inside its exec (and for a zombie or a kernel thread)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return None
+
+
+def await_exec(pid: int, timeout: float = 30.0) -> None:
+    """Return once process ``pid`` has a command line (or has ended, or ``timeout`` passed).
+    ``subprocess.Popen`` returns while the child may still be inside its exec (vfork resumes the
+    parent before the kernel has written the new arguments): under load, half of the reads of a
+    fresh child's /proc cmdline came back empty here, and ``runner_pid`` took the runner that
+    had just been started for a recycled pid, so the queue saw it end at once and quit."""
+    deadline = time.monotonic() + timeout
+    while command_line(pid) == "" and process_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def runner_pid(layout: Layout) -> int | None:
     """The pid of a live runner of this campaign, else None."""
     try:
@@ -186,11 +206,8 @@ def runner_pid(layout: Layout) -> int | None:
         return None
     if not process_alive(pid):
         return None
-    try:  # a recycled pid is not our runner
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return pid
-    return pid if "music.campaign" in cmdline or "campaign" in cmdline else None
+    cmdline = command_line(pid)  # a recycled pid is not our runner
+    return pid if cmdline is None or "campaign" in cmdline else None
 
 
 def _relative(text: str, run_folder: Path) -> str:
@@ -504,13 +521,21 @@ def start(campaign: Campaign, layout: Layout, repo: Path, stages: list[int] | No
     if commit_exports:
         cmd.append("--commit-exports")
     env = {**os.environ, "PYTHONPATH": str(layout.code), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    pid = launch_runner(cmd, layout, env)
+    print(f"campaign {campaign.name}: runner {pid} started from commit {wanted[:10]} "
+          f"(stages {state['stages']}); log: {layout.log}")
+    return 0
+
+
+def launch_runner(cmd: list[str], layout: Layout, env: dict[str, str]) -> int:
+    """Start ``cmd`` in the background (its own session, output to the campaign's log) and
+    record it as the runner; returns its pid once ``runner_pid`` knows it for the runner."""
     with open(layout.log, "a") as log:
         proc = subprocess.Popen(cmd, cwd=layout.code, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
+    await_exec(proc.pid)
     layout.pid.write_text(str(proc.pid))
-    print(f"campaign {campaign.name}: runner {proc.pid} started from commit {wanted[:10]} "
-          f"(stages {state['stages']}); log: {layout.log}")
-    return 0
+    return proc.pid
 
 
 def stop(layout: Layout, timeout: float = 900.0) -> int:

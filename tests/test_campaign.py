@@ -409,6 +409,39 @@ def test_stop_returns_when_the_runner_it_started_itself_has_exited(tmp_path):
         os.waitpid(child.pid, 0)
 
 
+def test_a_runner_just_started_is_known_as_the_runner_while_the_kernel_finishes_its_exec(tmp_path, monkeypatch):
+    """Popen returns while the child may still be inside its exec, its /proc cmdline empty (half
+    of the reads under load on 2026-12-08): runner_pid then took the new runner for a recycled
+    pid, and the queue, seeing it end at once, quit with the paper run training unwatched."""
+    from music import campaign
+    from music.campaign import Layout, launch_runner, runner_pid
+
+    layout = Layout(tmp_path)
+    layout.code.mkdir(parents=True)
+    real, reads = campaign.command_line, []
+
+    def mid_exec_for_a_while(pid):  # the first reads of the new child, as the kernel answers them mid-exec
+        reads.append(pid)
+        return "" if len(reads) <= 3 else real(pid)
+
+    monkeypatch.setattr(campaign, "command_line", mid_exec_for_a_while)
+    pid = launch_runner([sys.executable, "-c", "import time; time.sleep(60)", "campaign"], layout, dict(os.environ))
+    try:
+        assert runner_pid(layout) == pid
+        assert len(reads) > 3  # it waited out the empty reads
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    other = subprocess.Popen(["sleep", "60"])  # and a live process that is not a runner is not taken for one
+    try:
+        time.sleep(0.2)
+        layout.pid.write_text(str(other.pid))
+        assert runner_pid(layout) is None
+    finally:
+        other.kill()
+        other.wait()
+
+
 def test_a_checkpoint_packed_already_is_not_packed_again(tmp_path):
     # the pack names the checkpoint by its rank files' digests; an older pack, without them, by epoch and cycle
     from music.campaign import _packed_already
