@@ -22,9 +22,11 @@ and draws the training curves of both scales with ``python -m music.plot``.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +52,44 @@ def finished_runs(paper: Path) -> list[tuple[int, dict]]:
     for record in sorted((paper / TASK / VARIANT).glob("seed*/sweep.json")):
         found.append((int(record.parent.name.removeprefix("seed")), json.loads(record.read_text())))
     return sorted(found, key=lambda item: item[0])
+
+
+@dataclass(frozen=True)
+class LiftTrend:
+    """A run's ``train/object_lift`` by epoch (the highest the block rose above its start, averaged
+    over the recent exploring episodes): its peak and, when the peak is the last epoch, the low
+    of the second half it rose from."""
+
+    peak_epoch: int
+    peak: float
+    last_epoch: int
+    last: float
+    low_epoch: int
+    low: float
+
+    @property
+    def rising_at_the_end(self) -> bool:
+        return self.peak_epoch == self.last_epoch and self.low < self.last
+
+
+def lift_trends(paper: Path) -> list[tuple[int, LiftTrend]]:
+    """(seed, LiftTrend) of each exported MUSIC run, from its progress.csv."""
+    trends = []
+    for seed, _ in finished_runs(paper):
+        with open(paper / TASK / VARIANT / f"seed{seed}" / "progress.csv", newline="") as f:
+            rows = [(int(row["epoch"]), float(row["train/object_lift"])) for row in csv.DictReader(f)]
+        epochs, lift = zip(*rows, strict=True)
+        peak, low = int(np.argmax(lift)), len(lift) // 2 + int(np.argmin(lift[len(lift) // 2:]))
+        trends.append((seed, LiftTrend(epochs[peak], lift[peak], epochs[-1], lift[-1], epochs[low], lift[low])))
+    return trends
+
+
+def lift_trend_fact(trend: LiftTrend) -> str:
+    if trend.rising_at_the_end:
+        return (f"the mean lift of the exploring episodes is highest at the last epoch, {trend.last:.4f} m, up from "
+                f"{trend.low:.4f} m at epoch {trend.low_epoch}: the run ended while it rose")
+    return (f"the mean lift of the exploring episodes peaked at epoch {trend.peak_epoch} ({trend.peak:.4f} m) and "
+            f"was {trend.last:.4f} m at the last epoch")
 
 
 def epoch_spans(epochs: list[int]) -> str:
@@ -397,22 +437,23 @@ def speed_fact(speed: dict) -> str | None:
     bins = speed["speed_bins_mm_per_step"]
     own = pooled_cells(speed, [OWN_PUSHES])
 
-    def against(pairs) -> tuple[list[str], int]:
+    def against(pairs) -> list[tuple[str, float, float]]:
+        """(speed bin, the agent's pushes' mean, the other's) of each bin both reach."""
         other = pooled_cells(speed, pairs)
-        shared = [b for b in range(len(bins)) if min(own[b]["windows"], other[b]["windows"]) >= SPEED_BIN_WINDOWS]
-        more = sum(own[b]["mi_reward_mean"] > other[b]["mi_reward_mean"] for b in shared)
-        return [f"{bins[b]} mm a step: {own[b]['mi_reward_mean']:.3f} against {other[b]['mi_reward_mean']:.3f}"
-                for b in shared], more
+        return [(bins[b], own[b]["mi_reward_mean"], other[b]["mi_reward_mean"]) for b in range(len(bins))
+                if min(own[b]["windows"], other[b]["windows"]) >= SPEED_BIN_WINDOWS]
 
-    carried, over_carry = against(HELD_CARRIES)
-    pushed, over_push = against(SCRIPTED_PUSH)
+    def listed(cells) -> str:
+        return "; ".join(f"{label} mm a step: {mine:.3f} against {theirs:.3f}" for label, mine, theirs in cells)
+
+    carried, pushed = against(HELD_CARRIES), against(SCRIPTED_PUSH)
     if not carried:
         return None
-    parts = [f"more than a held carry in {over_carry} of the {len(carried)} speed bins both reach ("
-             + "; ".join(carried) + ")"]
+    over_carry = sum(mine > theirs for _, mine, theirs in carried)
+    over_push = sum(mine > theirs for _, mine, theirs in pushed)
+    parts = [f"more than a held carry in {over_carry} of the {len(carried)} speed bins both reach ({listed(carried)})"]
     if pushed:
-        parts.append(f"more than the scripted push along the table in {over_push} of {len(pushed)} ("
-                     + "; ".join(pushed) + ")")
+        parts.append(f"more than the scripted push along the table in {over_push} of {len(pushed)} ({listed(pushed)})")
     if over_carry == len(carried) and pushed and over_push == len(pushed):
         so = ("so the block's speed does not explain why the agent's pushes earn more: at the same speed the MINE "
               "pays the agent's own way of moving the block more than a held carry and more than another push "
@@ -423,7 +464,10 @@ def speed_fact(speed: dict) -> str | None:
     elif over_carry == 0:
         so = "so at the same speed a held carry is paid more than what the agent does"
     else:
-        so = "so neither the agent's pushes nor a held carry is paid more at every speed"
+        carry_speeds = ", ".join(f"{label} mm a step" for label, mine, theirs in carried if mine <= theirs)
+        so = (f"so at {'most' if 2 * over_carry > len(carried) else 'some'} speeds the MINE pays the agent's own "
+              f"way of moving the block more than a held carry, and a held carry as much or more only at "
+              f"{carry_speeds}")
     return (f"window by window under epoch {speed['epoch']}'s MINE (the swapped draw), where the block moves at the "
             f"same speed the agent's own pushes on the table earn " + ", and ".join(parts) + f": {so}")
 
@@ -520,7 +564,8 @@ def joint_limit_lines(limits: dict) -> list[str]:
     return out + [""]
 
 
-def headline_verdict(gate: dict | None, runs: list[tuple[int, dict]], planned_seeds: int) -> str:
+def headline_verdict(gate: dict | None, runs: list[tuple[int, dict]], planned_seeds: int,
+                     trends: list[tuple[int, LiftTrend]] = ()) -> str:
     """The answer to the headline, in plain words, from what is in."""
     if gate is None:
         return (f"not answered yet: {len(runs)} of {planned_seeds} paper-scale runs are in and the gate "
@@ -532,15 +577,20 @@ def headline_verdict(gate: dict | None, runs: list[tuple[int, dict]], planned_se
     if played:
         most = max(played, key=lambda row: row["fraction"])
         play = (f"; played greedily with zero goals (the authors' demos), the most is epoch {most['epoch']}: "
-                f"{most['lifted']} of {most['episodes']}")
+                f"{most['lifted']} of {most['episodes']}" if most["lifted"] else
+                "; played greedily with zero goals (the authors' demos), none lifts it "
+                f"(0 of {most['episodes']} each)")
     if gate["passed"]:
         seeds = "; the other seeds are " + ("in" if len(runs) >= planned_seeds else "still to run")
         return (f"at 16 workers the seed-0 policy of epoch {best['epoch']} lifts the block 5 cm in {best['lifted']} "
                 f"of {best['episodes']} exploring episodes, more than medium's {medium['lifted']} of "
                 f"{medium['episodes']} beyond the 95 % intervals{play}{seeds}")
+    rising = "".join(f"; but seed {seed}'s mean lift per exploring episode was still rising when its training "
+                     f"ended ({trend.low:.4f} m at epoch {trend.low_epoch}, {trend.last:.4f} m at "
+                     f"{trend.last_epoch})" for seed, trend in trends if trend.rising_at_the_end)
     return (f"**not reproduced at the paper's scale either**: with 16 workers no kept policy of seed 0 lifts the block "
             f"5 cm in more exploring episodes than the medium runs (the most: epoch {best['epoch']}, {best['lifted']} "
-            f"of {best['episodes']}; medium {medium['lifted']} of {medium['episodes']}){play}")
+            f"of {best['episodes']}; medium {medium['lifted']} of {medium['episodes']}){play}{rising}")
 
 
 def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, out_md: Path, planned_seeds: int,
@@ -551,7 +601,8 @@ def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, ou
     gate, grasp, grasp_play, limits, mi, carried, speed = (read_json(paper_eval / name) for name in (
         "gate.json", "grasp.json", "grasp_play.json", "joint_limits.json", "mi_by_behaviour.json",
         "mine_with_carries.json", "mi_by_speed.json"))
-    verdict = headline_verdict(gate, runs, planned_seeds)
+    trends = lift_trends(paper)
+    verdict = headline_verdict(gate, runs, planned_seeds, trends)
     out = ["## 3. At the paper's scale (16 workers): does MUSIC alone pick up the block?", "",
            f"Paper: {PAPER_HEADLINE}", "",
            f"Ours: {TASK} {VARIANT}, every paper default, 16 workers as 2 MPI processes x 8 virtual workers "
@@ -559,9 +610,13 @@ def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, ou
            "per cycle, 8 times the medium runs'), 50 epochs of 50 cycles (`experiments/campaign_paper.py`).", ""]
     if runs:
         hours = [record["seconds"] / 3600 for _, record in runs]
-        out += [f"Runs in: {len(runs)} of {planned_seeds} (seeds {', '.join(str(seed) for seed, _ in runs)}), "
-                f"{np.mean(hours):.1f} h each on {', '.join(sorted({m for _, r in runs for m in r['machines']}))}.",
-                ""]
+        seeds = [str(seed) for seed, _ in runs]
+        rest = (f"; the other {planned_seeds - len(runs)} are not run: the gate did not pass (below), and the issue "
+                "runs more seeds only if it does" if gate is not None and not gate["passed"]
+                and len(runs) < planned_seeds else "")
+        out += [f"Runs in: {len(runs)} of {planned_seeds} (seed{'s' * (len(seeds) > 1)} {', '.join(seeds)}), "
+                f"{np.mean(hours):.1f} h {'each ' * (len(runs) > 1)}on "
+                f"{', '.join(sorted({m for _, r in runs for m in r['machines']}))}{rest}.", ""]
     else:
         out += [f"Runs in: 0 of {planned_seeds}; seed 0 is training. What follows was measured on the policies "
                 "seed 0's training had kept when it was measured. Each row names the weights it measured "
@@ -575,6 +630,16 @@ def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, ou
                 "as in training (the gate decides on these); play: greedy with zero goals, as the original's "
                 "play.py that recorded the authors' demos (information).", ""]
         out += gate_table(gate) + [f"Gate: {gate['verdict']}.", ""]
+    if runs:
+        out += ["### Training curves, 16 workers against 2", "",
+                "The mean over each epoch's exploring episodes (`progress.csv`), against the episodes of all "
+                "workers: the 16-worker run has 8 times the medium runs' episodes per epoch.", ""]
+        task_runs = [rel(paper / TASK / VARIANT), rel(medium / TASK / VARIANT)]
+        for metric in ("train/object_displacement", "train/object_lift"):
+            out += draw([*task_runs, "--variants", VARIANT, "--metric", metric, "--x", "episodes", "--out",
+                         f"{rel(figures)}/{metric.split('/')[1]}_16_vs_2_workers", "--title",
+                         f"{VARIANT}, no task reward, 16 workers (paper) and 2 (medium): {metric}"], out_md, metric)
+        out += [f"- seed {seed}: {lift_trend_fact(trend)}" for seed, trend in trends] + [""]
     if grasp is not None:
         out += grasp_lines(grasp, paper_eval / "grasp.json", figures, out_md, rel)
     if grasp_play is not None:
@@ -585,12 +650,6 @@ def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, ou
         out += carry_data_lines(carried, paper_eval / "mine_with_carries.json", rel)
     if speed is not None:
         out += speed_lines(speed, paper_eval / "mi_by_speed.json", rel)
-    if runs:
-        task_runs = [rel(paper / TASK / VARIANT), rel(medium / TASK / VARIANT)]
-        for metric in ("train/object_displacement", "train/object_lift"):
-            out += draw([*task_runs, "--variants", VARIANT, "--metric", metric, "--x", "episodes", "--out",
-                         f"{rel(figures)}/{metric.split('/')[1]}_16_vs_2_workers", "--title",
-                         f"{VARIANT}, no task reward, 16 workers (paper) and 2 (medium): {metric}"], out_md, metric)
     if limits is not None:
         out += joint_limit_lines(limits)
     out += cause_lines(gate, grasp, mi, limits, carried, speed)

@@ -157,7 +157,8 @@ def plot_metric(runs: list[Run], metric: str, x: str, out: Path, title: str | No
             ax.axhline(value, color="0.4", linestyle=line, linewidth=1.2, label=label)
         ax.set_title(f"{task} ({'/'.join(map(str, workers))} worker{'s' if workers != [1] else ''})")
         ax.set_xlabel({"epoch": "epoch", "episodes": "episodes (all workers)", "steps": "optimizer steps"}[x])
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        # at most 6 labels: five-digit episode counts ran into each other on a 5-inch panel
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
         ax.set_ylabel(metric_label(metric))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

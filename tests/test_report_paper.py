@@ -26,7 +26,7 @@ def grasp_row(policy, epoch, counts, episodes=100):
     return row
 
 
-def fake_run(root: Path, seed: int, workers: int, displacement: list[float]) -> None:
+def fake_run(root: Path, seed: int, workers: int, displacement: list[float], lift: list[float] | None = None) -> None:
     folder = root / "FetchPickAndPlace-v1" / "SAC+MUSIC" / f"seed{seed}"
     folder.mkdir(parents=True)
     (folder / "params.json").write_text(json.dumps({"env_name": "FetchPickAndPlace-v1", "note": "SAC+MUSIC",
@@ -36,13 +36,13 @@ def fake_run(root: Path, seed: int, workers: int, displacement: list[float]) -> 
         writer = csv.writer(f)
         writer.writerow(["epoch", "train/episode", "train/object_displacement", "train/object_lift"])
         for epoch, value in enumerate(displacement):
-            writer.writerow([epoch, 100 * (epoch + 1), value, value / 10])
+            writer.writerow([epoch, 100 * (epoch + 1), value, value / 10 if lift is None else lift[epoch]])
     (folder / "sweep.json").write_text(json.dumps({"scale": "paper", "seconds": 36000.0,
                                                    "machines": ["Intel Xeon, 2 cores"]}))
 
 
 def section(tmp_path, gate=None, grasp=None, limits=None, runs=0, grasp_play=None, mi=None, carried=None,
-            speed=None):
+            speed=None, lift=None):
     paper, paper_eval, medium = tmp_path / "paper", tmp_path / "paper_eval", tmp_path / "medium"
     paper_eval.mkdir(parents=True, exist_ok=True)
     for name, data in (("gate.json", gate), ("grasp.json", grasp), ("joint_limits.json", limits),
@@ -51,7 +51,7 @@ def section(tmp_path, gate=None, grasp=None, limits=None, runs=0, grasp_play=Non
         if data is not None:
             (paper_eval / name).write_text(json.dumps(data))
     for seed in range(runs):
-        fake_run(paper, seed, 16, [0.0, 0.3, 0.5])
+        fake_run(paper, seed, 16, [0.0, 0.3, 0.5], lift)
     if runs:
         fake_run(medium, 0, 2, [0.0, 0.1, 0.2])
     drawn = []
@@ -79,9 +79,22 @@ def test_a_failed_gate_says_not_reproduced_with_the_best_policy_and_medium(tmp_p
     assert ("| medium (2 workers), final policies of 3 seeds pooled | train | 4 of 300 (0.005-0.034) | - | - | - |"
             in text)
     assert verdict.startswith("**not reproduced at the paper's scale either**")
+    # the fake run's lift rises to its last epoch (0.00, 0.03, 0.05 m): the verdict says so
     assert verdict.endswith("the most: epoch 49, 3 of 100; medium 4 of 300); played greedily with zero goals (the "
-                            "authors' demos), the most is epoch 49: 4 of 100")
-    assert "Runs in: 1 of 3 (seeds 0), 10.0 h each on Intel Xeon, 2 cores." in text
+                            "authors' demos), the most is epoch 49: 4 of 100; but seed 0's mean lift per exploring "
+                            "episode was still rising when its training ended (0.0300 m at epoch 1, 0.0500 m at 2)")
+    assert ("- seed 0: the mean lift of the exploring episodes is highest at the last epoch, 0.0500 m, up from "
+            "0.0300 m at epoch 1: the run ended while it rose") in text
+    peaked, peaked_verdict, _ = section(tmp_path / "peaked", gate=gate, runs=1, lift=[0.0, 0.04, 0.02])
+    assert peaked_verdict.endswith("the most is epoch 49: 4 of 100")
+    assert ("- seed 0: the mean lift of the exploring episodes peaked at epoch 1 (0.0400 m) and was 0.0200 m at the "
+            "last epoch") in peaked
+    assert ("Runs in: 1 of 3 (seed 0), 10.0 h on Intel Xeon, 2 cores; the other 2 are not run: the gate did not "
+            "pass (below), and the issue runs more seeds only if it does.") in text
+    # no kept policy lifts when played: the line says so instead of naming a "most" of 0
+    gate["play_rows"] = [gate_row("untrained", None, 0), gate_row("epoch 10", 10, 0), gate_row("epoch 49", 49, 0)]
+    _, verdict, _ = section(tmp_path / "none_played", gate=gate, runs=1)
+    assert "played greedily with zero goals (the authors' demos), none lifts it (0 of 100 each); but" in verdict
     # both scales' training curves, the paper's run folder and medium's
     assert [argv[argv.index("--metric") + 1] for argv in drawn] == ["train/object_displacement", "train/object_lift"]
     assert all(argv[0].endswith("paper/FetchPickAndPlace-v1/SAC+MUSIC") for argv in drawn)
@@ -354,7 +367,17 @@ def test_the_speed_table_and_its_cause_line_compare_the_agents_pushes_with_carri
     mixed = speed_measurement({("own exploring episodes", "on the table, not held"): own,
                                ("pick and carry, fast", "raised, held"): [(100, -0.1), none, (40, -0.9), none, none]})
     assert report_paper.speed_fact(mixed).endswith(
-        "so neither the agent's pushes nor a held carry is paid more at every speed")
+        "so at some speeds the MINE pays the agent's own way of moving the block more than a held carry, and a held "
+        "carry as much or more only at 1-5 mm a step")
+    # the agent's pushes paid more at 2 of 3 speeds, a tie (as much) counted for the carry
+    mostly = speed_measurement({("own exploring episodes", "on the table, not held"): own,
+                                ("pick and carry, slow", "raised, held"): [(100, -0.9), (100, -0.9), (100, -0.24),
+                                                                           none, none]})
+    assert report_paper.speed_fact(mostly).endswith(
+        "more than a held carry in 2 of the 3 speed bins both reach (1-5 mm a step: -0.400 against -0.900; 5-10 mm a "
+        "step: -0.250 against -0.900; 10-20 mm a step: -0.240 against -0.240): so at most speeds the MINE pays the "
+        "agent's own way of moving the block more than a held carry, and a held carry as much or more only at 10-20 "
+        "mm a step")
     # the agent's pushes beat the carry at every shared speed: without the scripted push, and with one
     # that is not beaten at every speed, the line says only that much
     carry_only = speed_measurement({("own exploring episodes", "on the table, not held"): own,
