@@ -208,6 +208,9 @@ def test_the_repository_keeps_pretraining_weights_of_exports_and_ignores_other_n
     run = "experiments/results/medium/FetchPush-v1/SAC+MUSIC/seed0"
     assert not ignored(f"{run}/policy_49_weight.npz")
     assert ignored(f"{run}/policy_49.npz") and ignored(f"{run}/policy_49.pkl")
+    # the policies a finished run's final pack carries, so that it can be trained on from the clone
+    final_pack = "experiments/results/paper/FetchPickAndPlace-v1/SAC+MUSIC/seed0/final_pack/files"
+    assert not ignored(f"{final_pack}/policy_best.npz") and not ignored(f"{final_pack}/policy_best.pkl")
 
 
 VIRTUAL_SCRIPT = """
