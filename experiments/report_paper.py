@@ -611,8 +611,8 @@ def paper_section(paper: Path, paper_eval: Path, medium: Path, figures: Path, ou
     if runs:
         hours = [record["seconds"] / 3600 for _, record in runs]
         seeds = [str(seed) for seed, _ in runs]
-        rest = (f"; the other {planned_seeds - len(runs)} are not run: the gate did not pass (below), and the issue "
-                "runs more seeds only if it does" if gate is not None and not gate["passed"]
+        rest = (f"; the other {planned_seeds - len(runs)} are not run: the gate did not pass (below), and only a "
+                "passed gate runs more seeds" if gate is not None and not gate["passed"]
                 and len(runs) < planned_seeds else "")
         out += [f"Runs in: {len(runs)} of {planned_seeds} (seed{'s' * (len(seeds) > 1)} {', '.join(seeds)}), "
                 f"{np.mean(hours):.1f} h {'each ' * (len(runs) > 1)}on "

@@ -90,7 +90,7 @@ def test_a_failed_gate_says_not_reproduced_with_the_best_policy_and_medium(tmp_p
     assert ("- seed 0: the mean lift of the exploring episodes peaked at epoch 1 (0.0400 m) and was 0.0200 m at the "
             "last epoch") in peaked
     assert ("Runs in: 1 of 3 (seed 0), 10.0 h on Intel Xeon, 2 cores; the other 2 are not run: the gate did not "
-            "pass (below), and the issue runs more seeds only if it does.") in text
+            "pass (below), and only a passed gate runs more seeds.") in text
     # no kept policy lifts when played: the line says so instead of naming a "most" of 0
     gate["play_rows"] = [gate_row("untrained", None, 0), gate_row("epoch 10", 10, 0), gate_row("epoch 49", 49, 0)]
     _, verdict, _ = section(tmp_path / "none_played", gate=gate, runs=1)

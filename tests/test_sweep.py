@@ -103,6 +103,21 @@ def test_a_failing_run_stops_the_sweep_with_its_log(tmp_path, monkeypatch):
         run_sweep(make_jobs("t", ["FetchPush-v1"], ["SAC"], [0]), SCALE, tmp_path, log=lambda _: None)
 
 
+def test_a_runs_checkpoint_pack_is_not_counted_as_another_run(tmp_path, fake_train):
+    # a pack (music.checkpoint_pack) beside a finished run's export carries the run's progress.csv
+    # and params.json in its files/: the 16-worker curve of RESULTS.md said "2 runs" for one
+    import shutil
+
+    from music.plot import find_run_folders
+
+    run_sweep(make_jobs("t", ["FetchPush-v1"], ["SAC"], [0]), SCALE, tmp_path, log=lambda _: None)
+    [run] = find_run_folders([str(tmp_path)])
+    for pack in (run / "final_pack", run / "halfway"):
+        shutil.copytree(run, pack / "files", ignore=shutil.ignore_patterns("*_pack", "halfway"))
+        (pack / "pack.json").write_text("{}")
+    assert find_run_folders([str(tmp_path)]) == [run]
+
+
 def test_plot_mean_and_std_over_seeds(tmp_path, fake_train):
     from music.plot import aggregate, find_run_folders, load_run, main
 
