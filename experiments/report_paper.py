@@ -22,10 +22,9 @@ and draws the training curves of both scales with ``python -m music.plot``.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,11 +53,15 @@ def finished_runs(paper: Path) -> list[tuple[int, dict]]:
     return sorted(found, key=lambda item: item[0])
 
 
+# "still rising" needs the lift not to fall over this many last epochs, not one high last epoch
+RISING_EPOCHS = 5
+
+
 @dataclass(frozen=True)
 class LiftTrend:
     """A run's ``train/object_lift`` by epoch (the highest the block rose above its start, averaged
-    over the recent exploring episodes): its peak and, when the peak is the last epoch, the low
-    of the second half it rose from."""
+    over the recent exploring episodes): its peak, its last epoch, the low of its second half and
+    whether it never fell over the last ``RISING_EPOCHS`` epochs."""
 
     peak_epoch: int
     peak: float
@@ -66,21 +69,29 @@ class LiftTrend:
     last: float
     low_epoch: int
     low: float
+    rose_at_the_end: bool
 
     @property
     def rising_at_the_end(self) -> bool:
-        return self.peak_epoch == self.last_epoch and self.low < self.last
+        return self.peak_epoch == self.last_epoch and self.low < self.last and self.rose_at_the_end
 
 
 def lift_trends(paper: Path) -> list[tuple[int, LiftTrend]]:
-    """(seed, LiftTrend) of each exported MUSIC run, from its progress.csv."""
+    """(seed, LiftTrend) of each exported MUSIC run with a lift logged (its progress.csv)."""
+    from music.plot import load_run
+
     trends = []
     for seed, _ in finished_runs(paper):
-        with open(paper / TASK / VARIANT / f"seed{seed}" / "progress.csv", newline="") as f:
-            rows = [(int(row["epoch"]), float(row["train/object_lift"])) for row in csv.DictReader(f)]
-        epochs, lift = zip(*rows, strict=True)
-        peak, low = int(np.argmax(lift)), len(lift) // 2 + int(np.argmin(lift[len(lift) // 2:]))
-        trends.append((seed, LiftTrend(epochs[peak], lift[peak], epochs[-1], lift[-1], epochs[low], lift[low])))
+        columns = load_run(paper / TASK / VARIANT / f"seed{seed}").columns
+        lift, epochs = columns.get("train/object_lift"), columns.get("epoch")
+        if lift is None or epochs is None or not np.isfinite(lift).any():
+            continue
+        half = len(lift) // 2
+        peak, low = int(np.nanargmax(lift)), half + int(np.nanargmin(lift[half:]))
+        tail = lift[-RISING_EPOCHS:]
+        trends.append((seed, LiftTrend(int(epochs[peak]), float(lift[peak]), int(epochs[-1]), float(lift[-1]),
+                                       int(epochs[low]), float(lift[low]),
+                                       len(tail) == RISING_EPOCHS and bool(np.all(np.diff(tail) >= 0)))))
     return trends
 
 
@@ -565,7 +576,7 @@ def joint_limit_lines(limits: dict) -> list[str]:
 
 
 def headline_verdict(gate: dict | None, runs: list[tuple[int, dict]], planned_seeds: int,
-                     trends: list[tuple[int, LiftTrend]] = ()) -> str:
+                     trends: Sequence[tuple[int, LiftTrend]] = ()) -> str:
     """The answer to the headline, in plain words, from what is in."""
     if gate is None:
         return (f"not answered yet: {len(runs)} of {planned_seeds} paper-scale runs are in and the gate "
@@ -578,7 +589,7 @@ def headline_verdict(gate: dict | None, runs: list[tuple[int, dict]], planned_se
         most = max(played, key=lambda row: row["fraction"])
         play = (f"; played greedily with zero goals (the authors' demos), the most is epoch {most['epoch']}: "
                 f"{most['lifted']} of {most['episodes']}" if most["lifted"] else
-                "; played greedily with zero goals (the authors' demos), none lifts it "
+                "; played greedily with zero goals (the authors' demos), none of the gate's policies lifts it "
                 f"(0 of {most['episodes']} each)")
     if gate["passed"]:
         seeds = "; the other seeds are " + ("in" if len(runs) >= planned_seeds else "still to run")

@@ -246,7 +246,8 @@ def compare_one(v: np.ndarray, base: np.ndarray, better: str, spec: str,
     """(outcome, detail) of one variant's numbers per seed against SAC's; see ``compare_to_sac``."""
     if min(v.size, base.size) < 2:  # one seed has no spread: a difference says nothing yet
         finite = np.all(np.isfinite(v)) and np.all(np.isfinite(base))
-        shown = f"{v.mean() - base.mean():+{spec}}" if finite else "a run never reached it"
+        # rounded: two means of the same successes differ by float noise (-1.39e-17 was printed)
+        shown = f"{round(v.mean() - base.mean(), 12) + 0.0:+{spec}}" if finite else "a run never reached it"
         return "one seed", f"{shown} on one seed: no verdict before more seeds are in"
     if np.all(np.isfinite(v)) and np.all(np.isfinite(base)):
         diff, spread = v.mean() - base.mean(), max(v.std(), base.std())

@@ -187,15 +187,18 @@ def command_line(pid: int) -> str | None:
         return None
 
 
-def await_exec(pid: int, timeout: float = 30.0) -> None:
-    """Return once process ``pid`` has a command line (or has ended, or ``timeout`` passed).
-    ``subprocess.Popen`` returns while the child may still be inside its exec (vfork resumes the
-    parent before the kernel has written the new arguments): under load, half of the reads of a
+def await_exec(pid: int, timeout: float = 30.0) -> bool:
+    """Wait until process ``pid`` has a command line; False if it still had none after ``timeout``.
+    ``subprocess.Popen`` returns once the child's exec has closed its error pipe, which the kernel
+    does before it has written the new program's arguments: under load, half of the reads of a
     fresh child's /proc cmdline came back empty here, and ``runner_pid`` took the runner that
     had just been started for a recycled pid, so the queue saw it end at once and quit."""
     deadline = time.monotonic() + timeout
-    while command_line(pid) == "" and process_alive(pid) and time.monotonic() < deadline:
+    while command_line(pid) == "" and process_alive(pid):
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.01)
+    return True
 
 
 def runner_pid(layout: Layout) -> int | None:
@@ -533,7 +536,9 @@ def launch_runner(cmd: list[str], layout: Layout, env: dict[str, str]) -> int:
     with open(layout.log, "a") as log:
         proc = subprocess.Popen(cmd, cwd=layout.code, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-    await_exec(proc.pid)
+    if not await_exec(proc.pid):
+        print(f"campaign: runner {proc.pid} shows no command line yet; `status` may not know it for the runner",
+              file=sys.stderr)
     layout.pid.write_text(str(proc.pid))
     return proc.pid
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from music.checkpoint_pack import FILES as PACK_FILES
+from music.checkpoint_pack import PACK_JSON
 from music.cli import fail, parser
 
 
@@ -36,8 +38,6 @@ def find_run_folders(paths: list[str]) -> list[Path]:
     """Run folders (holding progress.csv and params.json) at or below the given paths; not a
     half-way run (``.partial``), nor the copy of a run's files in its checkpoint pack (the pack's
     ``files/``, beside its pack.json: it would count the run twice)."""
-    from music.checkpoint_pack import PACK_JSON
-
     folders = []
     for path in map(Path, paths):
         if (path / "progress.csv").exists():
@@ -45,7 +45,7 @@ def find_run_folders(paths: list[str]) -> list[Path]:
         elif path.is_dir():
             folders += sorted(p.parent for p in path.rglob("progress.csv")
                               if (p.parent / "params.json").exists() and not p.parent.name.endswith(".partial")
-                              and not (p.parent.parent / PACK_JSON).exists())
+                              and not (p.parent.name == PACK_FILES and (p.parent.parent / PACK_JSON).exists()))
     return folders
 
 

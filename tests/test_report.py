@@ -445,3 +445,9 @@ def test_the_minus_f_start_paragraph_follows_the_measurement(tmp_path):
            "observation normalizers; an untrained policy with -f's goals moves it 0.01 ± 0 m." in text
     assert "no longer pushes" not in text and "Over training" not in text  # no runs given
     assert report.finetune_start("FetchPickAndPlace-v1", tmp_path, {}) == []  # not measured there
+
+
+def test_a_one_seed_difference_of_equal_means_prints_as_zero_not_float_noise():
+    # 0.1 + 0.2 and 0.3: equal successes whose float means differ by 5.6e-17
+    _, detail = report.compare_one(np.array([0.1 + 0.2]), np.array([0.3]), "higher", ".3g")
+    assert detail == "+0 on one seed: no verdict before more seeds are in"
