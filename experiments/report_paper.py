@@ -61,7 +61,8 @@ RISING_EPOCHS = 5
 class LiftTrend:
     """A run's ``train/object_lift`` by epoch (the highest the block rose above its start, averaged
     over the recent exploring episodes): its peak, its last epoch, the low of its second half and
-    whether it never fell over the last ``RISING_EPOCHS`` epochs."""
+    whether it was still rising at the end (highest at the last epoch, above that low, and never
+    falling over the last ``RISING_EPOCHS`` epochs)."""
 
     peak_epoch: int
     peak: float
@@ -69,11 +70,7 @@ class LiftTrend:
     last: float
     low_epoch: int
     low: float
-    rose_at_the_end: bool
-
-    @property
-    def rising_at_the_end(self) -> bool:
-        return self.peak_epoch == self.last_epoch and self.low < self.last and self.rose_at_the_end
+    rising_at_the_end: bool
 
 
 def lift_trends(paper: Path) -> list[tuple[int, LiftTrend]]:
@@ -89,9 +86,10 @@ def lift_trends(paper: Path) -> list[tuple[int, LiftTrend]]:
         half = len(lift) // 2
         peak, low = int(np.nanargmax(lift)), half + int(np.nanargmin(lift[half:]))
         tail = lift[-RISING_EPOCHS:]
+        rising = (peak == len(lift) - 1 and lift[low] < lift[-1] and len(tail) == RISING_EPOCHS
+                  and bool(np.all(np.diff(tail) >= 0)))
         trends.append((seed, LiftTrend(int(epochs[peak]), float(lift[peak]), int(epochs[-1]), float(lift[-1]),
-                                       int(epochs[low]), float(lift[low]),
-                                       len(tail) == RISING_EPOCHS and bool(np.all(np.diff(tail) >= 0)))))
+                                       int(epochs[low]), float(lift[low]), rising)))
     return trends
 
 
